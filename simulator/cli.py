@@ -1,0 +1,133 @@
+"""The ``llm-market`` command.
+
+  llm-market run SCENARIO.yaml [--out DIR] [--seed N]   simulate, write a run folder
+  llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
+  llm-market schema                                     JSON Schema of the scenario format
+
+Bad input prints one line per problem on stderr and exits with code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from simulator.config import ScenarioError, json_schema, load_scenario, parse_scenario
+
+EXIT_BAD_INPUT = 2
+
+
+class UserError(Exception):
+    """A problem with what the user asked for: reported as one line, exit code 2."""
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    status = 0
+    for path in args.scenarios:
+        try:
+            scenario = load_scenario(path)
+        except ScenarioError as exc:
+            for line in exc.lines:
+                print(f"{path}: {line}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+        else:
+            print(f"{path}: ok ({scenario.name}: {len(scenario.companies)} firms, "
+                  f"{len(scenario.segment_names)} segments, {scenario.steps} steps)")
+    return status
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def _summary_table(result) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    summary = result.summary
+    final = result.firms[result.firms["step"] == result.firms["step"].max()]
+    table = Table(title=f"{summary['scenario']} - step {summary['steps']} (seed {summary['seed']})")
+    for column in ("firm", "share", "price", "unit cost", "profit/step", "cash"):
+        table.add_column(column, justify="left" if column == "firm" else "right")
+    for row in final.sort_values("share", ascending=False).itertuples():
+        table.add_row(row.firm, f"{row.share:.1%}", f"{row.price:.3f}", f"{row.unit_cost:.3f}",
+                      f"{row.profit:,.2f}", f"{row.cash:,.1f}")
+    console = Console()
+    console.print(table)
+    console.print(f"HHI {summary['final_hhi']:,.0f} ({summary['hhi_band_2023']}, 2023 guidelines)  "
+                  f"consumer surplus {summary['final_consumer_surplus']:,.2f}  "
+                  f"wall time {summary['wall_time_s']:.2f} s")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from simulator.model import simulate
+    from simulator.results import write_run
+
+    scenario = load_scenario(args.scenario)
+    if args.steps is not None:
+        scenario = parse_scenario(scenario.model_dump(mode="json") | {"steps": args.steps})
+    out = Path(args.out) if args.out else Path("runs") / scenario.name
+    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=_console(), disable=args.quiet,
+                  transient=True) as progress:
+        task = progress.add_task(f"simulating {scenario.name}", total=scenario.steps)
+        result = simulate(scenario, seed=args.seed,
+                          progress=lambda step: progress.update(task, completed=step))
+    write_run(out, result)
+    if not args.quiet:
+        _summary_table(result)
+    print(f"results written to {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="llm-market", description="Agent-based simulator of the LLM market.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="simulate a scenario and write a results folder")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--out", help="results folder (default: runs/<scenario name>)")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--steps", type=int, help="override the scenario's number of steps")
+    run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    run.set_defaults(func=cmd_run)
+
+    validate = sub.add_parser("validate", help="check scenario files, one line per problem")
+    validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    validate.set_defaults(func=cmd_validate)
+
+    schema = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ScenarioError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (UserError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,413 @@
+"""Train one byte-level GPT on a data mix for a compute budget and measure its bpb.
+
+`train(TrainConfig) -> Measurement` is cached by config hash: a second call with the same
+configuration returns the stored measurement without training. torch is imported only inside
+the functions that need it, so importing this module (for TrainConfig / Measurement) is cheap.
+
+Determinism: the model is initialised on CPU from `seed`, batches come from a numpy generator
+seeded with `seed`, and CPU runs use a pinned thread count; so the same config on the same
+device (and thread count) gives bit-identical bpb.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from simulator.lm import cache, corpus
+
+if TYPE_CHECKING:
+    import torch
+
+    from simulator.lm.gpt import GPT, GPTConfig
+
+#: Bumped whenever a change to training or evaluation would change measurements.
+TRAINING_CODE_VERSION = "bytegpt-v1"
+#: Fields that choose where/how fast a run executes, not what is measured; not hashed.
+UNHASHED_FIELDS = ("device", "threads")
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Give the budget as `flops` (~ 6 * params * tokens, see gpt.py) or
+    as explicit `steps` (exactly one of the two)."""
+
+    mix: dict[str, float] = field(default_factory=lambda: {"creative": 1.0})
+    flops: float | None = None
+    steps: int | None = None
+    n_layer: int = 2
+    n_embd: int = 64
+    n_head: int = 4
+    block_size: int = 128
+    batch_size: int = 32
+    lr: float = 3e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int | None = None  # None: 10% of the steps, at most 100
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    seed: int = 0
+    base: str | None = None  # config hash of a cached model to fine-tune from
+    device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
+    threads: int = 1  # CPU threads torch may use (pinned for determinism)
+
+    def __post_init__(self) -> None:
+        self.mix = corpus.normalise_mix(self.mix)
+        if (self.flops is None) == (self.steps is None):
+            raise ValueError("give exactly one of flops or steps")
+        if self.flops is not None and not (math.isfinite(self.flops) and self.flops > 0):
+            raise ValueError(f"flops must be a positive number, got {self.flops}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.batch_size < 1 or self.lr <= 0 or self.threads < 1:
+            raise ValueError("batch_size, lr and threads must be positive")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
+
+    def gpt_config(self) -> GPTConfig:
+        from simulator.lm.gpt import GPTConfig
+
+        return GPTConfig(self.n_layer, self.n_embd, self.n_head, self.block_size)
+
+    def flops_per_token(self) -> int:
+        from simulator.lm.gpt import flops_per_token
+
+        return flops_per_token(self.gpt_config())
+
+    def tokens_per_step(self) -> int:
+        return self.batch_size * self.block_size
+
+    def num_steps(self) -> int:
+        """Optimizer steps: given, or the budget divided by FLOPs per step (at least one)."""
+        if self.steps is not None:
+            return self.steps
+        assert self.flops is not None
+        return max(1, round(self.flops / (self.flops_per_token() * self.tokens_per_step())))
+
+    def hashed_fields(self) -> dict[str, Any]:
+        fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in UNHASHED_FIELDS}
+        fields["code_version"] = TRAINING_CODE_VERSION
+        return fields
+
+    def config_hash(self) -> str:
+        """16 hex digits of SHA-256 over the canonical JSON of what determines the result."""
+        canonical = json.dumps(self.hashed_fields(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class Measurement:
+    """What one training run measured; JSON-serialisable via to_dict / from_dict."""
+
+    config_hash: str
+    config: dict[str, Any]
+    mix_name: str
+    seed: int
+    bpb: dict[str, float]  # validation bits per byte, per segment, over the whole split
+    params: int
+    steps: int
+    tokens: int  # training tokens (bytes) seen in this run
+    flops: float  # training FLOPs of this run: flops_per_token * tokens
+    cumulative_flops: float  # including the base model's chain when fine-tuning
+    wall_time_s: float
+    train_time_s: float
+    eval_time_s: float
+    tokens_per_s: float  # training throughput
+    device: str
+    torch_version: str
+    threads: int
+    created_utc: str
+    from_cache: bool = False  # set when returned from the cache, never stored as True
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("from_cache")
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Measurement:
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def cached_measurement(config_hash: str) -> Measurement | None:
+    """The cached measurement for a config hash, or None."""
+    data = cache.read_measurement_dict(config_hash)
+    if data is None:
+        return None
+    measurement = Measurement.from_dict(data)
+    measurement.from_cache = True
+    return measurement
+
+
+def resolve_device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {requested!r} requested but CUDA is not available")
+    if not (requested == "cpu" or requested.startswith("cuda")):
+        raise ValueError(f"unknown device {requested!r}; use auto, cpu or cuda[:N]")
+    return requested
+
+
+def device_name(device: str) -> str:
+    import platform
+
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"cpu ({platform.processor() or platform.machine()})"
+
+
+def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to min_lr_ratio * lr at the last step."""
+    warmup = config.warmup_steps
+    if warmup is None:
+        warmup = min(100, total_steps // 10)
+    if step < warmup:
+        return config.lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, total_steps - warmup)
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return config.lr * (config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine)
+
+
+def evaluate_bpb(
+    model: GPT, segments: tuple[str, ...] = corpus.SEGMENTS, device: str = "cpu", batch: int = 64
+) -> dict[str, float]:
+    """Bits per byte on each segment's WHOLE validation split, deterministic.
+
+    Non-overlapping windows of block_size cover the split (corpus.evaluation_windows); every
+    byte after the first is scored exactly once, so bpb = total nats / bytes / ln 2.
+    """
+    import torch
+    from torch.nn import functional as F
+
+    block_size = model.config.block_size
+    use_autocast = device.startswith("cuda")
+    was_training = model.training
+    model.eval()
+    result: dict[str, float] = {}
+    with torch.inference_mode():
+        for segment in segments:
+            data = torch.from_numpy(corpus.validation_bytes(segment).astype(np.int64))
+            windows = corpus.evaluation_windows(data, block_size)
+            total_nats, total_bytes = 0.0, 0
+            for first in range(0, len(windows), batch):
+                chunk = windows[first : first + batch]
+                length = min(block_size, len(data) - 1)
+                inputs = torch.stack([data[s : s + length] for s, _ in chunk]).to(device)
+                targets = torch.stack([data[s + 1 : s + 1 + length] for s, _ in chunk]).to(device)
+                mask = torch.stack(
+                    [torch.arange(length) >= scored_from for _, scored_from in chunk]
+                ).to(device)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
+                    logits = model(inputs)
+                nats = F.cross_entropy(
+                    logits.float().reshape(-1, logits.shape[-1]),
+                    targets.reshape(-1),
+                    reduction="none",
+                )
+                total_nats += float(nats[mask.reshape(-1)].double().sum())
+                total_bytes += int(mask.sum())
+            result[segment] = total_nats / total_bytes / math.log(2)
+    model.train(was_training)
+    return result
+
+
+class _ProgressReporter:
+    """A rich progress bar on a terminal; otherwise a log line every ~10% of the steps."""
+
+    def __init__(self, total_steps: int, label: str, quiet: bool):
+        self.total_steps = total_steps
+        self.label = label
+        self.quiet = quiet
+        self.started = time.perf_counter()
+        self.bar = None
+        self.next_log = 0
+        if quiet:
+            return
+        if sys.stderr.isatty():
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(label, total=total_steps)
+
+    def update(self, step: int, loss: float, tokens_per_s: float) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.update(self.task, completed=step + 1, description=f"{self.label} loss {loss:.3f}")
+        elif step >= self.next_log or step + 1 == self.total_steps:
+            elapsed = time.perf_counter() - self.started
+            print(
+                f"[{self.label}] step {step + 1}/{self.total_steps} loss {loss:.3f} nats "
+                f"({tokens_per_s:,.0f} tok/s, {elapsed:.0f}s)",
+                file=sys.stderr,
+                flush=True,
+            )
+            self.next_log = step + max(1, self.total_steps // 10)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def train(config: TrainConfig, *, quiet: bool = False, use_cache: bool = True) -> Measurement:
+    """Train (or fetch from the cache) the model described by `config` and measure its bpb.
+
+    The weights are saved next to the measurement in the cache, for fine-tuning and sampling.
+    """
+    config_hash = config.config_hash()
+    if use_cache:
+        cached = cached_measurement(config_hash)
+        if cached is not None and cache.weights_path(config_hash).is_file():
+            return cached
+    return _train_and_store(config, config_hash, quiet=quiet)
+
+
+def load_model(config_hash: str, device: str = "cpu") -> tuple[GPT, Measurement]:
+    """The cached model for a config hash (in eval mode) and its measurement."""
+    import torch
+
+    from simulator.lm.gpt import GPT
+
+    measurement = cached_measurement(config_hash)
+    path = cache.weights_path(config_hash)
+    if measurement is None or not path.is_file():
+        raise KeyError(f"no trained model with config hash {config_hash!r} in {cache.cache_root()}")
+    model = GPT(TrainConfig.from_dict(measurement.config).gpt_config())
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.to(device).eval()
+    return model, measurement
+
+
+def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> Measurement:
+    import torch
+
+    from simulator.lm.gpt import GPT
+
+    wall_start = time.perf_counter()
+    device = resolve_device(config.device)
+    on_cuda = device.startswith("cuda")
+    previous_threads = torch.get_num_threads()
+    if not on_cuda:
+        torch.set_num_threads(config.threads)
+    else:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    try:
+        torch.manual_seed(config.seed)
+        model = GPT(config.gpt_config())
+        base_flops = 0.0
+        if config.base is not None:
+            base_model, base_measurement = load_model(config.base)
+            if base_model.config != model.config:
+                raise ValueError(
+                    f"base model {config.base} has architecture {base_model.config}, "
+                    f"not {model.config}"
+                )
+            model.load_state_dict(base_model.state_dict())
+            base_flops = base_measurement.cumulative_flops
+        model.to(device).train()
+
+        decay = [p for p in model.parameters() if p.dim() >= 2]
+        no_decay = [p for p in model.parameters() if p.dim() < 2]
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": config.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+            ],
+            lr=config.lr,
+            betas=(0.9, 0.95),
+            fused=on_cuda,
+        )
+        sampler = corpus.MixedBatchSampler(
+            config.mix, config.block_size, config.batch_size, config.seed
+        )
+        total_steps = config.num_steps()
+        label = f"{corpus.mix_name(config.mix)} {config_hash[:8]}"
+        progress = _ProgressReporter(total_steps, label, quiet)
+        train_start = time.perf_counter()
+        try:
+            for step in range(total_steps):
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(step, total_steps, config)
+                inputs, targets = (
+                    torch.from_numpy(a).to(device, non_blocking=True) for a in sampler.next_batch()
+                )
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda):
+                    logits = model(inputs)
+                loss = torch.nn.functional.cross_entropy(
+                    logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                optimizer.step()
+                if not quiet:
+                    elapsed = time.perf_counter() - train_start
+                    rate = (step + 1) * config.tokens_per_step() / max(elapsed, 1e-9)
+                    progress.update(step, float(loss), rate)
+            if on_cuda:
+                torch.cuda.synchronize()
+        finally:
+            progress.close()
+        train_time = time.perf_counter() - train_start
+
+        eval_start = time.perf_counter()
+        bpb = evaluate_bpb(model, device=device)
+        eval_time = time.perf_counter() - eval_start
+
+        tokens = total_steps * config.tokens_per_step()
+        flops = float(config.flops_per_token() * tokens)
+        measurement = Measurement(
+            config_hash=config_hash,
+            config=config.to_dict(),
+            mix_name=corpus.mix_name(config.mix),
+            seed=config.seed,
+            bpb=bpb,
+            params=model.num_parameters(),
+            steps=total_steps,
+            tokens=tokens,
+            flops=flops,
+            cumulative_flops=base_flops + flops,
+            wall_time_s=0.0,
+            train_time_s=train_time,
+            eval_time_s=eval_time,
+            tokens_per_s=tokens / max(train_time, 1e-9),
+            device=device_name(device),
+            torch_version=torch.__version__,
+            threads=config.threads if not on_cuda else torch.get_num_threads(),
+            created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        cache.atomic_write(cache.weights_path(config_hash), lambda path: torch.save(state, path))
+        measurement.wall_time_s = time.perf_counter() - wall_start
+        cache.write_measurement_dict(config_hash, measurement.to_dict())
+        return measurement
+    finally:
+        torch.set_num_threads(previous_threads)

@@ -1,0 +1,89 @@
+"""Demand D = f(P, Q, I): multinomial logit per segment with an outside option.
+
+Shapes: F firms, S segments. Everything here is a pure numpy function; the Mesa model
+calls in with arrays gathered from its agents.
+
+    u_is = beta_s * Q_is + gamma_s * ln(1 + B_i) - alpha_s * P_i
+    s_is = exp(u_is / mu_s) / (exp(u0_s / mu_s) + sum_j exp(u_js / mu_s))
+    D_is = M_s * s_is
+    B_i <- (1 - decay) * B_i + I_i
+
+The form is that of Calvano et al. (2020, AER). Shares are computed with a log-sum-exp so
+that extreme prices (or qualities) give 0/1 shares, never NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class SegmentParams:
+    """Demand parameters of S segments as arrays of shape (S,).
+
+    alpha: price sensitivity (utility lost per unit of price), > 0.
+    beta: quality sensitivity (utility per unit of quality), >= 0.
+    gamma: brand sensitivity (utility per unit of ln(1 + brand)), >= 0.
+    mu: logit temperature (horizontal differentiation), > 0.
+    u0: utility of the outside option (not buying any LLM product).
+    """
+
+    alpha: Array
+    beta: Array
+    gamma: Array
+    mu: Array
+    u0: Array
+
+    @property
+    def n_segments(self) -> int:
+        return int(np.asarray(self.alpha).shape[0])
+
+
+def utilities(prices: Array, quality: Array, brand: Array, seg: SegmentParams) -> Array:
+    """Mean utility u_is of firm i's product in segment s, shape (F, S)."""
+    prices = np.asarray(prices, dtype=float)[:, None]
+    brand_term = np.log1p(np.maximum(np.asarray(brand, dtype=float), 0.0))[:, None]
+    return seg.beta * np.asarray(quality, dtype=float) + seg.gamma * brand_term - seg.alpha * prices
+
+
+def log_inclusive_value(u: Array, seg: SegmentParams) -> Array:
+    """ln(exp(u0/mu) + sum_j exp(u_j/mu)) per segment, shape (S,), computed stably."""
+    scaled = np.vstack([seg.u0[None, :], u]) / seg.mu
+    top = scaled.max(axis=0)
+    return top + np.log(np.exp(scaled - top).sum(axis=0))
+
+
+def logit_shares(u: Array, seg: SegmentParams) -> tuple[Array, Array]:
+    """Choice probabilities: firms' shares (F, S) and the outside option's share (S,)."""
+    lse = log_inclusive_value(u, seg)
+    shares = np.exp(u / seg.mu - lse)
+    outside = np.exp(seg.u0 / seg.mu - lse)
+    return shares, outside
+
+
+def D(
+    prices: Array, quality: Array, brand: Array, seg: SegmentParams, size: Array
+) -> tuple[Array, Array]:
+    """Demand D_is = M_s * s_is. Returns (demand (F, S), shares (F, S))."""
+    shares, _ = logit_shares(utilities(prices, quality, brand, seg), seg)
+    return np.asarray(size, dtype=float) * shares, shares
+
+
+def update_brand(brand: Array, marketing: Array, decay: float | Array) -> Array:
+    """Brand stock: B <- (1 - decay) * B + I. Marketing is a flow, brand the stock it builds."""
+    return (1.0 - np.asarray(decay)) * np.asarray(brand, dtype=float) + np.asarray(
+        marketing, dtype=float
+    )
+
+
+def consumer_surplus(u: Array, seg: SegmentParams, size: Array) -> Array:
+    """Logit consumer surplus per segment relative to 'outside option only', shape (S,).
+
+    CS_s = M_s * mu_s / alpha_s * (ln(exp(u0/mu) + sum_j exp(u_j/mu)) - u0/mu)
+    (Small & Rosen 1981), in money units.
+    """
+    return np.asarray(size) * seg.mu / seg.alpha * (log_inclusive_value(u, seg) - seg.u0 / seg.mu)

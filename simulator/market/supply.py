@@ -1,0 +1,75 @@
+"""Supply S = g(C, R, T): capacity-limited sales, unit cost, R&D compute and release cycles.
+
+C: unit cost per demand unit served, falling with learning-by-doing (Wright's law) and
+   scaled by an industry cost index that events can move (cheaper inference hardware).
+R: R&D spend buys training compute at the scenario's compute price; it accumulates in a
+   pending model that ships only when the release cycle ends.
+T: release cycle in steps; quality changes only at a release.
+
+All functions are pure and vectorised over firms (F) x segments (S).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+FLOPS_PER_COMPUTE_UNIT = 1e24
+"""compute_price is quoted in money units per 1e24 training FLOPs."""
+
+
+def S(demand: Array, capacity: Array, spill: bool = False) -> tuple[Array, Array]:
+    """Sales S_is = min(D_is, share of capacity K_i); returns (sales (F, S), lost (S,)).
+
+    A firm whose total demand exceeds its capacity serves every segment pro rata. Unserved
+    demand is lost, or with ``spill`` it goes once to rivals with spare capacity in the same
+    segment, in proportion to their own demand there (a one-round rationing rule).
+    """
+    demand = np.asarray(demand, dtype=float)
+    capacity = np.asarray(capacity, dtype=float)
+    total = demand.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fill = np.where(total > capacity, capacity / np.where(total > 0, total, 1.0), 1.0)
+    sales = demand * fill[:, None]
+    unserved = demand - sales
+    if spill and unserved.sum() > 0:
+        spare = np.maximum(capacity - sales.sum(axis=1), 0.0)
+        open_firms = spare > 0
+        weights = demand * open_firms[:, None]
+        weight_sum = weights.sum(axis=0)
+        pool = unserved.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            offered = np.where(weight_sum > 0, pool / weight_sum, 0.0) * weights
+        # each firm takes what its spare capacity allows, pro rata over segments
+        offered_total = offered.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            take = np.where(offered_total > spare, spare / np.where(offered_total > 0, offered_total, 1.0), 1.0)
+        extra = offered * take[:, None]
+        sales = sales + extra
+        return sales, pool - extra.sum(axis=0)
+    return sales, unserved.sum(axis=0)
+
+
+def unit_cost(
+    base_cost: Array, cumulative_output: Array, output_scale: float, learning_rate: Array,
+    cost_index: float = 1.0,
+) -> Array:
+    """Wright's law: cost falls by ``learning_rate`` for every doubling of output.
+
+    C = base_cost * cost_index * (1 + X / X0) ** log2(1 - learning_rate), with X the firm's
+    cumulative output and X0 = ``output_scale``. learning_rate = 0 keeps cost constant.
+    """
+    exponent = np.log2(1.0 - np.asarray(learning_rate, dtype=float))
+    experience = 1.0 + np.asarray(cumulative_output, dtype=float) / output_scale
+    return np.asarray(base_cost, dtype=float) * cost_index * experience**exponent
+
+
+def rd_compute(rd_spend: Array, compute_price: float) -> Array:
+    """Training FLOPs bought with R&D spend (money units) at ``compute_price`` per 1e24 FLOPs."""
+    return np.maximum(np.asarray(rd_spend, dtype=float), 0.0) / compute_price * FLOPS_PER_COMPUTE_UNIT
+
+
+def release_due(step: int, last_release: Array, release_cycle: Array) -> Array:
+    """True for firms whose release cycle T has elapsed since their last release."""
+    return step - np.asarray(last_release) >= np.asarray(release_cycle)

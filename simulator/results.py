@@ -1,0 +1,141 @@
+"""Tidy result frames of a run, and their atomic Parquet/JSON/YAML writers and readers.
+
+A run folder holds:
+  scenario.yaml      the resolved scenario (every default filled in)
+  model.parquet      one row per step (HHI, price index, consumer surplus, ...)
+  firms.parquet      one row per step x firm
+  segments.parquet   one row per step x firm x segment
+  summary.json       final shares, HHI, prices, wall time, versions, seed
+Every file is written to a temporary name in the same folder and renamed into place, so a
+reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from simulator import metrics
+from simulator.config import Scenario, parse_scenario, scenario_to_yaml
+
+TABLES = ("model", "firms", "segments")
+
+
+@dataclass
+class RunResult:
+    """Everything a run produced, as tidy frames."""
+
+    scenario: Scenario
+    model: pd.DataFrame
+    firms: pd.DataFrame
+    segments: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def frames_from_model(model) -> dict[str, pd.DataFrame]:
+    """Model-, firm- and segment-level frames from a finished MarketModel's DataCollector."""
+    collector = model.datacollector
+    model_frame = collector.get_model_vars_dataframe().reset_index(drop=True)
+    firms = collector.get_agent_vars_dataframe().reset_index()
+    firms = firms.rename(columns={"AgentID": "firm_id"}).drop(columns=["Step"])
+    first = ["step", "firm", "firm_id"]
+    firms.insert(0, "step", collector.get_agent_vars_dataframe().index.get_level_values("Step"))
+    firms = firms[first + [c for c in firms.columns if c not in first]]
+    segments = collector.get_table_dataframe("segments")
+    return {"model": model_frame, "firms": firms.reset_index(drop=True), "segments": segments}
+
+
+def summarize(scenario: Scenario, frames: dict[str, pd.DataFrame], seed: int,
+              wall_time_s: float) -> dict[str, Any]:
+    """Headline numbers of a run plus what is needed to reproduce it."""
+    import mesa
+    import numpy as np
+
+    model, firms = frames["model"], frames["firms"]
+    last_step = int(model["step"].max())
+    final = firms[firms["step"] == last_step].set_index("firm")
+    final_hhi = float(model["hhi"].iloc[-1])
+    return {
+        "scenario": scenario.name,
+        "seed": seed,
+        "steps": last_step,
+        "final_hhi": final_hhi,
+        "hhi_band_2023": metrics.hhi_band(final_hhi, metrics.HHI_BANDS_2023),
+        "hhi_band_2010": metrics.hhi_band(final_hhi, metrics.HHI_BANDS_2010),
+        "final_share": {k: float(v) for k, v in final["share"].items()},
+        "final_price": {k: float(v) for k, v in final["price"].items()},
+        "final_cash": {k: float(v) for k, v in final["cash"].items()},
+        "mean_price_index": float(model["price_index"].mean()),
+        "final_consumer_surplus": float(model["consumer_surplus"].iloc[-1]),
+        "n_firms_final": int(model["n_firms"].iloc[-1]),
+        "wall_time_s": round(wall_time_s, 4),
+        "versions": {
+            "llm_market_sim": _package_version(), "python": platform.python_version(),
+            "mesa": mesa.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+        },
+    }
+
+
+def _package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llm-market-sim")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_frame(path: Path, frame: pd.DataFrame) -> None:
+    atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
+
+
+def write_run(out_dir: str | Path, result: RunResult) -> Path:
+    """Write a run folder; the summary goes last, so its presence marks a complete run."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "scenario.yaml", scenario_to_yaml(result.scenario))
+    for name in TABLES:
+        write_frame(out / f"{name}.parquet", getattr(result, name))
+    atomic_write_text(out / "summary.json", json.dumps(result.summary, indent=2) + "\n")
+    return out
+
+
+def read_run(out_dir: str | Path) -> RunResult:
+    """Read a run folder written by ``write_run``."""
+    import yaml
+
+    out = Path(out_dir)
+    missing = [n for n in ("scenario.yaml", "summary.json", *(f"{t}.parquet" for t in TABLES))
+               if not (out / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"{out}: not a complete run folder (missing {', '.join(missing)})")
+    scenario = parse_scenario(yaml.safe_load((out / "scenario.yaml").read_text(encoding="utf-8")))
+    frames = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    return RunResult(scenario=scenario, summary=summary, **frames)

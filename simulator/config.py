@@ -121,8 +121,8 @@ class Company(Strict):
         "default uniform. Normalised to sum to 1.")
     release_cycle: int = Field(6, ge=1, description="T: steps between model releases.")
     learning_rate: float = Field(
-        0.1, ge=0, lt=1, description="Wright's law: unit cost falls by this fraction per doubling "
-        "of cumulative output.")
+        0.0, ge=0, lt=1, description="Wright's law: unit cost falls by this fraction per doubling "
+        "of cumulative output (0: no learning-by-doing).")
     strategy: Strategy = Field(default_factory=Strategy, description="Decision rules.")
 
 

@@ -23,32 +23,33 @@ def S(demand: Array, capacity: Array, spill: bool = False) -> tuple[Array, Array
     """Sales S_is = min(D_is, share of capacity K_i); returns (sales (F, S), lost (S,)).
 
     A firm whose total demand exceeds its capacity serves every segment pro rata. Unserved
-    demand is lost, or with ``spill`` it goes once to rivals with spare capacity in the same
-    segment, in proportion to their own demand there (a one-round rationing rule).
+    demand is lost, or with ``spill`` it goes to rivals with spare capacity in the same
+    segment, in proportion to their own demand there, round after round until it is served or
+    nobody has spare capacity left.
     """
     demand = np.asarray(demand, dtype=float)
     capacity = np.asarray(capacity, dtype=float)
-    total = demand.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        fill = np.where(total > capacity, capacity / np.where(total > 0, total, 1.0), 1.0)
-    sales = demand * fill[:, None]
-    unserved = demand - sales
-    if spill and unserved.sum() > 0:
+    sales = demand * _fill_ratio(demand.sum(axis=1), capacity)[:, None]
+    lost = (demand - sales).sum(axis=0)
+    if not spill:
+        return sales, lost
+    # rationing rounds: the pool goes to firms with spare capacity, pro rata to their own demand
+    for _ in range(len(capacity)):
         spare = np.maximum(capacity - sales.sum(axis=1), 0.0)
-        open_firms = spare > 0
-        weights = demand * open_firms[:, None]
+        weights = demand * (spare > 1e-12)[:, None]
         weight_sum = weights.sum(axis=0)
-        pool = unserved.sum(axis=0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            offered = np.where(weight_sum > 0, pool / weight_sum, 0.0) * weights
-        # each firm takes what its spare capacity allows, pro rata over segments
-        offered_total = offered.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            take = np.where(offered_total > spare, spare / np.where(offered_total > 0, offered_total, 1.0), 1.0)
-        extra = offered * take[:, None]
-        sales = sales + extra
-        return sales, pool - extra.sum(axis=0)
-    return sales, unserved.sum(axis=0)
+        if lost.sum() <= 1e-12 or not weight_sum.any():
+            break
+        offered = np.divide(lost, weight_sum, out=np.zeros_like(lost), where=weight_sum > 0) * weights
+        taken = offered * _fill_ratio(offered.sum(axis=1), spare)[:, None]
+        sales = sales + taken
+        lost = lost - taken.sum(axis=0)
+    return sales, np.maximum(lost, 0.0)
+
+
+def _fill_ratio(wanted: Array, available: Array) -> Array:
+    """Fraction of ``wanted`` that ``available`` covers, at most 1."""
+    return np.where(wanted > available, available / np.where(wanted > 0, wanted, 1.0), 1.0)
 
 
 def unit_cost(

@@ -1,0 +1,90 @@
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from simulator.cli import main
+from simulator.config import ScenarioError, load_scenario
+
+GOOD = "scenarios/validation_bertrand.yaml"
+
+
+def write_yaml(tmp_path, data) -> str:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+BAD_CASES = [
+    ("unknown key", lambda d: d.update(stepz=3), "stepz: unknown key"),
+    ("wrong type", lambda d: d.update(steps="many"), "steps: Input should be a valid integer"),
+    ("negative size", lambda d: d["market"]["segments"][0].update(size=-1),
+     "market.segments.assistant.size: Input should be greater than 0 (got -1)"),
+    ("unknown strategy", lambda d: d["companies"][0]["strategy"].update(pricing="telepathy"),
+     "companies.A.strategy.pricing: unknown pricing rule 'telepathy'"),
+    ("duplicate firm", lambda d: d["companies"][1].update(name="A"), "companies.A: duplicate firm name"),
+    ("quality for missing segment", lambda d: d["companies"][0]["quality"].update(video=1.0),
+     "companies.A.quality.video: no such segment"),
+    ("missing field", lambda d: d["companies"][0].pop("unit_cost"),
+     "companies.A.unit_cost: required field is missing"),
+]
+
+
+@pytest.mark.parametrize("label, mutate, expected", BAD_CASES, ids=[c[0] for c in BAD_CASES])
+def test_bad_scenarios_give_one_line_naming_the_field(tmp_path, capsys, label, mutate, expected):
+    data = yaml.safe_load(open(GOOD))
+    mutate(data)
+    path = write_yaml(tmp_path, data)
+    assert main(["validate", path]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(ScenarioError):
+        load_scenario(path)
+
+
+def test_run_with_bad_yaml_exits_2_without_traceback(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\nmarket: [unclosed\n")
+    proc = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(path), "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "invalid YAML" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_shipped_scenarios_validate(capsys):
+    import glob
+
+    paths = sorted(glob.glob("scenarios/*.yaml"))
+    assert "scenarios/baseline.yaml" in paths
+    assert main(["validate", *paths]) == 0
+
+
+def test_schema_is_json_schema_with_documented_fields(capsys):
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    company = schema["$defs"]["Company"]["properties"]
+    assert "unit_cost" in company and company["unit_cost"]["description"]
+    undocumented = [
+        f"{name}.{field}" for name, model in schema["$defs"].items()
+        for field, spec in model.get("properties", {}).items() if not spec.get("description")
+    ]
+    assert undocumented == []
+
+
+def test_run_writes_the_results_folder(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", GOOD, "--out", str(out), "--steps", "30"]) == 0
+    assert f"results written to {out}" in capsys.readouterr().out
+    for name in ("scenario.yaml", "model.parquet", "firms.parquet", "segments.parquet", "summary.json"):
+        assert (out / name).exists(), name
+    firms = pd.read_parquet(out / "firms.parquet")
+    assert {"step", "firm", "price", "quantity", "revenue", "profit", "cash", "share"} <= set(firms.columns)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["seed"] == 7 and summary["steps"] == 30
+    assert set(summary["final_share"]) == {"A", "B"}
+    assert load_scenario(out / "scenario.yaml").steps == 30

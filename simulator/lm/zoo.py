@@ -240,6 +240,331 @@ def build_zoo(
     return table
 
 
+# --------------------------------------------------------------------------------------------
+# Table and fit
+# --------------------------------------------------------------------------------------------
+
+REQUIRED_COLUMNS = ("level", "mix_name", "segment", "bpb", "h_unigram", "flops", "config_hash")
+
+
+def load_zoo_table(path: str | Path | None = None) -> pd.DataFrame:
+    """Read the zoo table (default: the one shipped in the package)."""
+    table_path = Path(path) if path is not None else shipped_table_path()
+    if not table_path.is_file():
+        raise FileNotFoundError(
+            f"zoo table not found at {table_path}; build it with `llm-market lm zoo build`"
+        )
+    table = pd.read_csv(table_path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"zoo table {table_path} lacks columns: {', '.join(missing)}")
+    return table
+
+
+def quality_from_bpb(bpb, h_unigram, bpb_best):
+    """Q = (H_unigram - bpb) / (H_unigram - bpb_best): 0 at byte frequencies, 1 at the best
+    measured model. Works elementwise on numpy arrays and on floats."""
+    return (np.asarray(h_unigram) - np.asarray(bpb)) / (
+        np.asarray(h_unigram) - np.asarray(bpb_best)
+    )
+
+
+@dataclass(frozen=True)
+class PowerLawFit:
+    """L(C) = E + A * C^(-alpha), C in FLOPs; r2 on the points it was fitted to."""
+
+    E: float
+    A: float
+    alpha: float
+    r2: float
+    n_points: int
+
+    def __call__(self, flops):
+        return self.E + self.A * np.power(np.asarray(flops, dtype=float), -self.alpha)
+
+    @property
+    def decreasing(self) -> bool:
+        return self.A > 0 and self.alpha > 0
+
+
+def fit_power_law(flops: Sequence[float], bpb: Sequence[float]) -> PowerLawFit:
+    """Least-squares fit of L(C) = E + A * C^(-alpha) (scipy.optimize.curve_fit).
+
+    Fitted as E + A' * (C / C_min)^(-alpha) for conditioning; A = A' * C_min^alpha.
+    """
+    from scipy.optimize import curve_fit
+
+    c = np.asarray(flops, dtype=float)
+    y = np.asarray(bpb, dtype=float)
+    if len(c) < 3:
+        raise ValueError("need at least three points to fit E, A and alpha")
+    c_ref = float(c.min())
+    x = c / c_ref
+
+    def model(x_, e, a_scaled, alpha):
+        return e + a_scaled * np.power(x_, -alpha)
+
+    guess = (0.8 * float(y.min()), max(float(y.max() - 0.8 * y.min()), 1e-3), 0.3)
+    params, _ = curve_fit(
+        model, x, y, p0=guess, bounds=([0.0, 0.0, 0.0], [float(y.min()), np.inf, 5.0]),
+        maxfev=20000,
+    )
+    e, a_scaled, alpha = (float(v) for v in params)
+    residual = float(np.sum((y - model(x, *params)) ** 2))
+    total = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - residual / total if total > 0 else 1.0
+    return PowerLawFit(E=e, A=a_scaled * c_ref**alpha, alpha=alpha, r2=r2, n_points=len(c))
+
+
+def curve_points(table: pd.DataFrame, mix: str, segment: str) -> tuple[np.ndarray, np.ndarray]:
+    """(flops, bpb) of one measured curve, sorted by compute, repeats (seeds) averaged."""
+    rows = table[(table["mix_name"] == mix) & (table["segment"] == segment)]
+    if rows.empty:
+        raise ValueError(f"zoo table has no measurements of mix {mix!r} on segment {segment!r}")
+    grouped = rows.groupby("flops", sort=True)["bpb"].mean()
+    return grouped.index.to_numpy(dtype=float), grouped.to_numpy(dtype=float)
+
+
+def fit_segments(table: pd.DataFrame) -> dict[str, PowerLawFit]:
+    """Per segment, the power law fitted to the model trained on that segment alone."""
+    segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
+    return {s: fit_power_law(*curve_points(table, s, s)) for s in segments}
+
+
+def format_fits(fits: Mapping[str, PowerLawFit]) -> str:
+    lines = ["fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix:"]
+    lines.append(f"  {'segment':10s} {'E':>8s} {'A':>11s} {'a':>7s} {'R^2':>7s}")
+    for segment, fit in fits.items():
+        lines.append(
+            f"  {segment:10s} {fit.E:8.4f} {fit.A:11.4g} {fit.alpha:7.4f} {fit.r2:7.4f}"
+        )
+    return "\n".join(lines)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """bpb per (mix, compute level) and evaluated segment, plus the unigram baseline."""
+    wide = table.pivot_table(
+        index=["mix_name", "level", "flops", "params", "tokens"],
+        columns="segment",
+        values="bpb",
+        aggfunc="mean",
+    )
+    order = [m for m in ZOO_MIXES if m in set(table["mix_name"])]
+    order += sorted(set(table["mix_name"]) - set(order))
+    wide = wide.reindex(order, level="mix_name")
+    wide = wide[[s for s in corpus.SEGMENTS if s in wide.columns]]
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        body = wide.to_string(float_format=lambda v: f"{v:.3f}")
+    unigram = table.groupby("segment")["h_unigram"].first()
+    baseline = "  ".join(f"{s} {unigram[s]:.3f}" for s in wide.columns)
+    meta = table.iloc[0]
+    header = (
+        f"zoo: {table['config_hash'].nunique()} trainings on {meta.get('device', '?')} "
+        f"(torch {meta.get('torch_version', '?')}, {meta.get('threads', '?')} thread(s)), "
+        f"total training wall time {table.drop_duplicates('config_hash')['wall_time_s'].sum():.0f}s"
+    )
+    return f"{header}\nvalidation bits per byte:\n{body}\nbyte-unigram entropy: {baseline}"
+
+
+# --------------------------------------------------------------------------------------------
+# Lookup for the simulation
+# --------------------------------------------------------------------------------------------
+
+
+def isotonic_non_increasing(values: Sequence[float]) -> np.ndarray:
+    """Closest (least-squares) non-increasing sequence: pool-adjacent-violators."""
+    blocks: list[list[float]] = []  # [mean, count]
+    for value in values:
+        blocks.append([float(value), 1.0])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            mean_b, count_b = blocks.pop()
+            mean_a, count_a = blocks.pop()
+            count = count_a + count_b
+            blocks.append([(mean_a * count_a + mean_b * count_b) / count, count])
+    return np.concatenate([np.full(int(count), mean) for mean, count in blocks])
+
+
+class MonotoneCurve:
+    """bpb as a non-increasing function of compute for one (mix, segment) of the zoo.
+
+    Inside the measured range: monotone PCHIP in log10(FLOPs) through the isotonic points.
+    Outside: the fitted power law shifted to meet the end point (flat if the fit does not
+    decrease or could not be made).
+    """
+
+    def __init__(self, flops: np.ndarray, bpb: np.ndarray):
+        from scipy.interpolate import PchipInterpolator
+
+        self.log_flops = np.log10(np.asarray(flops, dtype=float))
+        self.bpb = isotonic_non_increasing(bpb)
+        self.fit: PowerLawFit | None
+        try:
+            self.fit = fit_power_law(flops, bpb)
+        except (ValueError, RuntimeError):
+            self.fit = None
+        if len(self.log_flops) >= 2:
+            self.inside = PchipInterpolator(self.log_flops, self.bpb, extrapolate=False)
+        else:
+            self.inside = None
+
+    def __call__(self, log_flops: np.ndarray) -> np.ndarray:
+        x = np.asarray(log_flops, dtype=float)
+        low, high = self.log_flops[0], self.log_flops[-1]
+        if self.inside is not None:
+            result = self.inside(np.clip(x, low, high))
+        else:
+            result = np.full_like(x, self.bpb[0])
+        if self.fit is not None and self.fit.decreasing:
+            below, above = x < low, x > high
+            result = np.where(below, self.bpb[0] + self.fit(10**x) - self.fit(10**low), result)
+            result = np.where(above, self.bpb[-1] + self.fit(10**x) - self.fit(10**high), result)
+        return result
+
+
+class ZooQuality:
+    """Maps a firm's effective training compute and data mix to bpb and quality per segment.
+
+    See the module docstring for the four steps (real budget -> zoo compute -> bpb per measured
+    mix -> blend by the firm's mix -> quality).
+    """
+
+    #: Weight the uniform zoo mix puts on each segment (anchor of the mix blend).
+    UNIFORM_WEIGHT = 1.0 / len(corpus.SEGMENTS)
+
+    def __init__(
+        self,
+        segments: list[str],
+        compute_range: tuple[float, float],
+        table: pd.DataFrame | None = None,
+        train_missing: bool = False,
+        threads: int = 1,
+    ):
+        for segment in segments:
+            if segment not in corpus.SEGMENTS:
+                raise ValueError(
+                    f"segment {segment!r} has no zoo measurements; "
+                    f"supported: {', '.join(corpus.SEGMENTS)}"
+                )
+        low, high = (float(v) for v in compute_range)
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"compute_range must satisfy 0 < low < high, got {compute_range}")
+        self.segments = list(segments)
+        self.compute_range = (low, high)
+        self.table = load_zoo_table() if table is None else table
+        self.train_missing = train_missing
+        self.threads = threads
+        self.grid = str(self.table["grid"].iloc[0]) if "grid" in self.table.columns else "small"
+        flops = self.table["flops"].to_numpy(dtype=float)
+        self.zoo_range = (float(flops.min()), float(flops.max()))
+        self.h_unigram: dict[str, float] = {}
+        self.bpb_best: dict[str, float] = {}
+        self._own: dict[str, MonotoneCurve] = {}
+        self._uniform: dict[str, MonotoneCurve] = {}
+        self._never_saw: dict[str, list[MonotoneCurve]] = {}
+        for segment in self.segments:
+            rows = self.table[self.table["segment"] == segment]
+            self.h_unigram[segment] = float(rows["h_unigram"].iloc[0])
+            self.bpb_best[segment] = float(rows["bpb"].min())
+            self._own[segment] = MonotoneCurve(*curve_points(self.table, segment, segment))
+            self._uniform[segment] = MonotoneCurve(*curve_points(self.table, UNIFORM, segment))
+            self._never_saw[segment] = [
+                MonotoneCurve(*curve_points(self.table, other, segment))
+                for other in corpus.SEGMENTS
+                if other != segment
+            ]
+        self._trained: dict[tuple, dict[str, float]] = {}
+
+    def zoo_compute(self, real_flops: np.ndarray) -> np.ndarray:
+        """log10(zoo) = linear in log10(real), sending compute_range onto the zoo's range."""
+        real = np.asarray(real_flops, dtype=float)
+        if np.any(~np.isfinite(real)) or np.any(real <= 0):
+            raise ValueError("real_flops must be finite and > 0")
+        (r_low, r_high), (z_low, z_high) = self.compute_range, self.zoo_range
+        fraction = (np.log10(real) - math.log10(r_low)) / (math.log10(r_high) - math.log10(r_low))
+        return 10 ** (math.log10(z_low) + fraction * (math.log10(z_high) - math.log10(z_low)))
+
+    def segment_bpb(self, segment: str, log_zoo_flops: np.ndarray, weight: np.ndarray):
+        """bpb on `segment` for compute (log10 zoo FLOPs) and the firm's weight on it."""
+        own = self._own[segment](log_zoo_flops)
+        uniform = np.maximum(self._uniform[segment](log_zoo_flops), own)
+        never_saw = np.mean([curve(log_zoo_flops) for curve in self._never_saw[segment]], axis=0)
+        never_saw = np.maximum(never_saw, uniform)
+        u = self.UNIFORM_WEIGHT
+        w = np.clip(np.asarray(weight, dtype=float), 0.0, 1.0)
+        low_part = never_saw + (uniform - never_saw) * np.minimum(w, u) / u
+        high_part = uniform + (own - uniform) * (np.maximum(w, u) - u) / (1.0 - u)
+        return np.where(w <= u, low_part, high_part)
+
+    def __call__(
+        self, real_flops: np.ndarray, mix: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(quality (F,S), bpb (F,S), extrapolated (F,)) for F firms over the S segments."""
+        real = np.atleast_1d(np.asarray(real_flops, dtype=float))
+        weights = np.asarray(mix, dtype=float)
+        if real.ndim != 1:
+            raise ValueError(f"real_flops must have shape (F,), got {real.shape}")
+        if weights.shape != (len(real), len(self.segments)):
+            raise ValueError(
+                f"mix must have shape (F, S) = ({len(real)}, {len(self.segments)}), "
+                f"got {weights.shape}"
+            )
+        if np.any(~np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("mix weights must be finite and >= 0")
+        totals = weights.sum(axis=1, keepdims=True)
+        if np.any(totals <= 0):
+            raise ValueError("every firm's mix must have positive total weight")
+        weights = weights / totals
+        zoo_flops = self.zoo_compute(real)
+        log_zoo = np.log10(zoo_flops)
+        z_low, z_high = self.zoo_range
+        extrapolated = (zoo_flops < z_low * (1 - 1e-9)) | (zoo_flops > z_high * (1 + 1e-9))
+        bpb = np.column_stack(
+            [self.segment_bpb(s, log_zoo, weights[:, j]) for j, s in enumerate(self.segments)]
+        )
+        if self.train_missing:
+            for firm in np.flatnonzero(~extrapolated):
+                measured = self._measured_bpb(weights[firm], float(zoo_flops[firm]))
+                bpb[firm] = [measured[s] for s in self.segments]
+        h = np.array([self.h_unigram[s] for s in self.segments])
+        best = np.array([self.bpb_best[s] for s in self.segments])
+        return quality_from_bpb(bpb, h, best), bpb, extrapolated
+
+    def _measured_bpb(self, weights: np.ndarray, zoo_flops: float) -> dict[str, float]:
+        mix = {s: round(float(w), 2) for s, w in zip(self.segments, weights, strict=True)}
+        key = (tuple(sorted(mix.items())), float(f"{zoo_flops:.3g}"))
+        if key not in self._trained:
+            measurement = ensure_point(mix, zoo_flops, grid=self.grid, threads=self.threads)
+            self._trained[key] = measurement.bpb
+        return self._trained[key]
+
+
+def ensure_point(
+    mix: Mapping[str, float],
+    zoo_flops: float,
+    grid: str = "small",
+    seed: int = 0,
+    threads: int = 1,
+    quiet: bool = True,
+) -> Measurement:
+    """Train (or fetch from the cache) the model for a data mix at a zoo budget.
+
+    The architecture is that of the grid level nearest in log-compute; the mix weights are
+    rounded to 2 decimals and the budget to 3 significant digits so nearby requests share a
+    cache entry. Meant to run before a simulation, never inside a market step.
+    """
+    from simulator.lm.train import train
+
+    if not (math.isfinite(zoo_flops) and zoo_flops > 0):
+        raise ValueError(f"zoo_flops must be > 0, got {zoo_flops}")
+    rounded = corpus.normalise_mix({s: round(float(w), 2) for s, w in mix.items()})
+    points = GRIDS[resolve_grid(grid)]
+    nearest = min(points, key=lambda p: abs(math.log10(p.flops) - math.log10(zoo_flops)))
+    config = grid_config(nearest, "uniform", seed=seed, threads=threads)
+    config.mix = rounded
+    config.flops = float(f"{zoo_flops:.3g}")
+    return train(config, quiet=quiet)
+
+
 def _main(argv: Sequence[str] | None = None) -> int:
     from simulator.lm.cli import main
 
@@ -248,5 +573,3 @@ def _main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_main())
-
-_ = math  # noqa: used below

@@ -1,0 +1,261 @@
+"""`llm-market lm ...`: train, sample, and build/show the model zoo.
+
+Hooked into the main CLI with add_lm_commands(subparsers); every handler returns an exit code.
+Bad input prints one line on stderr naming the option and returns 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+from simulator.lm import corpus
+
+USAGE_ERROR = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message names the offending option."""
+
+
+def _fail(command: str, message: str) -> int:
+    print(f"llm-market {command}: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def _parse_mix(text: str) -> dict[str, float]:
+    try:
+        return corpus.parse_mix(text)
+    except ValueError as error:
+        raise UsageError(f"--mix: {error}") from None
+
+
+def _parse_positive(option: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{option}: not a number: {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(f"{option}: must be a positive number, got {text}")
+    return value
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    """Options that define a training run (shared by `lm train` and `lm sample`)."""
+    parser.add_argument("--mix", default="creative",
+                        help="segment name, 'uniform', or weights like code=0.7,creative=0.3")
+    budget = parser.add_mutually_exclusive_group()
+    budget.add_argument("--flops", help="training compute budget in FLOPs (e.g. 1e12)")
+    budget.add_argument("--steps", type=int, help="explicit number of optimizer steps")
+    parser.add_argument("--zoo-level", type=int,
+                        help="use the architecture and budget of this small-grid zoo level")
+    parser.add_argument("--n-layer", type=int, default=2)
+    parser.add_argument("--n-embd", type=int, default=64)
+    parser.add_argument("--n-head", type=int, default=4)
+    parser.add_argument("--block-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--base", help="config hash of a cached model to fine-tune from")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+
+
+def _config_from_args(args: argparse.Namespace):
+    """TrainConfig from the shared model options, or UsageError naming the bad option."""
+    from simulator.lm import zoo
+    from simulator.lm.train import TrainConfig
+
+    mix = _parse_mix(args.mix)
+    flops = _parse_positive("--flops", args.flops)
+    if args.steps is not None and args.steps < 1:
+        raise UsageError(f"--steps: must be >= 1, got {args.steps}")
+    if args.threads < 1:
+        raise UsageError(f"--threads: must be >= 1, got {args.threads}")
+    if args.base is not None:
+        from simulator.lm.train import cached_measurement
+
+        try:
+            found = cached_measurement(args.base)
+        except ValueError as error:
+            raise UsageError(f"--base: {error}") from None
+        if found is None:
+            raise UsageError(f"--base: no trained model with config hash {args.base!r}")
+    if args.zoo_level is not None:
+        levels = zoo.GRIDS["small"]
+        if not 0 <= args.zoo_level < len(levels):
+            raise UsageError(f"--zoo-level: must be 0..{len(levels) - 1}, got {args.zoo_level}")
+        config = zoo.grid_config(levels[args.zoo_level], "uniform", seed=args.seed,
+                                 threads=args.threads, device=args.device)
+        config.mix = mix
+        if flops is not None or args.steps is not None:
+            config.flops, config.steps = flops, args.steps
+        config.base = args.base
+        return config
+    if flops is None and args.steps is None:
+        raise UsageError("--flops or --steps (or --zoo-level) is required")
+    try:
+        return TrainConfig(
+            mix=mix, flops=flops, steps=args.steps, n_layer=args.n_layer, n_embd=args.n_embd,
+            n_head=args.n_head, block_size=args.block_size, batch_size=args.batch_size,
+            lr=args.lr, seed=args.seed, base=args.base, device=args.device, threads=args.threads,
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def handle_train(args: argparse.Namespace) -> int:
+    from simulator.lm.train import train
+
+    try:
+        config = _config_from_args(args)
+        if args.device not in ("auto", "cpu") and not args.device.startswith("cuda"):
+            raise UsageError(f"--device: unknown device {args.device!r}; use auto, cpu or cuda")
+        measurement = train(config, quiet=args.quiet)
+    except UsageError as error:
+        return _fail("lm train", str(error))
+    except ValueError as error:  # e.g. CUDA requested but absent
+        return _fail("lm train", f"--device: {error}" if "device" in str(error) else str(error))
+    print(measurement.to_json())
+    if measurement.from_cache:
+        print(f"(from cache: {measurement.config_hash})", file=sys.stderr)
+    return 0
+
+
+def handle_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from simulator.lm import zoo
+    from simulator.lm.train import load_model
+
+    try:
+        if args.length < 1:
+            raise UsageError(f"--length: must be >= 1, got {args.length}")
+        if args.temperature < 0:
+            raise UsageError(f"--temperature: must be >= 0, got {args.temperature}")
+        if args.hash is not None:
+            config_hash, option = args.hash, "--hash"
+        else:
+            config_hash, option = _config_from_args(args).config_hash(), "model options"
+        try:
+            model, measurement = load_model(config_hash)
+        except (KeyError, ValueError):
+            raise UsageError(
+                f"{option}: no trained model with config hash {config_hash!r} in the cache "
+                "(train it first with `llm-market lm train` and the same options)"
+            ) from None
+    except UsageError as error:
+        return _fail("lm sample", str(error))
+    torch.set_num_threads(args.threads)
+    prompt = args.prompt.encode("utf-8") or b"\n"
+    idx = torch.tensor([list(prompt)], dtype=torch.long)
+    generator = torch.Generator().manual_seed(args.seed)
+    out = model.generate(idx, args.length, temperature=args.temperature, top_k=args.top_k,
+                         generator=generator)
+    text = bytes(out[0].tolist()).decode("utf-8", errors="replace")
+    qualities = ""
+    try:
+        table = zoo.load_zoo_table()
+        best = table.groupby("segment")["bpb"].min()
+        qualities = "  quality " + " ".join(
+            f"{s}={float(zoo.quality_from_bpb(b, corpus.unigram_entropy(s), best[s])):.2f}"
+            for s, b in measurement.bpb.items()
+        )
+    except FileNotFoundError:
+        pass
+    bpb_text = " ".join(f"{s}={b:.3f}" for s, b in measurement.bpb.items())
+    print(f"# model {config_hash} mix {measurement.mix_name} params {measurement.params:,} "
+          f"flops {measurement.flops:.3g}\n# bpb {bpb_text}{qualities}")
+    print(text)
+    return 0
+
+
+def handle_zoo_build(args: argparse.Namespace) -> int:
+    from simulator.lm import zoo
+
+    if args.threads < 1:
+        return _fail("lm zoo build", f"--threads: must be >= 1, got {args.threads}")
+    try:
+        zoo.resolve_grid(args.grid)
+    except ValueError as error:
+        return _fail("lm zoo build", f"--grid: {error}")
+    table = zoo.build_zoo(grid=args.grid, threads=args.threads, out=args.out, device=args.device,
+                          seed=args.seed, quiet=args.quiet,
+                          log=lambda line: print(line, file=sys.stderr, flush=True))
+    if not args.quiet:
+        print(zoo.format_fits(zoo.fit_segments(table)))
+    return 0
+
+
+def handle_zoo_show(args: argparse.Namespace) -> int:
+    from simulator.lm import zoo
+
+    try:
+        table = zoo.load_zoo_table(args.table)
+    except (FileNotFoundError, ValueError) as error:
+        return _fail("lm zoo show", f"--table: {error}")
+    print(zoo.format_table(table))
+    print(zoo.format_fits(zoo.fit_segments(table)))
+    return 0
+
+
+def _print_help(parser: argparse.ArgumentParser):
+    def handler(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        return USAGE_ERROR
+
+    return handler
+
+
+def add_lm_commands(subparsers) -> None:
+    """Register `lm` (train, sample, zoo build, zoo show) on the main CLI's subparsers."""
+    lm = subparsers.add_parser("lm", help="small language models behind product quality")
+    lm.set_defaults(func=_print_help(lm))
+    lm_sub = lm.add_subparsers(dest="lm_command")
+
+    train = lm_sub.add_parser("train", help="train one model (cached) and print its measurement")
+    _add_model_options(train)
+    train.add_argument("--quiet", action="store_true", help="no progress output")
+    train.set_defaults(func=handle_train)
+
+    sample = lm_sub.add_parser("sample", help="generate text from a trained model in the cache")
+    sample.add_argument("--hash", help="config hash of the model (else: the model options)")
+    _add_model_options(sample)
+    sample.add_argument("--prompt", default="", help="text to continue")
+    sample.add_argument("--length", type=int, default=300, help="bytes to generate")
+    sample.add_argument("--temperature", type=float, default=0.8)
+    sample.add_argument("--top-k", type=int, default=None)
+    sample.set_defaults(func=handle_sample)
+
+    zoo_parser = lm_sub.add_parser("zoo", help="the measured model zoo")
+    zoo_parser.set_defaults(func=_print_help(zoo_parser))
+    zoo_sub = zoo_parser.add_subparsers(dest="zoo_command")
+    build = zoo_sub.add_parser("build", help="train the zoo grid and write the table")
+    build.add_argument("--grid", default="auto", help="small (CPU), large (GPU) or auto")
+    build.add_argument("--threads", type=int, default=1, help="CPU threads for torch")
+    build.add_argument("--out", default=None, help="table path (default: the shipped zoo.csv)")
+    build.add_argument("--device", default="auto")
+    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--quiet", action="store_true")
+    build.set_defaults(func=handle_zoo_build)
+    show = zoo_sub.add_parser("show", help="print the zoo table and the power-law fits")
+    show.add_argument("--table", default=None, help="table path (default: the shipped zoo.csv)")
+    show.set_defaults(func=handle_zoo_show)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `llm-market lm <argv>` standalone (python -m simulator.lm.cli ...)."""
+    parser = argparse.ArgumentParser(prog="llm-market")
+    subparsers = parser.add_subparsers(dest="command")
+    add_lm_commands(subparsers)
+    args = parser.parse_args(["lm", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,6 +1,7 @@
 """The ``llm-market`` command.
 
   llm-market run SCENARIO.yaml [--out DIR] [--seed N]   simulate, write a run folder
+  llm-market dashboard DIR [--out FILE]                 rebuild DIR/dashboard.html from its tables
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
 
@@ -85,9 +86,29 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = simulate(scenario, seed=args.seed,
                           progress=lambda step: progress.update(task, completed=step))
     write_run(out, result)
+    if not args.no_dashboard:
+        from simulator.dashboard import write_run_dashboard
+
+        write_run_dashboard(out)
     if not args.quiet:
         _summary_table(result)
     print(f"results written to {out}")
+    return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    import yaml
+
+    from simulator.dashboard import load_run, write_run_dashboard
+
+    try:
+        result = load_run(args.run_dir)
+    except (FileNotFoundError, ScenarioError):
+        raise
+    except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
+        raise UserError(f"{args.run_dir}: cannot read the run folder ({exc})") from exc
+    out = Path(args.out) if args.out else Path(args.run_dir) / "dashboard.html"
+    print(f"dashboard written to {write_run_dashboard(result, out)}")
     return 0
 
 
@@ -102,7 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--steps", type=int, help="override the scenario's number of steps")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
+    run.add_argument("--no-dashboard", action="store_true", help="skip writing dashboard.html")
     run.set_defaults(func=cmd_run)
+
+    dashboard = sub.add_parser("dashboard", help="rebuild a run folder's dashboard.html")
+    dashboard.add_argument("run_dir", metavar="DIR", help="run folder written by `llm-market run`")
+    dashboard.add_argument("--out", metavar="FILE", help="HTML file (default: DIR/dashboard.html)")
+    dashboard.set_defaults(func=cmd_dashboard)
 
     validate = sub.add_parser("validate", help="check scenario files, one line per problem")
     validate.add_argument("scenarios", nargs="+", help="scenario YAML files")

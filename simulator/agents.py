@@ -26,9 +26,13 @@ class CompanyAgent(mesa.Agent):
         segments = model.scenario.segment_names
         self.spec = spec
         self.name = spec.name
+        self.archetype = spec.archetype or ""
+        self.entered = model.steps  # 0 for firms present at the start
+        self.open_source = spec.open_source
+        self.negative_cash_steps = 0
+        self.compliance_cost = 0.0  # per unit served, added by regulation events
         self.strategy = spec.strategy
         self.base_cost = spec.unit_cost
-        self.unit_cost = spec.unit_cost * model.scenario.market.cost_index
         self.price = spec.initial_price if spec.initial_price is not None else 1.5 * spec.unit_cost
         self.price_cap = spec.price_cap or model.scenario.market.price_cap
         self.capacity = spec.capacity if spec.capacity is not None else np.inf
@@ -40,6 +44,7 @@ class CompanyAgent(mesa.Agent):
         mix = spec.data_mix or dict.fromkeys(segments, 1.0)
         self.data_mix = np.array([mix.get(s, 0.0) for s in segments], dtype=float)
         self.data_mix /= self.data_mix.sum()
+        self.data_cap = np.ones(len(segments))  # highest data-mix weight per segment (regulation)
         self.model_compute = spec.initial_compute  # training FLOPs behind the shipped model
         self.pending_compute = 0.0  # R&D compute bought since the last release
         self.bpb = np.full(len(segments), np.nan)
@@ -51,8 +56,10 @@ class CompanyAgent(mesa.Agent):
         self.demand = np.zeros(len(segments))
         self.sales = np.zeros(len(segments))
         self.quantity = self.revenue = self.profit = 0.0
-        self.marketing = self.rd_spend = 0.0
+        self.marketing = self.rd_spend = self.link_cost = self.pooled_compute = 0.0
         self.share = 0.0
+        self.degree_centrality = 0.0
+        self.update_unit_cost()
 
     def plan_budgets(self) -> None:
         """Marketing I and R&D R as shares of last revenue; marketing builds brand now."""
@@ -61,31 +68,51 @@ class CompanyAgent(mesa.Agent):
         self.rd_spend = float(budget_from_revenue(self.revenue, s.rd_share, s.rd_min))
         self.brand = float(update_brand(self.brand, self.marketing, self.model.scenario.market.brand_decay))
 
-    def release(self, quality: np.ndarray, bpb: np.ndarray, extrapolated: bool) -> None:
-        """Ship the next model: the R&D compute stock becomes the product's quality."""
-        self.model_compute += self.pending_compute
+    def release(self, compute: float, quality: np.ndarray, bpb: np.ndarray,
+                extrapolated: bool) -> None:
+        """Ship the next model, trained with ``compute``: it becomes the product's quality."""
+        self.model_compute = compute
         self.pending_compute = 0.0
         self.last_release = self.model.steps
         self.generation += 1
         if not self.fixed_quality:
             self.quality, self.bpb, self.extrapolated = quality, bpb, bool(extrapolated)
 
-    def settle(self, demand: np.ndarray, sales: np.ndarray) -> None:
+    @property
+    def own_rd_compute(self) -> float:
+        """Training FLOPs this step's R&D budget buys."""
+        return float(rd_compute(self.rd_spend, self.model.compute_price))
+
+    def settle(self, demand: np.ndarray, sales: np.ndarray, link_cost: float = 0.0,
+               pooled_compute: float = 0.0, community_compute: float = 0.0) -> None:
         """Accounting for one step: revenue, costs, profit, cash, experience, R&D pipeline."""
-        market = self.model.scenario.market
         self.demand, self.sales = demand, sales
         self.quantity = float(sales.sum())
         self.revenue = self.price * self.quantity
-        costs = self.unit_cost * self.quantity + self.spec.fixed_cost + self.marketing + self.rd_spend
+        self.link_cost, self.pooled_compute = link_cost, pooled_compute
+        costs = (self.unit_cost * self.quantity + self.spec.fixed_cost + self.marketing
+                 + self.rd_spend + link_cost)
         self.profit = self.revenue - costs
         self.cash += self.profit
+        self.negative_cash_steps = self.negative_cash_steps + 1 if self.cash < 0 else 0
         self.cumulative_output += self.quantity
+        self.update_unit_cost()
+        self.pending_compute += self.own_rd_compute + pooled_compute + community_compute
+
+    def update_unit_cost(self) -> None:
+        """Wright's law times the industry cost index, plus any compliance cost per unit."""
+        market = self.model.scenario.market
         self.unit_cost = float(unit_cost(self.base_cost, self.cumulative_output,
                                          market.learning_output_scale, self.spec.learning_rate,
-                                         self.model.cost_index))
-        self.pending_compute += float(rd_compute(self.rd_spend, self.model.compute_price))
+                                         self.model.cost_index)) + self.compliance_cost
+
+    def open_weights(self) -> None:
+        """Release the current model's weights: community goodwill adds to the brand."""
+        if not self.open_source:
+            self.open_source = True
+            self.brand += self.model.scenario.market.open_source.releaser_brand_gain
 
     @property
-    def effective_compute(self) -> float:
-        """Compute the next model is trained with: the shipped model's plus what is pending."""
-        return self.model_compute + self.pending_compute
+    def innovation(self) -> float:
+        """Innovation capability: training compute stock per model generation."""
+        return self.model_compute / self.generation

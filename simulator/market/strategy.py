@@ -39,6 +39,12 @@ class MarketView:
     capacity: Array  # (F,), np.inf when unlimited
     floor: Array  # lowest allowed price (F,)
     cap: Array  # highest allowed price (F,)
+    n_firms: int | None = None  # products beyond the first n_firms (the open model) are not firms
+
+    @property
+    def firm_prices(self) -> Array:
+        """Prices of the firms only (not of products no firm sells)."""
+        return self.prices[: self.n_firms]
 
 
 class PricingRule:
@@ -154,7 +160,8 @@ class BestResponse(PricingRule):
 
 def _rival_prices(view: MarketView, firms: Array) -> np.ma.MaskedArray:
     """Rivals' last prices for each firm in ``firms``, own price masked out: (G, F)."""
-    grid = np.broadcast_to(view.prices, (len(firms), len(view.prices)))
+    prices = view.firm_prices
+    grid = np.broadcast_to(prices, (len(firms), len(prices)))
     own = np.zeros(grid.shape, dtype=bool)
     own[np.arange(len(firms)), firms] = True
     return np.ma.masked_array(grid, mask=own)
@@ -166,7 +173,7 @@ class Undercut(PricingRule):
     description = "price `undercut_by` below the cheapest rival (never below the floor)"
 
     def prices(self, view, firms, params):
-        if len(view.prices) < 2:
+        if len(view.firm_prices) < 2:
             return view.prices[firms]
         cheapest = _rival_prices(view, firms).min(axis=1).filled(np.inf)
         return cheapest * (1.0 - params["undercut_by"])
@@ -179,12 +186,12 @@ class Match(PricingRule):
 
     def prices(self, view, firms, params):
         own = view.prices[firms]
-        if len(view.prices) < 2:
+        if len(view.firm_prices) < 2:
             return own
         rivals = _rival_prices(view, firms)
         mean_price = rivals.mean(axis=1).filled(np.nan)
         rival_shares = np.ma.masked_array(
-            np.broadcast_to(view.shares, rivals.shape), mask=rivals.mask
+            np.broadcast_to(view.shares[: view.n_firms], rivals.shape), mask=rivals.mask
         )
         leader = rival_shares.argmax(axis=1)
         leader_price = view.prices[leader]

@@ -1,0 +1,69 @@
+"""Industry dynamics as pure functions: entry rate, segment-focus rules, homogenisation.
+
+Entry: expected entrants per step
+
+    lambda = base_rate * (1 + margin_sensitivity * max(mean margin, 0))
+                       * (1 + open_sensitivity * mean_s best_open_quality_s)
+
+so entry rises with industry margins and with the availability of strong open models.
+
+Focus: a firm's data mix (where its R&D data goes) moves ``speed`` of the way to a target:
+  follow_demand  target_s ∝ M_s                       (everyone chases the big segments)
+  differentiate  target_s ∝ M_s / (1 + crowding_s)    crowding_s = rivals' total weight on s
+Homogenisation: mean pairwise cosine similarity of the firms' focus vectors (1: identical).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+Array = np.ndarray
+
+
+def entry_rate(base_rate: float, margin_sensitivity: float, open_sensitivity: float,
+               mean_margin: float, best_open_quality: Array) -> float:
+    """Expected number of entrants this step (Poisson mean)."""
+    open_quality = float(np.mean(best_open_quality)) if np.size(best_open_quality) else 0.0
+    margin = 0.0 if not np.isfinite(mean_margin) else max(mean_margin, 0.0)
+    return base_rate * (1.0 + margin_sensitivity * margin) * (1.0 + open_sensitivity * max(open_quality, 0.0))
+
+
+def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
+    """Target data mix per firm under its focus rule ('fixed' keeps the current mix)."""
+    size = np.asarray(size, dtype=float)
+    demand_target = np.broadcast_to(size / size.sum(), mix.shape)
+    crowding = mix.sum(axis=0)[None, :] - mix
+    spread = size[None, :] / (1.0 + crowding)
+    spread = spread / spread.sum(axis=1, keepdims=True)
+    rules = np.asarray(rules)[:, None]
+    return np.where(rules == "follow_demand", demand_target, np.where(rules == "differentiate", spread, mix))
+
+
+def update_focus(mix: Array, target: Array, speed: Array, cap: Array | None = None) -> Array:
+    """Move the mix towards the target, apply data caps (highest weight per segment), renormalise."""
+    new = mix + np.asarray(speed)[:, None] * (target - mix)
+    if cap is not None:
+        new = np.minimum(new, cap)
+    total = new.sum(axis=1, keepdims=True)
+    return np.where(total > 0, new / np.where(total > 0, total, 1.0), mix)
+
+
+def cosine_similarity(mix: Array) -> Array:
+    """Cosine similarity of firms' focus vectors, (F, F)."""
+    norm = mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
+    return norm @ norm.T
+
+
+def homogenization(mix: Array) -> float:
+    """Mean pairwise cosine similarity of focus vectors; 1.0 for fewer than two firms."""
+    n = len(mix)
+    if n < 2:
+        return 1.0
+    similarity = cosine_similarity(mix)
+    return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))
+
+
+def price_dispersion(prices: Array) -> float:
+    """Coefficient of variation of prices (0 when all equal)."""
+    prices = np.asarray(prices, dtype=float)
+    return float(prices.std() / prices.mean()) if len(prices) and prices.mean() > 0 else 0.0

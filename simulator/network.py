@@ -1,0 +1,202 @@
+"""Partnership network (networkx): alliances, joint R&D, market sharing; and their economics.
+
+Nodes are firm names; an edge carries ``type`` (one of LINK_TYPES), ``start`` (step formed)
+and ``end`` (last step of its term). One agreement per pair of firms.
+
+Link types:
+  joint_rd        partners pool ``pool_share`` of their R&D compute: each partner's next model
+                  is trained with its own compute plus  pool_share * sum_j R_j * k**(returns-1)
+                  (k = its number of joint-R&D partners; returns < 1 gives diminishing returns).
+  market_sharing  partners do not undercut each other: a partner's last price is a floor.
+  alliance        co-opetition: each partner's demand sees its own brand plus ``brand_share``
+                  of its allies' brand stocks, at a cost per step.
+
+Formation: a link forms only when both firms expect a gain larger than the link's cost per
+step; it dissolves when it stops paying for either side, when a partner exits, or at the end
+of its term. Expected gains per step (money units), with overlap_ij the cosine similarity of
+the two firms' segment focus (helping a close rival costs you):
+
+  joint_rd:        pool_share * (R_j - rivalry * overlap_ij * R_i)
+  alliance:        brand_share * (I_j - rivalry * overlap_ij * I_i)
+  market_sharing:  sharing_value * overlap_ij * revenue_i
+
+(R: R&D spend, I: marketing spend.) Which firms take part is a per-firm rule from NETWORK_RULES.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+
+from simulator.market.dynamics import cosine_similarity as focus_overlap
+
+Array = np.ndarray
+
+LINK_TYPES = ("joint_rd", "market_sharing", "alliance")
+
+
+@dataclass(frozen=True)
+class LinkTerms:
+    """Economic parameters of the three link types (see the module docstring)."""
+
+    pool_share: float = 0.3
+    returns: float = 0.7
+    brand_share: float = 0.3
+    sharing_value: float = 0.05
+    rivalry: float = 0.5
+    cost: dict[str, float] | None = None
+    term: int = 24
+    max_links: int = 3
+
+    def link_cost(self, link_type: str) -> float:
+        return (self.cost or {}).get(link_type, 1.0)
+
+
+def expected_gains(link_type: str, terms: LinkTerms, overlap: Array, rd_spend: Array,
+                   marketing: Array, revenue: Array) -> Array:
+    """G[i, j]: firm i's expected gain per step from a ``link_type`` link with firm j."""
+    if link_type == "joint_rd":
+        return terms.pool_share * (rd_spend[None, :] - terms.rivalry * overlap * rd_spend[:, None])
+    if link_type == "alliance":
+        return terms.brand_share * (marketing[None, :] - terms.rivalry * overlap * marketing[:, None])
+    if link_type == "market_sharing":
+        return terms.sharing_value * overlap * np.maximum(revenue, 0.0)[:, None]
+    raise ValueError(f"unknown link type {link_type!r}")
+
+
+# --- per-firm network rules: which link types a firm will propose and accept -------------
+
+NetworkRule = Callable[[str, Array], Array]
+"""rule(link_type, gains_row) -> bool mask of partners the firm is willing to link with."""
+
+
+def _gain_seeking(link_type: str, net_gain: Array) -> Array:
+    return net_gain > 0
+
+
+def _never(link_type: str, net_gain: Array) -> Array:
+    return np.zeros_like(net_gain, dtype=bool)
+
+
+NETWORK_RULES: dict[str, NetworkRule] = {"gain_seeking": _gain_seeking, "none": _never}
+
+
+class PartnershipNetwork:
+    """The graph plus the rules that form and dissolve its links."""
+
+    def __init__(self, terms: LinkTerms):
+        self.graph = nx.Graph()
+        self.terms = terms
+
+    def add_firm(self, name: str) -> None:
+        self.graph.add_node(name)
+
+    def remove_firm(self, name: str) -> list[tuple[str, str, str]]:
+        """Drop a firm (it exited); returns the links that dissolved with it."""
+        dropped = [(name, other, data["type"]) for other, data in self.graph[name].items()]
+        self.graph.remove_node(name)
+        return dropped
+
+    def link(self, a: str, b: str, link_type: str, step: int, term: int | None = None) -> None:
+        if link_type not in LINK_TYPES:
+            raise ValueError(f"unknown link type {link_type!r}")
+        self.graph.add_edge(a, b, type=link_type, start=step, end=step + (term or self.terms.term))
+
+    def partners(self, name: str, link_type: str) -> list[str]:
+        return [o for o, d in self.graph[name].items() if d["type"] == link_type]
+
+    def edges(self) -> list[tuple[str, str, str, int]]:
+        """(source, target, type, start) with source < target, sorted: a stable record order."""
+        rows = [(*sorted((a, b)), d["type"], d["start"]) for a, b, d in self.graph.edges(data=True)]
+        return sorted(rows)
+
+    def update(self, step: int, names: list[str], rules: list[str], allowed: list[set[str]],
+               gains: dict[str, Array]) -> None:
+        """Dissolve links that expired or stopped paying; form new links with mutual gain.
+
+        ``gains[type][i, j]`` is firm i's expected gain per step from linking with j;
+        ``allowed[i]`` the link types firm i takes part in; ``rules[i]`` its network rule.
+        """
+        index = {n: i for i, n in enumerate(names)}
+        for a, b, data in list(self.graph.edges(data=True)):
+            i, j = index[a], index[b]
+            net = gains[data["type"]] - self.terms.link_cost(data["type"])
+            if step > data["end"] or net[i, j] <= 0 or net[j, i] <= 0:
+                self.graph.remove_edge(a, b)
+
+        candidates = []
+        for link_type, gain in gains.items():
+            net = gain - self.terms.link_cost(link_type)
+            willing = np.array([
+                NETWORK_RULES[rules[i]](link_type, net[i]) & (link_type in allowed[i])
+                for i in range(len(names))
+            ]).reshape(len(names), len(names))
+            mutual = willing & willing.T
+            np.fill_diagonal(mutual, False)
+            for i, j in zip(*np.nonzero(np.triu(mutual)), strict=True):
+                candidates.append((-(net[i, j] + net[j, i]), names[i], names[j], link_type))
+        for _, a, b, link_type in sorted(candidates):  # best joint gain first, ties by name
+            if self.graph.has_edge(a, b):
+                continue
+            if max(self.graph.degree(a), self.graph.degree(b)) >= self.terms.max_links:
+                continue
+            self.link(a, b, link_type, step)
+
+    # --- economics of the links -------------------------------------------------------------
+
+    def pooled_compute(self, names: list[str], own_compute: Array) -> Array:
+        """Compute each firm receives this step from its joint-R&D partners (diminishing returns)."""
+        index = {n: i for i, n in enumerate(names)}
+        pooled = np.zeros(len(names))
+        for i, name in enumerate(names):
+            partners = [index[p] for p in self.partners(name, "joint_rd")]
+            if partners:
+                k = len(partners)
+                pooled[i] = self.terms.pool_share * own_compute[partners].sum() * k ** (self.terms.returns - 1.0)
+        return pooled
+
+    def allied_brand(self, names: list[str], brand: Array) -> Array:
+        """Brand each firm's demand sees: own plus brand_share of its allies' brand stocks."""
+        index = {n: i for i, n in enumerate(names)}
+        reach = np.array(brand, dtype=float)
+        for i, name in enumerate(names):
+            allies = [index[p] for p in self.partners(name, "alliance")]
+            if allies:
+                reach[i] += self.terms.brand_share * brand[allies].sum()
+        return reach
+
+    def price_floors(self, names: list[str], prices: Array) -> Array:
+        """Highest last price among each firm's market-sharing partners (0 if none)."""
+        index = {n: i for i, n in enumerate(names)}
+        floors = np.zeros(len(names))
+        for i, name in enumerate(names):
+            partners = [index[p] for p in self.partners(name, "market_sharing")]
+            if partners:
+                floors[i] = prices[partners].max()
+        return floors
+
+    def link_costs(self, names: list[str]) -> Array:
+        """Each firm's cost per step of the links it holds."""
+        return np.array([
+            sum(self.terms.link_cost(d["type"]) for d in self.graph[n].values()) for n in names
+        ])
+
+    def metrics(self) -> dict[str, float]:
+        g = self.graph
+        n = g.number_of_nodes()
+        return {
+            "n_links": g.number_of_edges(),
+            "n_alliances": sum(1 for *_, d in g.edges(data=True) if d["type"] == "alliance"),
+            "n_joint_rd": sum(1 for *_, d in g.edges(data=True) if d["type"] == "joint_rd"),
+            "n_market_sharing": sum(1 for *_, d in g.edges(data=True) if d["type"] == "market_sharing"),
+            "density": nx.density(g) if n > 1 else 0.0,
+            "components": nx.number_connected_components(g) if n else 0,
+            "clustering": nx.average_clustering(g) if n else 0.0,
+        }
+
+    def degree_centrality(self) -> dict[str, float]:
+        return nx.degree_centrality(self.graph) if self.graph.number_of_nodes() > 1 else {
+            n: 0.0 for n in self.graph.nodes}

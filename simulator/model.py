@@ -88,6 +88,7 @@ class MarketModel(mesa.Model):
             self._add_firm(spec)
         for link in scenario.links:
             self.network.link(link.source, link.target, link.type, 0, link.term)
+        self._initial_sales()
 
         # model-level outcomes of the last step (read by the DataCollector)
         self.hhi = self.price_index = self.consumer_surplus = 0.0
@@ -124,6 +125,22 @@ class MarketModel(mesa.Model):
             },
             tables={"segments": SEGMENT_COLUMNS, "edges": EDGE_COLUMNS},
         )
+
+    def _initial_sales(self) -> None:
+        """What each firm sells at its initial price before step 1, so that step 1's budgets
+        and link decisions see a revenue rather than a cold start (cash is not touched)."""
+        if not self.firms:
+            return
+        prices, quality, brand, seg = self._products()
+        demand, _ = D(prices, quality, brand, seg, self.size)
+        n = len(self.firms)
+        sales, _ = S(demand[:n], np.array([f.capacity for f in self.firms]), self.scenario.market.spillover)
+        shares = metrics.market_shares(sales.sum(axis=1))
+        for i, firm in enumerate(self.firms):
+            firm.demand, firm.sales = demand[i], sales[i]
+            firm.quantity = float(sales[i].sum())
+            firm.revenue = firm.price * firm.quantity
+            firm.share = float(shares[i])
 
     # --- firms entering and leaving ---------------------------------------------------------
 
@@ -251,6 +268,8 @@ class MarketModel(mesa.Model):
     def _decide(self) -> None:
         """Phase 3: focus, open-sourcing, budgets, then prices (all see last step's state)."""
         firms = self.firms
+        if not firms:
+            return
         mix = np.array([f.data_mix for f in firms])
         target = dynamics.focus_targets(np.array([f.strategy.focus for f in firms]), mix, self.size)
         new_mix = dynamics.update_focus(mix, target, np.array([f.strategy.focus_speed for f in firms]),
@@ -336,6 +355,14 @@ class MarketModel(mesa.Model):
         firms = self.firms
         n = len(firms)
         names = [f.name for f in firms]
+        if n == 0:  # everybody left: only the outside option (and any open product) remain
+            self.hhi = self.total_demand = self.total_sales = self.open_share = 0.0
+            self.price_index = self.price_dispersion = float("nan")
+            self.consumer_surplus, self.outside_share = 0.0, 1.0
+            self.network_metrics = self.network.metrics()
+            empty = np.zeros((0, len(self.segment_names)))
+            self._segment_rows = ([], empty, empty, empty, empty, [], [])
+            return
         prices, quality, brand, seg = self._products()
         demand_all, shares_all = D(prices, quality, brand, seg, self.size)
         demand, shares = demand_all[:n], shares_all[:n]

@@ -5,6 +5,7 @@ A run folder holds:
   model.parquet      one row per step (HHI, price index, consumer surplus, ...)
   firms.parquet      one row per step x firm
   segments.parquet   one row per step x firm x segment
+  edges.parquet      one row per step x partnership link (source, target, type, start_step)
   summary.json       final shares, HHI, prices, wall time, versions, seed
 Every file is written to a temporary name in the same folder and renamed into place, so a
 reader never sees half a file.
@@ -17,7 +18,7 @@ import os
 import platform
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,8 @@ import pandas as pd
 from simulator import metrics
 from simulator.config import Scenario, parse_scenario, scenario_to_yaml
 
-TABLES = ("model", "firms", "segments")
+TABLES = ("model", "firms", "segments", "edges")
+EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
 
 
 @dataclass
@@ -38,6 +40,7 @@ class RunResult:
     firms: pd.DataFrame
     segments: pd.DataFrame
     summary: dict[str, Any]
+    edges: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EDGE_COLUMNS))
 
 
 def frames_from_model(model) -> dict[str, pd.DataFrame]:
@@ -50,7 +53,10 @@ def frames_from_model(model) -> dict[str, pd.DataFrame]:
     firms.insert(0, "step", collector.get_agent_vars_dataframe().index.get_level_values("Step"))
     firms = firms[first + [c for c in firms.columns if c not in first]]
     segments = collector.get_table_dataframe("segments")
-    return {"model": model_frame, "firms": firms.reset_index(drop=True), "segments": segments}
+    edges = collector.get_table_dataframe("edges").astype(
+        {"step": "int64", "source": "object", "target": "object", "type": "object", "start_step": "int64"})
+    return {"model": model_frame, "firms": firms.reset_index(drop=True), "segments": segments,
+            "edges": edges}
 
 
 def summarize(scenario: Scenario, frames: dict[str, pd.DataFrame], seed: int,
@@ -131,11 +137,12 @@ def read_run(out_dir: str | Path) -> RunResult:
     import yaml
 
     out = Path(out_dir)
-    missing = [n for n in ("scenario.yaml", "summary.json", *(f"{t}.parquet" for t in TABLES))
-               if not (out / n).exists()]
+    required = ("scenario.yaml", "summary.json", *(f"{t}.parquet" for t in TABLES if t != "edges"))
+    missing = [n for n in required if not (out / n).exists()]
     if missing:
         raise FileNotFoundError(f"{out}: not a complete run folder (missing {', '.join(missing)})")
     scenario = parse_scenario(yaml.safe_load((out / "scenario.yaml").read_text(encoding="utf-8")))
-    frames = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
+    frames = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES
+              if (out / f"{name}.parquet").exists()}  # edges.parquet is optional (older runs)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return RunResult(scenario=scenario, summary=summary, **frames)

@@ -9,7 +9,8 @@ so entry rises with industry margins and with the availability of strong open mo
 
 Focus: a firm's data mix (where its R&D data goes) moves ``speed`` of the way to a target:
   follow_demand  target_s ∝ M_s                       (everyone chases the big segments)
-  differentiate  target_s ∝ M_s / (1 + crowding_s)    crowding_s = rivals' total weight on s
+  differentiate  all weight on argmax_s M_s / (1 + crowding_s), crowding_s = rivals' total
+                 weight on s (the segment with the most demand per competitor)
 Homogenisation: mean pairwise cosine similarity of the firms' focus vectors (1: identical).
 """
 
@@ -33,8 +34,8 @@ def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
     size = np.asarray(size, dtype=float)
     demand_target = np.broadcast_to(size / size.sum(), mix.shape)
     crowding = mix.sum(axis=0)[None, :] - mix
-    spread = size[None, :] / (1.0 + crowding)
-    spread = spread / spread.sum(axis=1, keepdims=True)
+    niche = np.argmax(size[None, :] / (1.0 + crowding), axis=1)
+    spread = np.eye(len(size))[niche]
     rules = np.asarray(rules)[:, None]
     return np.where(rules == "follow_demand", demand_target, np.where(rules == "differentiate", spread, mix))
 

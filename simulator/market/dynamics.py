@@ -43,10 +43,28 @@ def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
 def update_focus(mix: Array, target: Array, speed: Array, cap: Array | None = None) -> Array:
     """Move the mix towards the target, apply data caps (highest weight per segment), renormalise."""
     new = mix + np.asarray(speed)[:, None] * (target - mix)
-    if cap is not None:
-        new = np.minimum(new, cap)
     total = new.sum(axis=1, keepdims=True)
-    return np.where(total > 0, new / np.where(total > 0, total, 1.0), mix)
+    new = np.where(total > 0, new / np.where(total > 0, total, 1.0), mix)
+    return new if cap is None else cap_mix(new, np.broadcast_to(cap, new.shape))
+
+
+def cap_mix(mix: Array, cap: Array) -> Array:
+    """Project mixes onto {sum = 1, weight <= cap}: excess over a cap goes to the uncapped
+    segments in proportion to their weights (evenly if they have none). If the caps sum to
+    less than 1 the mix is the caps rescaled."""
+    mix = mix.copy()
+    for _ in range(mix.shape[1]):
+        mix = np.minimum(mix, cap)
+        deficit = 1.0 - mix.sum(axis=1, keepdims=True)
+        if np.all(deficit <= 1e-15):
+            break
+        room = (mix < cap - 1e-15)
+        weights = np.where(room, mix, 0.0)
+        even = room / np.maximum(room.sum(axis=1, keepdims=True), 1)
+        weights = np.where(weights.sum(axis=1, keepdims=True) > 0, weights, even)
+        mix = mix + deficit * weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-300)
+    total = mix.sum(axis=1, keepdims=True)
+    return mix / np.where(total > 0, total, 1.0)
 
 
 def cosine_similarity(mix: Array) -> Array:

@@ -105,6 +105,16 @@ class NetworkTerms(Strict):
     max_links: int = Field(3, ge=0, description="Most links a firm holds at once.")
 
 
+class ZooOptions(Strict):
+    """How the simulation reads the language-model zoo (quality_model: zoo)."""
+
+    train_missing: bool = Field(
+        False, description="Train (and cache) the zoo point for a firm's exact data mix and "
+        "budget instead of interpolating between measured mixes. Slow the first time; a sweep "
+        "never trains and ignores this option.")
+    threads: int = Field(1, ge=1, description="CPU threads for on-demand training.")
+
+
 class Market(Strict):
     """Industry-wide parameters."""
 
@@ -129,10 +139,14 @@ class Market(Strict):
     exit_after: int = Field(
         6, ge=1, description="A firm leaves after this many consecutive steps with negative cash.")
     network: NetworkTerms = Field(default_factory=NetworkTerms, description="Partnership links.")
-    quality_model: Literal["placeholder"] = Field(
+    quality_model: Literal["zoo", "placeholder"] = Field(
         "placeholder",
-        description="Where qualities come from for firms without fixed `quality`: 'placeholder' "
-        "is Q = log-compute position x focus (simulator.market.quality).")
+        description="Where qualities come from for firms without fixed `quality`: 'zoo' reads "
+        "the measured bits-per-byte of the project's trained language models "
+        "(simulator.lm.zoo); 'placeholder' is Q = log-compute position x focus "
+        "(simulator.market.quality).")
+    zoo: ZooOptions = Field(default_factory=lambda: ZooOptions(),
+                            description="Options of the language-model zoo quality model.")
 
     @field_validator("compute_range")
     @classmethod
@@ -321,6 +335,12 @@ class Scenario(Strict):
     links: list[InitialLink] = Field(default_factory=list, description="Links in place at step 0.")
     events: list[Event] = Field(default_factory=list, description="Scheduled events.")
 
+    @property
+    def needs_quality_model(self) -> bool:
+        """Whether some firm's quality comes from compute (no fixed quality, or an entrant)."""
+        entry = self.market.entry.base_rate > 0 or any(e.kind == "entry_wave" for e in self.events)
+        return entry or any(c.quality is None for c in self.companies)
+
     def archetype(self, name: str) -> dict[str, Any]:
         """Defaults of archetype ``name``: built-in merged with the scenario's overrides."""
         return merge(BUILTIN_ARCHETYPES.get(name, {}), self.archetypes.get(name, {}))
@@ -398,6 +418,14 @@ def _semantic_errors(scenario: Scenario) -> list[str]:
                                   f"(segments: {segment_list})")
         if company.data_mix is not None and sum(company.data_mix.values()) <= 0:
             errors.append(f"companies.{company.name}.data_mix: weights must not all be 0")
+    if scenario.market.quality_model == "zoo" and scenario.needs_quality_model:
+        from simulator.lm.corpus import SEGMENTS as ZOO_SEGMENTS
+
+        for segment in scenario.segment_names:
+            if segment not in ZOO_SEGMENTS:
+                errors.append(f"market.segments.{segment}: no language-model zoo measurements for "
+                              f"this segment (zoo: {', '.join(ZOO_SEGMENTS)}); give firms a fixed "
+                              "`quality` or set market.quality_model: placeholder")
     for name, archetype in scenario.archetypes.items():
         errors += _archetype_errors(f"archetypes.{name}", archetype)
     for name in scenario.market.entry.archetypes:

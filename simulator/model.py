@@ -36,9 +36,20 @@ EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
 PRICING_PARAMS = ("undercut_by", "markup", "follow", "speed")
 
 
-def make_quality_source(scenario: Scenario) -> QualitySource:
-    """The quality source the scenario asks for (``market.quality_model``)."""
-    return PlaceholderQuality(scenario.market.compute_range)
+def make_quality_source(scenario: Scenario, allow_training: bool = True) -> QualitySource:
+    """The quality source the scenario asks for (``market.quality_model``).
+
+    ``allow_training=False`` (sweeps) reads the zoo's measurements only, whatever the scenario
+    says about training missing points.
+    """
+    market = scenario.market
+    if market.quality_model == "placeholder" or not scenario.needs_quality_model:
+        return PlaceholderQuality(market.compute_range)
+    from simulator.lm.zoo import ZooQuality
+
+    return ZooQuality(scenario.segment_names, market.compute_range,
+                      train_missing=market.zoo.train_missing and allow_training,
+                      threads=market.zoo.threads)
 
 
 class MarketModel(mesa.Model):

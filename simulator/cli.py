@@ -4,6 +4,7 @@
   llm-market dashboard DIR [--out FILE]                 rebuild DIR/dashboard.html from its tables
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
+  llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
 
 Bad input prints one line per problem on stderr and exits with code 2, never a traceback.
 """
@@ -48,6 +49,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(json_schema(), indent=2))
     return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from simulator.sweep.command import run_command
+
+    return run_command(args)
 
 
 def _summary_table(result) -> None:
@@ -137,6 +144,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     schema.set_defaults(func=cmd_schema)
+
+    sweep = sub.add_parser("sweep", help="Monte Carlo / sensitivity sweep over scenario "
+                           "parameters (resumable: run it again to finish)")
+    sweep.add_argument("spec", nargs="?", help="sweep spec YAML file (see scenarios/sweeps/)")
+    sweep.add_argument("--out", help="sweep folder (default: runs/sweeps/<spec name>)")
+    sweep.add_argument("--executor", choices=["serial", "processes", "dask"],
+                       help="override the spec's executor")
+    sweep.add_argument("--workers", type=int, help="worker processes (default: all cores)")
+    sweep.add_argument("--dask-address", help="Dask scheduler, e.g. tcp://host:8786")
+    sweep.add_argument("--max-runs", type=int, help="stop after this many new runs")
+    sweep.add_argument("--report", action="store_true", help="write sensitivity tables and "
+                       "DIR/dashboard.html")
+    sweep.add_argument("--list-outcomes", action="store_true", help="list outcome metrics")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    sweep.set_defaults(func=cmd_sweep)
     return parser
 
 

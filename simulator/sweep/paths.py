@@ -1,0 +1,103 @@
+"""Parameter paths: dotted addresses of any field of a scenario.
+
+A path such as ``market.segments.assistant.price_sensitivity`` walks the resolved scenario
+mapping one part at a time. In a list, a part selects an item by its ``name`` (firms,
+segments) or by its 0-based index (``companies.1.unit_cost``, ``events.0.step``); a name that
+itself contains dots is matched too (``companies.GPT-4.5.unit_cost``). Paths are resolved
+against the base scenario when the sweep spec is validated, so a typo fails before any run.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+Key = str | int
+
+
+class PathError(ValueError):
+    """A path that does not address a field of the base scenario (message names the part)."""
+
+
+@dataclass(frozen=True)
+class ParameterPath:
+    """A resolved path: the concrete keys into the scenario mapping, and its canonical text.
+
+    ``canonical`` names list items of named things by their name, the way ScenarioError lines
+    do (``companies.OpenLab.unit_cost``), so errors of sampled scenarios can be traced back to
+    the parameter that set the field.
+    """
+
+    text: str
+    keys: tuple[Key, ...]
+    canonical: str
+
+    def covers(self, other: ParameterPath) -> bool:
+        """True if ``other`` is this field or lies inside it (they would overwrite each other)."""
+        return other.keys[: len(self.keys)] == self.keys
+
+
+def _item_names(items: list[Any]) -> list[str | None]:
+    return [item.get("name") if isinstance(item, dict) and isinstance(item.get("name"), str)
+            else None for item in items]
+
+
+def resolve_path(data: dict[str, Any], text: str) -> ParameterPath:
+    """Resolve ``text`` against ``data`` (a resolved scenario mapping) or raise PathError."""
+    if not isinstance(text, str) or not text:
+        raise PathError("empty parameter path")
+    parts = text.split(".")
+    if any(part == "" for part in parts):
+        raise PathError(f"malformed path {text!r} (empty part between dots)")
+    keys: list[Key] = []
+    canonical: list[str] = []
+    node: Any = data
+    i = 0
+    while i < len(parts):
+        where = ".".join(canonical) or "the scenario"
+        if isinstance(node, dict):
+            key = parts[i]
+            if key not in node:
+                fields = ", ".join(str(k) for k in node)
+                raise PathError(f"no field {key!r} in {where} (fields: {fields})")
+            keys.append(key)
+            canonical.append(key)
+            node = node[key]
+            i += 1
+        elif isinstance(node, list):
+            names = _item_names(node)
+            index = None
+            for width in range(len(parts) - i, 0, -1):  # longest name first: names may hold dots
+                candidate = ".".join(parts[i:i + width])
+                if candidate in names:
+                    index = names.index(candidate)
+                    i += width
+                    break
+            if index is None:
+                part = parts[i]
+                if part.isdigit() and int(part) < len(node):
+                    index = int(part)
+                    i += 1
+                else:
+                    known = [n for n in names if n is not None]
+                    choices = (f"names: {', '.join(known)}; or " if known else "") + (
+                        f"an index 0..{len(node) - 1}" if node else "the list is empty")
+                    raise PathError(f"no item {part!r} in {where} ({choices})")
+            keys.append(index)
+            canonical.append(names[index] or str(index))
+            node = node[index]
+        else:
+            raise PathError(f"{where} is a value ({node!r}), it has no field {parts[i]!r}")
+    return ParameterPath(text=text, keys=tuple(keys), canonical=".".join(canonical))
+
+
+def with_values(data: dict[str, Any], assignments: dict[ParameterPath, Any]) -> dict[str, Any]:
+    """A deep copy of ``data`` with each path set to its value (``data`` is left untouched)."""
+    result = copy.deepcopy(data)
+    for path, value in assignments.items():
+        node: Any = result
+        for key in path.keys[:-1]:
+            node = node[key]
+        node[path.keys[-1]] = copy.deepcopy(value)
+    return result

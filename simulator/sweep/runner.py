@@ -1,0 +1,223 @@
+"""Plan a sweep, run what is not done yet, and assemble the tidy tables."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.config import ScenarioError, parse_scenario
+from simulator.sweep import analysis
+from simulator.sweep.design import Design, build_design, run_seeds
+from simulator.sweep.executors import execute
+from simulator.sweep.paths import with_values
+from simulator.sweep.spec import ResolvedSpec, SweepSpecError, resolve_spec
+from simulator.sweep.store import SweepStore
+from simulator.sweep.worker import RunRecord, RunTask
+
+MAX_ERROR_LINES = 10
+
+
+@dataclass
+class SweepPlan:
+    """Every run of a sweep, in run order: run = point * replications + replication."""
+
+    resolved: ResolvedSpec
+    design: Design
+    scenarios: list[dict[str, Any]]
+    seeds: np.ndarray  # (points, replications)
+
+    @property
+    def n_points(self) -> int:
+        return len(self.design.points)
+
+    @property
+    def n_runs(self) -> int:
+        return self.seeds.size
+
+    def task(self, run: int) -> RunTask:
+        reps = self.resolved.spec.replications
+        point, replication = divmod(run, reps)
+        return RunTask(run=run, point=point, replication=replication,
+                       seed=int(self.seeds[point, replication]), scenario=self.scenarios[point],
+                       params=self.design.points[point],
+                       outcomes=tuple(self.resolved.spec.outcomes),
+                       firms=tuple(c.name for c in self.resolved.base.companies))
+
+
+def _blame(line: str, resolved: ResolvedSpec, point: dict[str, Any]) -> tuple[str, str]:
+    """Which parameter a scenario error of a sampled point is about: (key, message)."""
+    field_path = line.split(": ", 1)[0]
+    for text, path in resolved.paths.items():
+        if field_path == path.canonical or field_path.startswith(path.canonical + ".") \
+                or path.canonical.startswith(field_path + "."):
+            return text, (f"parameters.{text}: value {point[text]!r} gives an invalid "
+                          f"scenario ({line})")
+    values = ", ".join(f"{k}={v!r}" for k, v in point.items())
+    return line, f"parameters: the point {values} gives an invalid scenario ({line})"
+
+
+def plan_sweep(spec: str | Path | dict[str, Any] | ResolvedSpec) -> SweepPlan:
+    """Validate the spec, draw the design, and validate every point's scenario before any run.
+
+    An invalid sampled scenario is reported once per parameter (its first bad value, and how
+    many points are bad), never as a traceback in a worker.
+    """
+    resolved = resolve_spec(spec)
+    design = build_design(resolved)
+    scenarios: list[dict[str, Any]] = []
+    problems: dict[str, list] = {}  # key -> [first message, number of bad points]
+    for point in design.points:
+        data = with_values(resolved.base_data, {resolved.paths[k]: v for k, v in point.items()})
+        try:
+            scenarios.append(parse_scenario(data).model_dump(mode="json"))
+        except ScenarioError as exc:
+            for key in dict.fromkeys(_blame(line, resolved, point)[0] for line in exc.lines):
+                problems.setdefault(key, [None, 0])[1] += 1
+            for line in exc.lines:
+                key, message = _blame(line, resolved, point)
+                if problems[key][0] is None:
+                    problems[key][0] = message
+    if problems:
+        n = len(design.points)
+        errors = [message + (f"; {count} of {n} points are invalid" if count > 1 else "")
+                  for message, count in problems.values()]
+        more = len(errors) - MAX_ERROR_LINES
+        raise SweepSpecError(errors[:MAX_ERROR_LINES]
+                             + ([f"parameters: ... and {more} more problems"] if more > 0 else []))
+    seeds = run_seeds(resolved.root_seed, len(design.points), resolved.spec.replications)
+    return SweepPlan(resolved=resolved, design=design, scenarios=scenarios, seeds=seeds)
+
+
+@dataclass
+class SweepResult:
+    """A sweep's tidy tables. ``complete`` is False when it stopped early (resume to finish)."""
+
+    plan: SweepPlan = field(repr=False)
+    runs: pd.DataFrame
+    series: pd.DataFrame
+    quantiles: pd.DataFrame
+    summary: pd.DataFrame
+    sensitivity: pd.DataFrame
+    out: Path | None
+    complete: bool
+    ran: int  # runs computed by this call (the rest were done before)
+    wall_time_s: float
+
+    @property
+    def spec(self) -> ResolvedSpec:
+        return self.plan.resolved
+
+    @property
+    def failed(self) -> pd.DataFrame:
+        """Runs whose simulation raised (their outcomes are NaN; ``error`` says why)."""
+        return self.runs[self.runs["error"] != ""]
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {"runs": self.runs, "series": self.series, "quantiles": self.quantiles,
+                "summary": self.summary, "sensitivity": self.sensitivity}
+
+
+def assemble(plan: SweepPlan, records: list[RunRecord]) -> dict[str, pd.DataFrame]:
+    """The tidy tables from finished runs (any order in, run order out)."""
+    records = sorted(records, key=lambda r: r.row["run"])
+    firms = [c.name for c in plan.resolved.base.companies]
+    runs = analysis.runs_table(records, plan.resolved)
+    series = analysis.series_table(records, firms)
+    return {
+        "runs": runs,
+        "series": series,
+        "quantiles": analysis.series_quantiles(series),
+        "summary": analysis.outcome_summary(runs, plan.resolved),
+        "sensitivity": analysis.sensitivity_table(runs, plan.resolved),
+    }
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def _progress_bar(enabled: bool, total: int, done: int, title: str):
+    """A rich progress bar on stderr: runs done / total, runs per second, elapsed, ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                        MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                        console=Console(stderr=True), disable=not enabled)
+    task = progress.add_task(title, total=total, completed=done, rate="")
+    return progress, task
+
+
+def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None = None,
+        executor: str | None = None, workers: int | None = None, progress: bool = True,
+        max_runs: int | None = None, dask_address: str | None = None,
+        on_run: ProgressCallback | None = None) -> SweepResult:
+    """Run a sweep (or finish one) and return its tables.
+
+    ``spec``: a spec YAML path, a spec mapping (scenario paths relative to the CWD) or a
+    resolved spec. ``out``: the sweep folder; every finished run is written there at once, runs
+    already there are skipped, and the final tables are written when all runs are done. Without
+    ``out`` nothing is written. ``executor``/``workers``/``dask_address`` override the spec.
+    ``max_runs`` stops after that many new runs (a budget; the result is then incomplete).
+    ``on_run(done, total)`` is called after every finished run.
+    """
+    start = time.perf_counter()
+    if workers is not None and workers < 1:
+        raise SweepSpecError([f"workers: must be at least 1 (got {workers})"])
+    if max_runs is not None and max_runs < 0:
+        raise SweepSpecError([f"max_runs: must not be negative (got {max_runs})"])
+    if executor is not None and executor not in ("serial", "processes", "dask"):
+        raise SweepSpecError([f"executor: unknown {executor!r} (serial, processes, dask)"])
+    plan = plan_sweep(spec)
+    resolved = plan.resolved
+    options = resolved.spec.dask
+    if dask_address is not None:
+        options = options.model_copy(update={"address": dask_address})
+    store = SweepStore(out) if out is not None else None
+    finished: set[int] = set()
+    if store is not None:
+        store.claim(resolved)
+        finished = {run for run in store.finished_runs() if run < plan.n_runs}
+    todo = [run for run in range(plan.n_runs) if run not in finished]
+    if max_runs is not None:
+        todo = todo[:max(0, max_runs)]
+    records: list[RunRecord] = []
+    done = len(finished)
+    bar, bar_task = _progress_bar(progress and bool(todo), plan.n_runs, done,
+                                  f"sweep {resolved.name}")
+    with bar:
+        tick = time.perf_counter()
+        results = execute([plan.task(run) for run in todo],
+                          executor or resolved.spec.executor,
+                          workers or resolved.spec.workers, options)
+        for count, record in enumerate(results, start=1):
+            if store is not None:
+                store.write_run(record)
+            else:
+                records.append(record)
+            done += 1
+            rate = count / max(time.perf_counter() - tick, 1e-9)
+            bar.update(bar_task, completed=done, rate=f"{rate:.1f} runs/s")
+            if on_run is not None:
+                on_run(done, plan.n_runs)
+    if store is not None:
+        records = store.read_runs({r for r in store.finished_runs() if r < plan.n_runs})
+    complete = len(records) == plan.n_runs
+    tables = assemble(plan, records)
+    if store is not None and complete:
+        store.write_tables(tables)
+    return SweepResult(plan=plan, out=Path(out) if out is not None else None, complete=complete,
+                       ran=len(todo), wall_time_s=time.perf_counter() - start, **tables)

@@ -1,0 +1,342 @@
+"""Sweep spec schema (pydantic v2), YAML loading and one-line errors naming the field.
+
+A sweep spec names a base scenario, the parameters to vary (each a path into the scenario and
+a distribution), the design method, the number of replications per parameter point and the
+outcome metrics to record::
+
+    scenario: ../baseline.yaml      # path: relative to the spec file's folder, else to the CWD
+    replications: 20                # seeds per parameter point
+    method: lhs                     # grid | random | lhs | sobol
+    samples: 64
+    parameters:
+      market.segments.assistant.price_sensitivity: {uniform: [0.5, 2.0]}
+      companies.OpenLab.strategy.pricing: {choice: [best_response, undercut]}
+    outcomes: [final_hhi, final_share.OpenLab, mean_price]
+
+Validation checks everything before any run: unknown keys, every parameter path against the
+base scenario, every outcome name against the metric registry and the scenario's firms. A
+problem is reported as ``SweepSpecError`` (a ScenarioError, so ``llm-market`` prints one line
+per problem and exits with code 2).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from simulator.config import Scenario, ScenarioError, load_scenario, parse_scenario
+from simulator.sweep.outcomes import DEFAULT_OUTCOMES, check_outcome
+from simulator.sweep.paths import ParameterPath, PathError, resolve_path
+
+RESERVED_COLUMNS = ("run", "point", "replication", "seed", "error")
+"""Columns of the runs table that a parameter or outcome name may not take."""
+
+DISTRIBUTIONS = ("uniform", "loguniform", "integer", "choice", "values")
+
+
+class SweepSpecError(ScenarioError):
+    """Invalid sweep spec or sweep folder: ``lines`` holds one 'field: problem' line each."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class Distribution(Strict):
+    """How one parameter varies: a mapping with exactly one of the keys below.
+
+    Every design draws points in the unit cube and maps each coordinate u in [0, 1) through
+    the parameter's distribution (its inverse CDF), so Sobol and LHS designs keep their
+    properties for discrete parameters too. In a ``grid`` design each parameter takes its
+    levels instead (see ``grid_levels`` of the spec).
+    """
+
+    uniform: tuple[float, float] | None = Field(
+        None, description="[lo, hi]: real numbers, uniform on lo..hi. Grid: grid_levels evenly "
+        "spaced levels from lo to hi.")
+    loguniform: tuple[float, float] | None = Field(
+        None, description="[lo, hi] with 0 < lo < hi: uniform in log(value), for scale "
+        "parameters spanning orders of magnitude. Grid: geometrically spaced levels. The "
+        "regression sensitivity uses log10(value).")
+    integer: tuple[int, int] | None = Field(
+        None, description="[lo, hi]: whole numbers lo..hi, both included, equally likely. Grid: "
+        "every integer, or grid_levels evenly spaced ones if there are more.")
+    choice: list[Any] | None = Field(
+        None, min_length=1, description="Categories (e.g. pricing rules), equally likely, no "
+        "order. Grid: every category. The regression sensitivity one-hot encodes them.")
+    values: list[Any] | None = Field(
+        None, min_length=1, description="An explicit list of levels (numbers in their order, "
+        "e.g. event steps), equally likely. Grid: every value. The regression sensitivity uses "
+        "numbers as they are (ordinal); non-numbers are one-hot encoded like a choice.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Distribution:
+        given = [name for name in DISTRIBUTIONS if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(DISTRIBUTIONS)}"
+                             + (f" (got {', '.join(given)})" if given else ""))
+        kind = given[0]
+        if kind in ("uniform", "loguniform"):
+            lo, hi = getattr(self, kind)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"{kind}: needs [lo, hi] with lo < hi (got [{lo}, {hi}])")
+            if kind == "loguniform" and lo <= 0:
+                raise ValueError(f"loguniform: needs 0 < lo (got [{lo}, {hi}])")
+        if kind == "integer" and self.integer[0] > self.integer[1]:
+            raise ValueError(f"integer: needs [lo, hi] with lo <= hi (got {list(self.integer)})")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(name for name in DISTRIBUTIONS if getattr(self, name) is not None)
+
+    @property
+    def items(self) -> list[Any]:
+        """The categories or levels of a choice/values parameter."""
+        return list(self.choice if self.choice is not None else self.values or [])
+
+    @property
+    def is_numeric(self) -> bool:
+        """True if every value it can take is a number (bool is not), so it can be ordered."""
+        if self.kind in ("uniform", "loguniform", "integer"):
+            return True
+        if self.kind == "choice":
+            return False
+        return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in self.items)
+
+
+class DaskOptions(Strict):
+    """Where the Dask executor runs."""
+
+    address: str | None = Field(None, description="Scheduler address (tcp://host:8786); null "
+                                "starts a LocalCluster on this machine.")
+    processes: bool = Field(True, description="LocalCluster workers are processes (else threads "
+                            "of this process; only useful for debugging).")
+
+
+class SweepSpec(Strict):
+    """A Monte Carlo / sensitivity sweep over a base scenario."""
+
+    name: str | None = Field(None, description="Sweep name; default: the spec file's stem.")
+    description: str = Field("", description="What the sweep asks and what to look at.")
+    scenario: str | dict[str, Any] = Field(
+        description="Base scenario: a YAML path (relative to the spec file's folder; if no such "
+        "file there, relative to the current directory) or an inline scenario mapping.")
+    seed: int | None = Field(None, ge=0, description="Root seed of the whole sweep (design and "
+                             "runs); default: the base scenario's seed.")
+    replications: int = Field(10, ge=1, description="Runs per parameter point, each with its own "
+                              "independent random stream (SeedSequence.spawn).")
+    method: Literal["grid", "random", "lhs", "sobol"] = Field(
+        "lhs", description="grid: every combination of the parameters' levels; random: "
+        "independent uniform draws; lhs: Latin hypercube (each parameter's range cut into "
+        "`samples` strata, one point in each); sobol: Saltelli/Sobol' design for Sobol indices.")
+    samples: int | None = Field(
+        None, ge=1, description="random/lhs: number of parameter points (default 64). sobol: the "
+        "base sample N, a power of 2 (default 64); the design has N x (parameters + 2) points. "
+        "grid: not used (the design size is the product of the levels).")
+    grid_levels: int = Field(5, ge=2, description="grid: levels of each uniform, loguniform or "
+                             "integer parameter.")
+    parameters: dict[str, Distribution] = Field(
+        default_factory=dict, description="Scenario field path -> distribution. Paths are "
+        "dotted; list items by name or 0-based index: market.segments.code.size, "
+        "companies.1.unit_cost, events.0.step.")
+    outcomes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_OUTCOMES), min_length=1,
+        description="Outcome metrics recorded per run (see `llm-market sweep --list-outcomes`).")
+    executor: Literal["serial", "processes", "dask"] = Field(
+        "processes", description="serial: in this process; processes: a local process pool "
+        "(all cores unless `workers`); dask: a Dask distributed cluster (see `dask`).")
+    workers: int | None = Field(None, ge=1, description="Worker processes (processes, or a "
+                                "Dask LocalCluster); default: all cores.")
+    dask: DaskOptions = Field(default_factory=DaskOptions, description="Dask executor options.")
+
+    @field_validator("outcomes")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        duplicates = sorted({v for v in value if value.count(v) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate outcome {duplicates[0]!r}")
+        return value
+
+    @property
+    def n_samples(self) -> int:
+        return self.samples if self.samples is not None else 64
+
+
+class ResolvedSpec:
+    """A validated spec plus what validation resolved: base scenario, paths, root seed."""
+
+    def __init__(self, spec: SweepSpec, base: Scenario, base_data: dict[str, Any],
+                 paths: dict[str, ParameterPath], root_seed: int, scenario_file: Path | None):
+        self.spec = spec
+        self.base = base
+        self.base_data = base_data
+        self.paths = paths
+        self.root_seed = root_seed
+        self.scenario_file = scenario_file
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.base.name
+
+    def identity(self) -> dict[str, Any]:
+        """Everything that determines the results (not how they are computed): the resume key."""
+        spec = self.spec
+        return {
+            "scenario": self.base_data,
+            "seed": self.root_seed,
+            "replications": spec.replications,
+            "method": spec.method,
+            "samples": None if spec.method == "grid" else spec.n_samples,
+            "grid_levels": spec.grid_levels if spec.method == "grid" else None,
+            "parameters": {path: dist.model_dump(mode="json", exclude_none=True)
+                           for path, dist in spec.parameters.items()},
+            "outcomes": list(spec.outcomes),
+        }
+
+
+def _loc_text(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    if error["type"] == "missing":
+        return "required field is missing"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "model_type" and error["loc"][:1] == ("parameters",):
+        return f"expected a mapping with one of {', '.join(DISTRIBUTIONS)} (got {error['input']!r})"
+    if "input" in error and not isinstance(error["input"], (dict, list)):
+        message += f" (got {error['input']!r})"
+    return message
+
+
+def _structure_errors(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors():
+        loc = error["loc"]
+        # a union's alternatives each report: keep one line per field (str | dict scenario)
+        if loc[:1] == ("scenario",):
+            loc = ("scenario",)
+            error = {**error, "msg": "expected a scenario file path or a scenario mapping"}
+        line = f"{_loc_text(loc)}: {_describe(error)}"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def _load_base(spec: SweepSpec, base_dir: Path | None) -> tuple[Scenario, Path | None]:
+    if isinstance(spec.scenario, dict):
+        try:
+            return parse_scenario(spec.scenario), None
+        except ScenarioError as exc:
+            raise SweepSpecError([f"scenario.{line}" for line in exc.lines]) from None
+    candidates = [Path(spec.scenario)]
+    if base_dir is not None and not Path(spec.scenario).is_absolute():
+        candidates.insert(0, base_dir / spec.scenario)
+    for path in candidates:
+        if path.is_file():
+            try:
+                return load_scenario(path), path.resolve()
+            except ScenarioError as exc:
+                raise SweepSpecError([f"scenario ({path}): {line}" for line in exc.lines]) from None
+    tried = " or ".join(dict.fromkeys(str(p.resolve()) for p in candidates))
+    raise SweepSpecError([f"scenario: no such file {spec.scenario!r} (tried {tried})"])
+
+
+def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedSpec:
+    """Validate a spec mapping; ``base_dir`` is the spec file's folder (scenario paths)."""
+    if not isinstance(data, dict):
+        raise SweepSpecError([f"(top level): expected a mapping of sweep keys, got "
+                              f"{type(data).__name__}"])
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise SweepSpecError(_structure_errors(exc)) from None
+    base, scenario_file = _load_base(spec, Path(base_dir) if base_dir is not None else None)
+    base_data = base.model_dump(mode="json")
+    firms = [company.name for company in base.companies]
+
+    errors: list[str] = []
+    paths: dict[str, ParameterPath] = {}
+    for text in spec.parameters:
+        if text in RESERVED_COLUMNS:
+            hint = "; the sweep sets seeds per run (spec `seed`)" if text == "seed" else ""
+            errors.append(f"parameters.{text}: reserved name{hint}")
+            continue
+        try:
+            path = resolve_path(base_data, text)
+        except PathError as exc:
+            errors.append(f"parameters.{text}: {exc}")
+            continue
+        for other_text, other in paths.items():
+            if other.covers(path) or path.covers(other):
+                inner = other.canonical if other.covers(path) else path.canonical
+                errors.append(f"parameters.{text}: overlaps parameters.{other_text} "
+                              f"(both set {inner})")
+        paths[text] = path
+    for i, name in enumerate(spec.outcomes):
+        try:
+            check_outcome(name, firms)
+        except ValueError as exc:
+            errors.append(f"outcomes.{i}: {exc}")
+        if name in spec.parameters:
+            errors.append(f"outcomes.{i}: {name!r} is also a parameter name")
+    if spec.method == "grid" and spec.samples is not None:
+        errors.append("samples: not used by method grid (its size is the product of the "
+                      "levels; set grid_levels)")
+    if spec.method == "sobol":
+        n = spec.n_samples
+        if n & (n - 1):
+            lower = 1 << (n.bit_length() - 1)
+            errors.append(f"samples: sobol needs a power of 2 (got {n}; try {lower} or "
+                          f"{lower * 2})")
+        if not spec.parameters:
+            errors.append("parameters: sobol needs at least one parameter")
+    if errors:
+        raise SweepSpecError(errors)
+    root_seed = spec.seed if spec.seed is not None else base.seed
+    return ResolvedSpec(spec, base, base_data, paths, root_seed, scenario_file)
+
+
+def load_sweep_spec(path: str | Path) -> ResolvedSpec:
+    """Read and validate a sweep spec YAML file (scenario paths relative to its folder)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SweepSpecError([f"{path}: no such file"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepSpecError([f"{path}: cannot read ({exc})"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SweepSpecError([f"{path}:{where}: invalid YAML "
+                              f"({getattr(exc, 'problem', None) or exc})"]) from None
+    resolved = parse_sweep_spec(data, base_dir=path.parent)
+    if resolved.spec.name is None:
+        resolved.spec = resolved.spec.model_copy(update={"name": path.stem})
+    return resolved
+
+
+def resolve_spec(spec: str | Path | dict[str, Any] | ResolvedSpec) -> ResolvedSpec:
+    """Accept a spec file path, a spec mapping (paths relative to the CWD) or a resolved spec."""
+    if isinstance(spec, ResolvedSpec):
+        return spec
+    if isinstance(spec, (str, Path)):
+        return load_sweep_spec(spec)
+    return parse_sweep_spec(spec)

@@ -1,0 +1,101 @@
+"""What a worker does: one simulation run, reduced to a row of outcomes and per-step series.
+
+This module is what worker processes import (process pool, Dask). ``worker_setup`` does the
+one-time setup of a worker (imports; the LM zoo's measurement table once it exists) and caches
+it at module level, so a worker pays for it once, never per run, and never trains.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.sweep.outcomes import compute_outcomes
+
+MODEL_SERIES = ("hhi", "price_index", "price_dispersion", "consumer_surplus", "total_demand",
+                "total_sales", "outside_share", "n_firms", "entries", "exits", "open_share",
+                "homogenization", "n_links")
+"""Model-level columns kept per step (those the model has); firm shares follow as
+``share.<firm>`` columns. A curated list, so quantile tables stay small for big sweeps."""
+COUNT_SERIES = ("n_firms", "entries", "exits", "n_links")
+
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def worker_setup() -> dict[str, Any]:
+    """Once per process: import the simulator (and load shared tables); cached thereafter."""
+    if not _WORKER_STATE:
+        from simulator import model
+
+        _WORKER_STATE["simulate"] = model.simulate
+        _WORKER_STATE["pid"] = os.getpid()
+        _WORKER_STATE["setups"] = _WORKER_STATE.get("setups", 0) + 1
+    return _WORKER_STATE
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One run to do: a parameter point's scenario and the seed of this replication."""
+
+    run: int
+    point: int
+    replication: int
+    seed: int
+    scenario: dict[str, Any]
+    params: dict[str, Any]
+    outcomes: tuple[str, ...]
+    firms: tuple[str, ...]  # the base scenario's firms: their share columns always exist
+
+
+@dataclass
+class RunRecord:
+    """A finished run: one row (ids, seed, parameters, outcomes, error) and its series."""
+
+    row: dict[str, Any]
+    series: pd.DataFrame = field(repr=False)
+
+
+def series_frame(result, firms: tuple[str, ...]) -> pd.DataFrame:
+    """Per-step model-level series plus each firm's share (0 while a firm is absent)."""
+    columns = [c for c in MODEL_SERIES if c in result.model.columns]
+    frame = result.model[["step", *columns]].copy()
+    for column in ("step", *COUNT_SERIES):
+        if column in frame:
+            frame[column] = frame[column].astype("int64")
+    steps = frame["step"].to_numpy()
+    firm_steps = result.firms["step"].to_numpy()
+    firm_names = result.firms["firm"].to_numpy()
+    firm_shares = result.firms["share"].to_numpy(dtype=float)
+    rows = np.searchsorted(steps, firm_steps)  # steps are sorted and unique
+    present = set(firm_names.tolist())
+    for name in list(firms) + sorted(present - set(firms)):
+        share = np.zeros(len(steps))
+        mine = firm_names == name
+        share[rows[mine]] = np.nan_to_num(firm_shares[mine])
+        frame[f"share.{name}"] = share
+    return frame.reset_index(drop=True)
+
+
+def run_one(task: RunTask) -> RunRecord:
+    """Simulate one run; a run that fails is recorded with its error, not raised."""
+    simulate = worker_setup()["simulate"]
+    row: dict[str, Any] = {"run": task.run, "point": task.point, "replication": task.replication,
+                           "seed": task.seed, **task.params}
+    try:
+        result = simulate(task.scenario, seed=task.seed)
+        row.update(compute_outcomes(result, task.outcomes))
+        row["error"] = ""
+        series = series_frame(result, task.firms)
+    except Exception as exc:  # noqa: BLE001 - one bad point must not lose the sweep
+        row.update(dict.fromkeys(task.outcomes, float("nan")))
+        last = traceback.extract_tb(exc.__traceback__)[-1:]
+        where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
+        row["error"] = f"{type(exc).__name__}: {exc}{where}"
+        series = pd.DataFrame({"step": pd.Series(dtype="int64")})
+    series.insert(0, "run", task.run)
+    return RunRecord(row=row, series=series)

@@ -23,10 +23,11 @@ from simulator.results import RunResult, atomic_write_text, read_run
 
 FIRM_PALETTE: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-    "#bcbd22", "#17becf", "#393b79", "#e6550d", "#31a354", "#843c39", "#7b4173", "#3182bd",
-    "#fdae6b", "#74c476", "#e7969c", "#9e9ac8",
+    "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
+    "#f7b6d2", "#dbdb8d", "#9edae5", "#393b79",
 )
-"""Distinct colours for the first firms (D3 category10, then darker/lighter companions)."""
+"""Colours of the first 20 firms: D3 category10, then its light companions (tab20), which
+differ from the first ten by lightness, so neighbours in a stack stay distinguishable."""
 
 PLOT_CONFIG: dict = {"displaylogo": False, "responsive": True}
 
@@ -209,11 +210,13 @@ def run_colors(result: RunResult) -> dict[str, str]:
     return colors
 
 
-def shown_firms(result: RunResult, limit: int = MAX_FIRM_TRACES) -> list[str]:
-    """Firms drawn individually: all of them, or the ``limit`` with the largest peak share.
+def shown_firms(result: RunResult, limit: int | None = None) -> list[str]:
+    """Firms drawn individually: all of them, or the ``limit`` (default MAX_FIRM_TRACES) with
+    the largest peak share.
 
     Ordered by first appearance then scenario order, so legends read like the scenario.
     """
+    limit = MAX_FIRM_TRACES if limit is None else limit
     firms = result.firms
     order = list(dict.fromkeys(firms.sort_values(["step", "firm_id"] if "firm_id" in firms
                                                  else ["step"])["firm"].astype(str)))
@@ -231,7 +234,11 @@ def scenario_events(result: RunResult) -> list[Event]:
 
 
 def normalize_events(events) -> list[Event]:
-    """Accept mappings or pydantic models with ``step`` and optional ``label``/``kind``."""
+    """Events as dicts with step, label, kind and detail (the event's other fields, for hover).
+
+    Accepts mappings, pydantic models or plain objects with ``step`` and optional ``label`` and
+    ``kind``; a missing label falls back to the kind ('compute_price' -> 'compute price').
+    """
     normalized: list[Event] = []
     for event in events or []:
         if hasattr(event, "model_dump"):
@@ -241,8 +248,11 @@ def normalize_events(events) -> list[Event]:
         if event.get("step") is None:
             continue
         kind = str(event.get("kind") or "")
-        label = str(event.get("label") or kind or "event")
-        normalized.append({"step": int(event["step"]), "label": label, "kind": kind})
+        label = str(event.get("label") or kind.replace("_", " ") or "event")
+        detail = ", ".join(f"{key}={value}" for key, value in event.items()
+                           if key not in ("step", "label", "kind") and value not in (None, "", []))
+        normalized.append({"step": int(event["step"]), "label": label, "kind": kind,
+                           "detail": detail})
     return sorted(normalized, key=lambda e: e["step"])
 
 
@@ -260,6 +270,7 @@ def add_event_markers(figure: go.Figure, events) -> go.Figure:
     """
     events = normalize_events(events)
     pairs = _axis_pairs(figure)
+    has_subplot_titles = len(figure.layout.annotations) > 0  # labels go above those titles
     top_x = min(pairs, key=lambda pair: _axis_top(figure, pair[1]))[0] if pairs else "x"
     for event in events:
         for x_axis, y_axis in pairs:
@@ -267,15 +278,18 @@ def add_event_markers(figure: go.Figure, events) -> go.Figure:
                              x1=event["step"], y0=0, y1=1, layer="above",
                              line={"color": "#555", "width": 1, "dash": "dot"},
                              name=f"event: {event['label']}")
-        kind = f" ({event['kind']})" if event["kind"] and event["kind"] != event["label"] else ""
+        kind = ", ".join(part for part in (event["kind"], event["detail"]) if part)
+        kind = f" ({kind})" if kind else ""
         figure.add_annotation(x=event["step"], xref=top_x, y=1.0, yref="paper", yanchor="bottom",
+                              yshift=24 if has_subplot_titles else 0,
                               text=html.escape(str(event["label"])), showarrow=False,
                               textangle=-30, xanchor="left", font={"size": 10, "color": "#444"},
                               hovertext=html.escape(
                                   f"step {event['step']}: {event['label']}{kind}"),
                               name=f"event: {event['label']}")
     if events:
-        figure.update_layout(margin={"t": max(_top_margin(figure), 110)})
+        figure.update_layout(margin={"t": max(_top_margin(figure),
+                                              130 if has_subplot_titles else 110)})
     return figure
 
 
@@ -502,6 +516,7 @@ def quality_figure(result: RunResult, events=None) -> go.Figure:
                  "frequencies)",
                  height=max(360, 260 * rows + 120))
     figure.update_xaxes(title_text="step", row=rows)
+    figure.update_xaxes(showticklabels=True)
     return add_event_markers(figure, scenario_events(result) if events is None else events)
 
 
@@ -584,44 +599,63 @@ def concentration_figure(result: RunResult, events=None) -> go.Figure:
     return add_event_markers(figure, scenario_events(result) if events is None else events)
 
 
-STRUCTURE_COLUMNS: dict[str, str] = {
-    "n_firms": "firms active", "n_links": "partnership links", "density": "network density",
-    "clustering": "clustering", "components": "network components",
-    "open_share": "share of open-source firms", "best_open_quality": "best open model quality",
-    "price_dispersion": "price dispersion",
+STRUCTURE_PANELS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "firms active (bars: entries / exits)": (("n_firms", "firms active", "#444444"),),
+    "partnership links": (("n_links", "all links", "#444444"),
+                          ("n_joint_rd", "joint R&D", EDGE_STYLES["joint_rd"][0]),
+                          ("n_market_sharing", "market sharing", EDGE_STYLES["market_sharing"][0]),
+                          ("n_alliances", "alliances", EDGE_STYLES["alliance"][0])),
+    "network density and clustering": (("density", "density", "#444444"),
+                                       ("clustering", "clustering", "#17becf")),
+    "network components": (("components", "components", "#444444"),),
+    "open source": (("open_share", "share of firms open-source", "#444444"),
+                    ("best_open_quality", "best open model quality", "#2ca02c")),
+    "price dispersion": (("price_dispersion", "price dispersion", "#444444"),),
+    "compute price and serving cost index": (("compute_price", "compute price", "#444444"),
+                                             ("cost_index", "serving cost index", "#e377c2")),
 }
+"""Panels of the structure figure: (model column, trace name, colour); absent columns skipped."""
+
+STEP_LIKE = ("n_firms", "n_links", "n_joint_rd", "n_market_sharing", "n_alliances", "components",
+             "compute_price", "cost_index")
+"""Counts and event-driven levels: drawn as steps, not slopes."""
 
 
 def structure_figure(result: RunResult, events=None) -> go.Figure:
-    """Market structure over time: firm count (entries/exits as bars) and, when the run has
-    them, network and openness metrics."""
+    """Market structure over time: firm count with entries/exits and, when the run has them,
+    partnership, openness, dispersion and cost-level series (one panel per theme)."""
     model = _thin(result.model)
-    columns = [column for column in STRUCTURE_COLUMNS if column in model.columns]
-    rows, cols = _grid(len(columns))
-    figure = make_subplots(rows=rows, cols=cols, shared_xaxes=True,
-                           subplot_titles=[STRUCTURE_COLUMNS[c] for c in columns],
+    panels = {title: [spec for spec in specs if spec[0] in model.columns]
+              for title, specs in STRUCTURE_PANELS.items()}
+    panels = {title: specs for title, specs in panels.items() if specs}
+    rows, cols = _grid(len(panels))
+    figure = make_subplots(rows=rows, cols=cols, shared_xaxes=True, subplot_titles=list(panels),
                            vertical_spacing=0.12 / max(rows - 1, 1) + 0.05, horizontal_spacing=0.08)
-    for index, column in enumerate(columns):
+    for index, (title, specs) in enumerate(panels.items()):
         row, col = index // cols + 1, index % cols + 1
-        figure.add_trace(go.Scatter(
-            x=_steps(model["step"]), y=_array(model[column], 4), name=STRUCTURE_COLUMNS[column],
-            mode="lines", line={"color": "#444", "shape": "hv" if column in
-                                ("n_firms", "n_links", "components") else "linear"},
-            meta={"role": column}, hovertemplate="%{y:,.3~f}<extra></extra>"), row=row, col=col)
-        if column == "n_firms":
+        for column, name, color in specs:
+            figure.add_trace(go.Scatter(
+                x=_steps(model["step"]), y=_array(model[column], 4), name=name, mode="lines",
+                line={"color": color, "shape": "hv" if column in STEP_LIKE else "linear"},
+                showlegend=len(specs) > 1, meta={"role": column}, legendgroup=title,
+                legendgrouptitle={"text": title} if len(specs) > 1 else None,
+                hovertemplate=f"{name}: %{{y:,.3~f}}<extra></extra>"), row=row, col=col)
+        if specs[0][0] == "n_firms":
             for flow, sign, color in (("entries", 1, "#2ca02c"), ("exits", -1, "#d62728")):
                 if flow in model.columns and model[flow].abs().sum() > 0:
                     figure.add_trace(go.Bar(
                         x=_steps(model["step"]), y=_array(sign * model[flow].abs()), name=flow,
                         marker={"color": color}, meta={"role": flow},
-                        hovertemplate=f"{flow} %{{y}}<extra></extra>"), row=row, col=col)
-    _base_layout(figure, "Market structure", height=max(320, 230 * rows + 110))
-    figure.update_layout(showlegend=False, barmode="relative")
+                        hovertemplate=f"{flow}: %{{y}}<extra></extra>"), row=row, col=col)
+    _base_layout(figure, "Market structure", height=max(340, 240 * rows + 110))
+    figure.update_layout(barmode="relative", legend={"title": {"text": ""}})
+    figure.update_xaxes(showticklabels=True)
     return add_event_markers(figure, scenario_events(result) if events is None else events)
 
 
 def run_edges(result: RunResult) -> pd.DataFrame | None:
-    """The run's partnership edges, or None when the run recorded none (older runs)."""
+    """The run's partnership edges; None when the run has no edge table at all (older runs,
+    or a folder without edges.parquet), an empty frame when no partnership ever formed."""
     edges = getattr(result, "edges", None)
     return edges if isinstance(edges, pd.DataFrame) else None
 
@@ -651,6 +685,9 @@ def _node_trace(step_rows: pd.DataFrame, positions: dict[str, tuple[float, float
     text = []
     for position, row in enumerate(rows.itertuples()):
         line = f"{row.firm}: share {row.share:.1%}"
+        archetype = getattr(row, "archetype", None)
+        if isinstance(archetype, str) and archetype:
+            line += f" ({archetype})"
         if bool(open_source.iloc[position]):
             line += ", open-source"
         if centrality is not None:
@@ -664,7 +701,7 @@ def _node_trace(step_rows: pd.DataFrame, positions: dict[str, tuple[float, float
         marker={"size": _array(10 + 60 * np.sqrt(rows["share"].clip(lower=0).to_numpy()), 1),
                 "color": [colors.get(f, OTHERS_COLOR) for f in rows["firm"]],
                 "symbol": ["diamond" if o else "circle" for o in open_source],
-                "line": {"width": 1, "color": "#333"}},
+                "line": {"width": 1, "color": "#333"}, "opacity": 1.0},
         meta={"role": "nodes"})
 
 
@@ -788,7 +825,8 @@ def run_figures(result: RunResult, events=None) -> dict[str, go.Figure]:
 
 def has_structure_data(result: RunResult) -> bool:
     """Whether the structure figure would say more than 'the same firms all along'."""
-    extra = [column for column in STRUCTURE_COLUMNS if column != "n_firms"]
+    extra = [spec[0] for specs in STRUCTURE_PANELS.values() for spec in specs
+             if spec[0] != "n_firms"]
     entries, exits = firm_lifetimes(result)
     return bool(entries or exits or result.model["n_firms"].nunique() > 1
                 or any(column in result.model.columns for column in extra))
@@ -819,21 +857,17 @@ def run_header(result: RunResult) -> dict[str, str]:
     return header
 
 
-def _read_edges(run_dir: Path) -> pd.DataFrame | None:
-    path = run_dir / "edges.parquet"
-    return pd.read_parquet(path) if path.exists() else None
-
-
 def load_run(run_dir: str | Path) -> RunResult:
     """A run folder as a RunResult, with its edges attached when the folder has them."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder")
     result = read_run(run_dir)
-    if run_edges(result) is None:
-        edges = _read_edges(run_dir)
-        if edges is not None:
-            result.edges = edges  # RunResult predates edges: attach them for network_figure
+    edges_file = run_dir / "edges.parquet"
+    if not edges_file.exists():
+        result.edges = None  # "not recorded", unlike an empty table ("no partnerships")
+    elif run_edges(result) is None:
+        result.edges = pd.read_parquet(edges_file)  # a RunResult without an edges field
     return result
 
 

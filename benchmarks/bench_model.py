@@ -35,6 +35,7 @@ def seconds_per_step(n_firms: int, steps: int = 10) -> float:
 if __name__ == "__main__":
     timings = {n: seconds_per_step(n) for n in (10, 100, 1000)}
     for n, t in timings.items():
-        print(f"{n:>5} firms: {t * 1e3:8.2f} ms/step  ({t / n * 1e6:7.1f} us per firm-step)")
-    print(f"per-firm cost ratio 1000 vs 100 firms: {(timings[1000] / 1000) / (timings[100] / 100):.2f} "
-          "(1.0 = linear)")
+        per_firm = t / n * 1e6
+        print(f"{n:>5} firms: {t * 1e3:8.2f} ms/step  ({per_firm:7.1f} us per firm-step)")
+    ratio = (timings[1000] / 1000) / (timings[100] / 100)
+    print(f"per-firm cost ratio 1000 vs 100 firms: {ratio:.2f} (1.0 = linear)")

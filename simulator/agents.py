@@ -64,12 +64,17 @@ class CompanyAgent(mesa.Agent):
     def plan_budgets(self) -> None:
         """Marketing I and R&D R as shares of last revenue; marketing builds brand now."""
         s = self.strategy
-        self.marketing = float(budget_from_revenue(self.revenue, s.marketing_share, s.marketing_min))
+        self.marketing = float(
+            budget_from_revenue(self.revenue, s.marketing_share, s.marketing_min)
+        )
         self.rd_spend = float(budget_from_revenue(self.revenue, s.rd_share, s.rd_min))
-        self.brand = float(update_brand(self.brand, self.marketing, self.model.scenario.market.brand_decay))
+        self.brand = float(
+            update_brand(self.brand, self.marketing, self.model.scenario.market.brand_decay)
+        )
 
-    def release(self, compute: float, quality: np.ndarray, bpb: np.ndarray,
-                extrapolated: bool) -> None:
+    def release(
+        self, compute: float, quality: np.ndarray, bpb: np.ndarray, extrapolated: bool
+    ) -> None:
         """Ship the next model, trained with ``compute``: it becomes the product's quality."""
         self.model_compute = compute
         self.pending_compute = 0.0
@@ -83,15 +88,26 @@ class CompanyAgent(mesa.Agent):
         """Training FLOPs this step's R&D budget buys."""
         return float(rd_compute(self.rd_spend, self.model.compute_price))
 
-    def settle(self, demand: np.ndarray, sales: np.ndarray, link_cost: float = 0.0,
-               pooled_compute: float = 0.0, community_compute: float = 0.0) -> None:
+    def settle(
+        self,
+        demand: np.ndarray,
+        sales: np.ndarray,
+        link_cost: float = 0.0,
+        pooled_compute: float = 0.0,
+        community_compute: float = 0.0,
+    ) -> None:
         """Accounting for one step: revenue, costs, profit, cash, experience, R&D pipeline."""
         self.demand, self.sales = demand, sales
         self.quantity = float(sales.sum())
         self.revenue = self.price * self.quantity
         self.link_cost, self.pooled_compute = link_cost, pooled_compute
-        costs = (self.unit_cost * self.quantity + self.spec.fixed_cost + self.marketing
-                 + self.rd_spend + link_cost)
+        costs = (
+            self.unit_cost * self.quantity
+            + self.spec.fixed_cost
+            + self.marketing
+            + self.rd_spend
+            + link_cost
+        )
         self.profit = self.revenue - costs
         self.cash += self.profit
         self.negative_cash_steps = self.negative_cash_steps + 1 if self.cash < 0 else 0
@@ -102,9 +118,18 @@ class CompanyAgent(mesa.Agent):
     def update_unit_cost(self) -> None:
         """Wright's law times the industry cost index, plus any compliance cost per unit."""
         market = self.model.scenario.market
-        self.unit_cost = float(unit_cost(self.base_cost, self.cumulative_output,
-                                         market.learning_output_scale, self.spec.learning_rate,
-                                         self.model.cost_index)) + self.compliance_cost
+        self.unit_cost = (
+            float(
+                unit_cost(
+                    self.base_cost,
+                    self.cumulative_output,
+                    market.learning_output_scale,
+                    self.spec.learning_rate,
+                    self.model.cost_index,
+                )
+            )
+            + self.compliance_cost
+        )
 
     def open_weights(self) -> None:
         """Release the current model's weights: community goodwill adds to the brand."""

@@ -9,12 +9,18 @@ import numpy as np
 
 Array = np.ndarray
 
-HHI_BANDS_2023 = ((0.0, 1000.0, "unconcentrated"), (1000.0, 1800.0, "moderately concentrated"),
-                  (1800.0, 10_000.0, "highly concentrated"))
+HHI_BANDS_2023 = (
+    (0.0, 1000.0, "unconcentrated"),
+    (1000.0, 1800.0, "moderately concentrated"),
+    (1800.0, 10_000.0, "highly concentrated"),
+)
 """2023 DOJ/FTC Merger Guidelines: markets above 1,800 are highly concentrated."""
 
-HHI_BANDS_2010 = ((0.0, 1500.0, "unconcentrated"), (1500.0, 2500.0, "moderately concentrated"),
-                  (2500.0, 10_000.0, "highly concentrated"))
+HHI_BANDS_2010 = (
+    (0.0, 1500.0, "unconcentrated"),
+    (1500.0, 2500.0, "moderately concentrated"),
+    (2500.0, 10_000.0, "highly concentrated"),
+)
 """2010 DOJ/FTC Horizontal Merger Guidelines bands."""
 
 

@@ -47,9 +47,12 @@ def make_quality_source(scenario: Scenario, allow_training: bool = True) -> Qual
         return PlaceholderQuality(market.compute_range)
     from simulator.lm.zoo import ZooQuality
 
-    return ZooQuality(scenario.segment_names, market.compute_range,
-                      train_missing=market.zoo.train_missing and allow_training,
-                      threads=market.zoo.threads)
+    return ZooQuality(
+        scenario.segment_names,
+        market.compute_range,
+        train_missing=market.zoo.train_missing and allow_training,
+        threads=market.zoo.threads,
+    )
 
 
 class MarketModel(mesa.Model):
@@ -59,8 +62,12 @@ class MarketModel(mesa.Model):
     scenario's seed (so ``mesa.batch_run`` can vary it).
     """
 
-    def __init__(self, scenario: Scenario | str | Path | dict[str, Any], seed: int | None = None,
-                 quality_source: QualitySource | None = None):
+    def __init__(
+        self,
+        scenario: Scenario | str | Path | dict[str, Any],
+        seed: int | None = None,
+        quality_source: QualitySource | None = None,
+    ):
         if isinstance(scenario, (str, Path)):
             scenario = load_scenario(scenario)
         elif isinstance(scenario, dict):
@@ -85,10 +92,18 @@ class MarketModel(mesa.Model):
         self.compute_price = market.compute_price
         self.quality_source = quality_source or make_quality_source(scenario)
         terms = market.network
-        self.network = PartnershipNetwork(LinkTerms(
-            pool_share=terms.pool_share, returns=terms.returns, brand_share=terms.brand_share,
-            sharing_value=terms.sharing_value, rivalry=terms.rivalry, cost=dict(terms.cost),
-            term=terms.term, max_links=terms.max_links))
+        self.network = PartnershipNetwork(
+            LinkTerms(
+                pool_share=terms.pool_share,
+                returns=terms.returns,
+                brand_share=terms.brand_share,
+                sharing_value=terms.sharing_value,
+                rivalry=terms.rivalry,
+                cost=dict(terms.cost),
+                term=terms.term,
+                max_links=terms.max_links,
+            )
+        )
 
         self.firms: list[CompanyAgent] = []
         self.rules: dict[str, Any] = {}
@@ -109,29 +124,49 @@ class MarketModel(mesa.Model):
         self.network_metrics = self.network.metrics()
         self.datacollector = mesa.DataCollector(
             model_reporters={
-                "step": "steps", "hhi": "hhi",
+                "step": "steps",
+                "hhi": "hhi",
                 "hhi_band_2023": lambda m: metrics.hhi_band(m.hhi, metrics.HHI_BANDS_2023),
                 "hhi_band_2010": lambda m: metrics.hhi_band(m.hhi, metrics.HHI_BANDS_2010),
-                "price_index": "price_index", "price_dispersion": "price_dispersion",
-                "consumer_surplus": "consumer_surplus", "total_demand": "total_demand",
-                "total_sales": "total_sales", "outside_share": "outside_share",
+                "price_index": "price_index",
+                "price_dispersion": "price_dispersion",
+                "consumer_surplus": "consumer_surplus",
+                "total_demand": "total_demand",
+                "total_sales": "total_sales",
+                "outside_share": "outside_share",
                 "n_firms": lambda m: len(m.firms),
                 "n_open": lambda m: sum(f.open_source for f in m.firms),
-                "open_share": "open_share", "best_open_quality": "best_open_quality",
+                "open_share": "open_share",
+                "best_open_quality": "best_open_quality",
                 "homogenization": "homogenization",
-                "entries": "step_entries", "exits": "step_exits",
-                **{key: (lambda m, key=key: m.network_metrics[key]) for key in self.network_metrics},
-                "compute_price": "compute_price", "cost_index": "cost_index",
+                "entries": "step_entries",
+                "exits": "step_exits",
+                **{
+                    key: (lambda m, key=key: m.network_metrics[key]) for key in self.network_metrics
+                },
+                "compute_price": "compute_price",
+                "cost_index": "cost_index",
             },
             agent_reporters={
-                "firm": "name", "archetype": "archetype", "price": "price", "quantity": "quantity",
-                "revenue": "revenue", "profit": "profit", "cash": "cash", "share": "share",
-                "rd_spend": "rd_spend", "marketing": "marketing", "brand": "brand",
+                "firm": "name",
+                "archetype": "archetype",
+                "price": "price",
+                "quantity": "quantity",
+                "revenue": "revenue",
+                "profit": "profit",
+                "cash": "cash",
+                "share": "share",
+                "rd_spend": "rd_spend",
+                "marketing": "marketing",
+                "brand": "brand",
                 "unit_cost": "unit_cost",
                 "margin": lambda a: a.profit / a.revenue if a.revenue > 0 else float("nan"),
-                "generation": "generation", "model_compute": "model_compute",
-                "innovation": "innovation", "open_source": "open_source",
-                "degree_centrality": "degree_centrality", "link_cost": "link_cost",
+                "generation": "generation",
+                "model_compute": "model_compute",
+                "innovation": "innovation",
+                "open_source": "open_source",
+                "degree_centrality": "degree_centrality",
+                "link_cost": "link_cost",
                 "pooled_compute": "pooled_compute",
             },
             tables={"segments": SEGMENT_COLUMNS, "edges": EDGE_COLUMNS},
@@ -145,7 +180,9 @@ class MarketModel(mesa.Model):
         prices, quality, brand, seg = self._products()
         demand, _ = D(prices, quality, brand, seg, self.size)
         n = len(self.firms)
-        sales, _ = S(demand[:n], np.array([f.capacity for f in self.firms]), self.scenario.market.spillover)
+        sales, _ = S(
+            demand[:n], np.array([f.capacity for f in self.firms]), self.scenario.market.spillover
+        )
         shares = metrics.market_shares(sales.sum(axis=1))
         for i, firm in enumerate(self.firms):
             firm.demand, firm.sales = demand[i], sales[i]
@@ -174,8 +211,10 @@ class MarketModel(mesa.Model):
         """A new firm of ``archetype`` enters now (cheaper while an open model exists)."""
         self._entrant_count += 1
         entry = self.scenario.market.entry
-        fields = merge(self.scenario.archetype(archetype),
-                       {"name": f"{archetype}-e{self._entrant_count}", "archetype": archetype})
+        fields = merge(
+            self.scenario.archetype(archetype),
+            {"name": f"{archetype}-e{self._entrant_count}", "archetype": archetype},
+        )
         spec = Company.model_validate(fields)
         discount = entry.open_discount if self._open_firms() else 0.0
         spec = spec.model_copy(update={"cash": spec.cash - entry.entry_cost * (1.0 - discount)})
@@ -236,8 +275,12 @@ class MarketModel(mesa.Model):
                     if event.data_cap:
                         cap = np.array([event.data_cap.get(s, 1.0) for s in self.segment_names])
                         firm.data_cap = np.minimum(firm.data_cap, cap)
-                        firm.data_mix = dynamics.update_focus(firm.data_mix[None], firm.data_mix[None],
-                                                              np.zeros(1), firm.data_cap[None])[0]
+                        firm.data_mix = dynamics.update_focus(
+                            firm.data_mix[None],
+                            firm.data_mix[None],
+                            np.zeros(1),
+                            firm.data_cap[None],
+                        )[0]
             elif event.kind == "open_source":
                 for firm in self.firms:
                     if firm.name == event.firm:
@@ -246,13 +289,17 @@ class MarketModel(mesa.Model):
                 for _ in range(event.count):
                     self.enter(event.archetype)
 
-    def _ship(self, firms: list[CompanyAgent], compute: list[float], count_generation: bool = True) -> None:
+    def _ship(
+        self, firms: list[CompanyAgent], compute: list[float], count_generation: bool = True
+    ) -> None:
         """Give ``firms`` the model trained with ``compute``: quality from the quality source."""
         learners = [i for i, f in enumerate(firms) if not f.fixed_quality]
         quality = bpb = extrapolated = None
         if learners:
             quality, bpb, extrapolated = self.quality_source(
-                np.array([compute[i] for i in learners]), np.array([firms[i].data_mix for i in learners]))
+                np.array([compute[i] for i in learners]),
+                np.array([firms[i].data_mix for i in learners]),
+            )
         row = {i: k for k, i in enumerate(learners)}
         for i, firm in enumerate(firms):
             if i in row:
@@ -265,8 +312,11 @@ class MarketModel(mesa.Model):
 
     def _release(self) -> None:
         """Phase 2: firms whose release cycle ended ship their next model."""
-        due = release_due(self.steps, np.array([f.last_release for f in self.firms]),
-                          np.array([f.spec.release_cycle for f in self.firms]))
+        due = release_due(
+            self.steps,
+            np.array([f.last_release for f in self.firms]),
+            np.array([f.spec.release_cycle for f in self.firms]),
+        )
         shipping = [f for f, d in zip(self.firms, due, strict=True) if d]
         if not shipping:
             return
@@ -283,14 +333,20 @@ class MarketModel(mesa.Model):
             return
         mix = np.array([f.data_mix for f in firms])
         target = dynamics.focus_targets(np.array([f.strategy.focus for f in firms]), mix, self.size)
-        new_mix = dynamics.update_focus(mix, target, np.array([f.strategy.focus_speed for f in firms]),
-                                        np.array([f.data_cap for f in firms]))
+        new_mix = dynamics.update_focus(
+            mix,
+            target,
+            np.array([f.strategy.focus_speed for f in firms]),
+            np.array([f.data_cap for f in firms]),
+        )
         best = np.array([f.quality.max() for f in firms])
         for i, firm in enumerate(firms):
             firm.data_mix = new_mix[i]
             rule = firm.strategy.open_source
             rivals = np.delete(best, i)
-            if rule == "always" or (rule == "when_behind" and len(rivals) and best[i] < np.median(rivals)):
+            if rule == "always" or (
+                rule == "when_behind" and len(rivals) and best[i] < np.median(rivals)
+            ):
                 firm.open_weights()
         self.agents.shuffle_do("plan_budgets")
         self._set_prices()
@@ -304,7 +360,9 @@ class MarketModel(mesa.Model):
         firms = self.firms
         prices = np.array([f.price for f in firms])
         quality = np.array([f.quality for f in firms]).reshape(len(firms), len(self.segment_names))
-        brand = self.network.allied_brand([f.name for f in firms], np.array([f.brand for f in firms]))
+        brand = self.network.allied_brand(
+            [f.name for f in firms], np.array([f.brand for f in firms])
+        )
         seg = self.seg
         if self._open_firms():
             terms = self.scenario.market.open_source
@@ -315,7 +373,9 @@ class MarketModel(mesa.Model):
                 brand = np.append(brand, 0.0)
             else:
                 open_utility = seg.beta * open_quality - seg.alpha * terms.user_price
-                seg = SegmentParams(seg.alpha, seg.beta, seg.gamma, seg.mu, np.maximum(seg.u0, open_utility))
+                seg = SegmentParams(
+                    seg.alpha, seg.beta, seg.gamma, seg.mu, np.maximum(seg.u0, open_utility)
+                )
         return prices, quality, brand, seg
 
     def _set_prices(self) -> None:
@@ -329,18 +389,29 @@ class MarketModel(mesa.Model):
         floors = np.minimum(np.maximum(costs, self.network.price_floors(names, prices[:n])), caps)
         pad = lambda a, v: np.append(a, np.full(extra, v))  # noqa: E731
         view = MarketView(
-            prices=prices, costs=pad(costs, 0.0), quality=quality, brand=brand, seg=seg,
-            size=self.size, shares=pad(np.array([f.share for f in self.firms]), 0.0),
+            prices=prices,
+            costs=pad(costs, 0.0),
+            quality=quality,
+            brand=brand,
+            seg=seg,
+            size=self.size,
+            shares=pad(np.array([f.share for f in self.firms]), 0.0),
             capacity=pad(np.array([f.capacity for f in self.firms]), np.inf),
-            floor=pad(floors, 0.0), cap=pad(caps, np.inf), n_firms=n,
+            floor=pad(floors, 0.0),
+            cap=pad(caps, np.inf),
+            n_firms=n,
         )
         new_prices = prices[:n].copy()
         for name, rule in self.rules.items():
-            group = np.array([i for i, f in enumerate(self.firms) if f.strategy.pricing == name], dtype=int)
+            group = np.array(
+                [i for i, f in enumerate(self.firms) if f.strategy.pricing == name], dtype=int
+            )
             if len(group) == 0:
                 continue
             strategies = [self.firms[i].strategy for i in group]
-            params = {key: np.array([getattr(s, key) for s in strategies]) for key in PRICING_PARAMS}
+            params = {
+                key: np.array([getattr(s, key) for s in strategies]) for key in PRICING_PARAMS
+            }
             new_prices[group] = rule(view, group, params)
         for firm, price in zip(self.firms, new_prices, strict=True):
             firm.price = float(price)
@@ -356,10 +427,17 @@ class MarketModel(mesa.Model):
         marketing = np.array([f.marketing for f in firms])
         revenue = np.array([f.revenue for f in firms])
         terms = self.network.terms
-        gains = {t: expected_gains(t, terms, overlap, rd, marketing, revenue)
-                 for t in ("joint_rd", "market_sharing", "alliance")}
-        self.network.update(self.steps, [f.name for f in firms], [f.strategy.network for f in firms],
-                            [set(f.strategy.links) for f in firms], gains)
+        gains = {
+            t: expected_gains(t, terms, overlap, rd, marketing, revenue)
+            for t in ("joint_rd", "market_sharing", "alliance")
+        }
+        self.network.update(
+            self.steps,
+            [f.name for f in firms],
+            [f.strategy.network for f in firms],
+            [set(f.strategy.links) for f in firms],
+            gains,
+        )
 
     def _clear_market(self) -> None:
         """Phases 5-6: logit demand, capacity-limited sales, accounting, metrics."""
@@ -377,7 +455,9 @@ class MarketModel(mesa.Model):
         prices, quality, brand, seg = self._products()
         demand_all, shares_all = D(prices, quality, brand, seg, self.size)
         demand, shares = demand_all[:n], shares_all[:n]
-        sales, _lost = S(demand, np.array([f.capacity for f in firms]), self.scenario.market.spillover)
+        sales, _lost = S(
+            demand, np.array([f.capacity for f in firms]), self.scenario.market.spillover
+        )
         own_compute = np.array([f.own_rd_compute for f in firms])
         pooled = self.network.pooled_compute(names, own_compute)
         link_costs = self.network.link_costs(names)
@@ -400,15 +480,23 @@ class MarketModel(mesa.Model):
         self.total_demand = float(demand.sum())
         self.total_sales = float(sales.sum())
         self.outside_share = float(1.0 - demand_all.sum() / self.size.sum())
-        open_demand = float(demand_all[n:].sum()) + sum(float(d.sum()) for f, d in zip(firms, sales, strict=True)
-                                                         if f.open_source)
+        open_demand = float(demand_all[n:].sum()) + sum(
+            float(d.sum()) for f, d in zip(firms, sales, strict=True) if f.open_source
+        )
         inside = float(demand_all[n:].sum()) + self.total_sales
         self.open_share = open_demand / inside if inside > 0 else 0.0
         self.best_open_quality = float(self._best_open_quality().mean())
         self.homogenization = dynamics.homogenization(np.array([f.data_mix for f in firms]))
         self.network_metrics = self.network.metrics()
-        self._segment_rows = (names, shares, demand, sales, quality[:n], [f.bpb for f in firms],
-                              [f.data_mix for f in firms])
+        self._segment_rows = (
+            names,
+            shares,
+            demand,
+            sales,
+            quality[:n],
+            [f.bpb for f in firms],
+            [f.data_mix for f in firms],
+        )
 
     def _exit_and_entry(self) -> None:
         """Phase 6b: firms with cash below zero for too long leave; entrants arrive."""
@@ -419,11 +507,17 @@ class MarketModel(mesa.Model):
         entry = market.entry
         if entry.base_rate <= 0:
             return
-        margins = metrics.profit_margin(np.array([f.profit for f in self.firms]),
-                                        np.array([f.revenue for f in self.firms]))
+        margins = metrics.profit_margin(
+            np.array([f.profit for f in self.firms]), np.array([f.revenue for f in self.firms])
+        )
         mean_margin = float(np.nanmean(margins)) if np.isfinite(margins).any() else 0.0
-        rate = dynamics.entry_rate(entry.base_rate, entry.margin_sensitivity, entry.open_sensitivity,
-                                   mean_margin, self._best_open_quality())
+        rate = dynamics.entry_rate(
+            entry.base_rate,
+            entry.margin_sensitivity,
+            entry.open_sensitivity,
+            mean_margin,
+            self._best_open_quality(),
+        )
         arrivals = int(self.rng.poisson(rate))
         names = sorted(entry.archetypes)
         weights = np.array([entry.archetypes[a] for a in names])
@@ -436,15 +530,27 @@ class MarketModel(mesa.Model):
         table = self.datacollector.tables["segments"]
         for i, name in enumerate(names):
             for s, segment in enumerate(self.segment_names):
-                for column, value in zip(SEGMENT_COLUMNS, (
-                        self.steps, name, segment, float(shares[i, s]), float(demand[i, s]),
-                        float(sales[i, s]), float(quality[i, s]), float(bpb[i][s]),
-                        float(focus[i][s])), strict=True):
+                for column, value in zip(
+                    SEGMENT_COLUMNS,
+                    (
+                        self.steps,
+                        name,
+                        segment,
+                        float(shares[i, s]),
+                        float(demand[i, s]),
+                        float(sales[i, s]),
+                        float(quality[i, s]),
+                        float(bpb[i][s]),
+                        float(focus[i][s]),
+                    ),
+                    strict=True,
+                ):
                     table[column].append(value)
         edges = self.datacollector.tables["edges"]
         for source, target, link_type, start in self.network.edges():
-            for column, value in zip(EDGE_COLUMNS, (self.steps, source, target, link_type, start),
-                                     strict=True):
+            for column, value in zip(
+                EDGE_COLUMNS, (self.steps, source, target, link_type, start), strict=True
+            ):
                 edges[column].append(value)
 
     def step(self) -> None:
@@ -466,8 +572,12 @@ class MarketModel(mesa.Model):
                 progress(self.steps)
 
 
-def simulate(scenario: Scenario | str | Path | dict[str, Any], seed: int | None = None,
-             progress=None, quality_source: QualitySource | None = None):
+def simulate(
+    scenario: Scenario | str | Path | dict[str, Any],
+    seed: int | None = None,
+    progress=None,
+    quality_source: QualitySource | None = None,
+):
     """Build a MarketModel, run it for the scenario's steps and return a RunResult."""
     import time
 

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from simulator.market.dynamics import cosine_similarity as focus_overlap
-
 Array = np.ndarray
 
 LINK_TYPES = ("joint_rd", "market_sharing", "alliance")
@@ -55,13 +53,21 @@ class LinkTerms:
         return (self.cost or {}).get(link_type, 1.0)
 
 
-def expected_gains(link_type: str, terms: LinkTerms, overlap: Array, rd_spend: Array,
-                   marketing: Array, revenue: Array) -> Array:
+def expected_gains(
+    link_type: str,
+    terms: LinkTerms,
+    overlap: Array,
+    rd_spend: Array,
+    marketing: Array,
+    revenue: Array,
+) -> Array:
     """G[i, j]: firm i's expected gain per step from a ``link_type`` link with firm j."""
     if link_type == "joint_rd":
         return terms.pool_share * (rd_spend[None, :] - terms.rivalry * overlap * rd_spend[:, None])
     if link_type == "alliance":
-        return terms.brand_share * (marketing[None, :] - terms.rivalry * overlap * marketing[:, None])
+        return terms.brand_share * (
+            marketing[None, :] - terms.rivalry * overlap * marketing[:, None]
+        )
     if link_type == "market_sharing":
         return terms.sharing_value * overlap * np.maximum(revenue, 0.0)[:, None]
     raise ValueError(f"unknown link type {link_type!r}")
@@ -113,8 +119,14 @@ class PartnershipNetwork:
         rows = [(*sorted((a, b)), d["type"], d["start"]) for a, b, d in self.graph.edges(data=True)]
         return sorted(rows)
 
-    def update(self, step: int, names: list[str], rules: list[str], allowed: list[set[str]],
-               gains: dict[str, Array]) -> None:
+    def update(
+        self,
+        step: int,
+        names: list[str],
+        rules: list[str],
+        allowed: list[set[str]],
+        gains: dict[str, Array],
+    ) -> None:
         """Dissolve links that expired or stopped paying; form new links with mutual gain.
 
         ``gains[type][i, j]`` is firm i's expected gain per step from linking with j;
@@ -130,10 +142,12 @@ class PartnershipNetwork:
         candidates = []
         for link_type, gain in gains.items():
             net = gain - self.terms.link_cost(link_type)
-            willing = np.array([
-                NETWORK_RULES[rules[i]](link_type, net[i]) & (link_type in allowed[i])
-                for i in range(len(names))
-            ]).reshape(len(names), len(names))
+            willing = np.array(
+                [
+                    NETWORK_RULES[rules[i]](link_type, net[i]) & (link_type in allowed[i])
+                    for i in range(len(names))
+                ]
+            ).reshape(len(names), len(names))
             mutual = willing & willing.T
             np.fill_diagonal(mutual, False)
             for i, j in zip(*np.nonzero(np.triu(mutual)), strict=True):
@@ -148,14 +162,18 @@ class PartnershipNetwork:
     # --- economics of the links -------------------------------------------------------------
 
     def pooled_compute(self, names: list[str], own_compute: Array) -> Array:
-        """Compute each firm receives this step from its joint-R&D partners (diminishing returns)."""
+        """Compute each firm gets this step from its joint-R&D partners (diminishing returns)."""
         index = {n: i for i, n in enumerate(names)}
         pooled = np.zeros(len(names))
         for i, name in enumerate(names):
             partners = [index[p] for p in self.partners(name, "joint_rd")]
             if partners:
                 k = len(partners)
-                pooled[i] = self.terms.pool_share * own_compute[partners].sum() * k ** (self.terms.returns - 1.0)
+                pooled[i] = (
+                    self.terms.pool_share
+                    * own_compute[partners].sum()
+                    * k ** (self.terms.returns - 1.0)
+                )
         return pooled
 
     def allied_brand(self, names: list[str], brand: Array) -> Array:
@@ -180,9 +198,9 @@ class PartnershipNetwork:
 
     def link_costs(self, names: list[str]) -> Array:
         """Each firm's cost per step of the links it holds."""
-        return np.array([
-            sum(self.terms.link_cost(d["type"]) for d in self.graph[n].values()) for n in names
-        ])
+        return np.array(
+            [sum(self.terms.link_cost(d["type"]) for d in self.graph[n].values()) for n in names]
+        )
 
     def metrics(self) -> dict[str, float]:
         g = self.graph
@@ -191,12 +209,17 @@ class PartnershipNetwork:
             "n_links": g.number_of_edges(),
             "n_alliances": sum(1 for *_, d in g.edges(data=True) if d["type"] == "alliance"),
             "n_joint_rd": sum(1 for *_, d in g.edges(data=True) if d["type"] == "joint_rd"),
-            "n_market_sharing": sum(1 for *_, d in g.edges(data=True) if d["type"] == "market_sharing"),
+            "n_market_sharing": sum(
+                1 for *_, d in g.edges(data=True) if d["type"] == "market_sharing"
+            ),
             "density": nx.density(g) if n > 1 else 0.0,
             "components": nx.number_connected_components(g) if n else 0,
             "clustering": nx.average_clustering(g) if n else 0.0,
         }
 
     def degree_centrality(self) -> dict[str, float]:
-        return nx.degree_centrality(self.graph) if self.graph.number_of_nodes() > 1 else {
-            n: 0.0 for n in self.graph.nodes}
+        return (
+            nx.degree_centrality(self.graph)
+            if self.graph.number_of_nodes() > 1
+            else {n: 0.0 for n in self.graph.nodes}
+        )

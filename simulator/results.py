@@ -54,13 +54,25 @@ def frames_from_model(model) -> dict[str, pd.DataFrame]:
     firms = firms[first + [c for c in firms.columns if c not in first]]
     segments = collector.get_table_dataframe("segments")
     edges = collector.get_table_dataframe("edges").astype(
-        {"step": "int64", "source": "object", "target": "object", "type": "object", "start_step": "int64"})
-    return {"model": model_frame, "firms": firms.reset_index(drop=True), "segments": segments,
-            "edges": edges}
+        {
+            "step": "int64",
+            "source": "object",
+            "target": "object",
+            "type": "object",
+            "start_step": "int64",
+        }
+    )
+    return {
+        "model": model_frame,
+        "firms": firms.reset_index(drop=True),
+        "segments": segments,
+        "edges": edges,
+    }
 
 
-def summarize(scenario: Scenario, frames: dict[str, pd.DataFrame], seed: int,
-              wall_time_s: float) -> dict[str, Any]:
+def summarize(
+    scenario: Scenario, frames: dict[str, pd.DataFrame], seed: int, wall_time_s: float
+) -> dict[str, Any]:
     """Headline numbers of a run plus what is needed to reproduce it."""
     import mesa
     import numpy as np
@@ -84,8 +96,11 @@ def summarize(scenario: Scenario, frames: dict[str, pd.DataFrame], seed: int,
         "n_firms_final": int(model["n_firms"].iloc[-1]),
         "wall_time_s": round(wall_time_s, 4),
         "versions": {
-            "llm_market_sim": _package_version(), "python": platform.python_version(),
-            "mesa": mesa.__version__, "numpy": np.__version__, "pandas": pd.__version__,
+            "llm_market_sim": _package_version(),
+            "python": platform.python_version(),
+            "mesa": mesa.__version__,
+            "numpy": np.__version__,
+            "pandas": pd.__version__,
         },
     }
 
@@ -142,7 +157,10 @@ def read_run(out_dir: str | Path) -> RunResult:
     if missing:
         raise FileNotFoundError(f"{out}: not a complete run folder (missing {', '.join(missing)})")
     scenario = parse_scenario(yaml.safe_load((out / "scenario.yaml").read_text(encoding="utf-8")))
-    frames = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES
-              if (out / f"{name}.parquet").exists()}  # edges.parquet is optional (older runs)
+    frames = {
+        name: pd.read_parquet(out / f"{name}.parquet")
+        for name in TABLES
+        if (out / f"{name}.parquet").exists()
+    }  # edges.parquet is optional (older runs)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return RunResult(scenario=scenario, summary=summary, **frames)

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -21,21 +22,37 @@ def write_yaml(tmp_path, data) -> str:
 BAD_CASES = [
     ("unknown key", lambda d: d.update(stepz=3), "stepz: unknown key"),
     ("wrong type", lambda d: d.update(steps="many"), "steps: Input should be a valid integer"),
-    ("negative size", lambda d: d["market"]["segments"][0].update(size=-1),
-     "market.segments.assistant.size: Input should be greater than 0 (got -1)"),
-    ("unknown strategy", lambda d: d["companies"][0]["strategy"].update(pricing="telepathy"),
-     "companies.A.strategy.pricing: unknown pricing rule 'telepathy'"),
-    ("duplicate firm", lambda d: d["companies"][1].update(name="A"), "companies.A: duplicate firm name"),
-    ("quality for missing segment", lambda d: d["companies"][0]["quality"].update(video=1.0),
-     "companies.A.quality.video: no such segment"),
-    ("missing field", lambda d: d["companies"][0].pop("unit_cost"),
-     "companies.A.unit_cost: required field is missing"),
+    (
+        "negative size",
+        lambda d: d["market"]["segments"][0].update(size=-1),
+        "market.segments.assistant.size: Input should be greater than 0 (got -1)",
+    ),
+    (
+        "unknown strategy",
+        lambda d: d["companies"][0]["strategy"].update(pricing="telepathy"),
+        "companies.A.strategy.pricing: unknown pricing rule 'telepathy'",
+    ),
+    (
+        "duplicate firm",
+        lambda d: d["companies"][1].update(name="A"),
+        "companies.A: duplicate firm name",
+    ),
+    (
+        "quality for missing segment",
+        lambda d: d["companies"][0]["quality"].update(video=1.0),
+        "companies.A.quality.video: no such segment",
+    ),
+    (
+        "missing field",
+        lambda d: d["companies"][0].pop("unit_cost"),
+        "companies.A.unit_cost: required field is missing",
+    ),
 ]
 
 
-@pytest.mark.parametrize("label, mutate, expected", BAD_CASES, ids=[c[0] for c in BAD_CASES])
+@pytest.mark.parametrize(("label", "mutate", "expected"), BAD_CASES, ids=[c[0] for c in BAD_CASES])
 def test_bad_scenarios_give_one_line_naming_the_field(tmp_path, capsys, label, mutate, expected):
-    data = yaml.safe_load(open(GOOD))
+    data = yaml.safe_load(Path(GOOD).read_text(encoding="utf-8"))
     mutate(data)
     path = write_yaml(tmp_path, data)
     assert main(["validate", path]) == 2
@@ -49,8 +66,11 @@ def test_bad_scenarios_give_one_line_naming_the_field(tmp_path, capsys, label, m
 def test_run_with_bad_yaml_exits_2_without_traceback(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: x\nmarket: [unclosed\n")
-    proc = subprocess.run([sys.executable, "-m", "simulator.cli", "run", str(path), "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simulator.cli", "run", str(path), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "invalid YAML" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -70,8 +90,10 @@ def test_schema_is_json_schema_with_documented_fields(capsys):
     company = schema["$defs"]["Company"]["properties"]
     assert "unit_cost" in company and company["unit_cost"]["description"]
     undocumented = [
-        f"{name}.{field}" for name, model in schema["$defs"].items()
-        for field, spec in model.get("properties", {}).items() if not spec.get("description")
+        f"{name}.{field}"
+        for name, model in schema["$defs"].items()
+        for field, spec in model.get("properties", {}).items()
+        if not spec.get("description")
     ]
     assert undocumented == []
 
@@ -80,10 +102,18 @@ def test_run_writes_the_results_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", GOOD, "--out", str(out), "--steps", "30"]) == 0
     assert f"results written to {out}" in capsys.readouterr().out
-    for name in ("scenario.yaml", "model.parquet", "firms.parquet", "segments.parquet", "summary.json"):
+    for name in (
+        "scenario.yaml",
+        "model.parquet",
+        "firms.parquet",
+        "segments.parquet",
+        "summary.json",
+    ):
         assert (out / name).exists(), name
     firms = pd.read_parquet(out / "firms.parquet")
-    assert {"step", "firm", "price", "quantity", "revenue", "profit", "cash", "share"} <= set(firms.columns)
+    assert {"step", "firm", "price", "quantity", "revenue", "profit", "cash", "share"} <= set(
+        firms.columns
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["seed"] == 7 and summary["steps"] == 30
     assert set(summary["final_share"]) == {"A", "B"}

@@ -13,13 +13,32 @@ from simulator.metrics import HHI_BANDS_2010, hhi_band
 from simulator.network import LinkTerms, PartnershipNetwork
 
 TWO_FIRMS = {
-    "name": "pair", "seed": 1, "steps": 12,
-    "market": {"segments": [{"name": "assistant", "size": 20.0, "quality_sensitivity": 3.0,
-                             "brand_sensitivity": 0.5, "temperature": 0.5}],
-               "network": {"cost": {"joint_rd": 0.1, "market_sharing": 0.1, "alliance": 0.1}}},
+    "name": "pair",
+    "seed": 1,
+    "steps": 12,
+    "market": {
+        "segments": [
+            {
+                "name": "assistant",
+                "size": 20.0,
+                "quality_sensitivity": 3.0,
+                "brand_sensitivity": 0.5,
+                "temperature": 0.5,
+            }
+        ],
+        "network": {"cost": {"joint_rd": 0.1, "market_sharing": 0.1, "alliance": 0.1}},
+    },
     "companies": [
-        {"name": "A", "unit_cost": 0.8, "strategy": {"rd_min": 5.0, "links": [], "marketing_min": 2}},
-        {"name": "B", "unit_cost": 0.8, "strategy": {"rd_min": 5.0, "links": [], "marketing_min": 2}},
+        {
+            "name": "A",
+            "unit_cost": 0.8,
+            "strategy": {"rd_min": 5.0, "links": [], "marketing_min": 2},
+        },
+        {
+            "name": "B",
+            "unit_cost": 0.8,
+            "strategy": {"rd_min": 5.0, "links": [], "marketing_min": 2},
+        },
     ],
 }
 
@@ -34,13 +53,19 @@ def scenario(**changes) -> dict:
 
 
 def test_links_form_only_with_mutual_gain():
-    net = PartnershipNetwork(LinkTerms(cost={"joint_rd": 1.0, "alliance": 1.0, "market_sharing": 1.0}))
+    net = PartnershipNetwork(
+        LinkTerms(cost={"joint_rd": 1.0, "alliance": 1.0, "market_sharing": 1.0})
+    )
     names = ["A", "B", "C"]
     for n in names:
         net.add_firm(n)
-    gain = np.array([[0.0, 5.0, 5.0],   # A gains from B and C
-                     [5.0, 0.0, 0.5],   # B gains from A, not enough from C
-                     [0.5, 5.0, 0.0]])  # C gains from B, not enough from A
+    gain = np.array(
+        [
+            [0.0, 5.0, 5.0],  # A gains from B and C
+            [5.0, 0.0, 0.5],  # B gains from A, not enough from C
+            [0.5, 5.0, 0.0],
+        ]
+    )  # C gains from B, not enough from A
     allowed = [{"joint_rd"}] * 3
     net.update(1, names, ["gain_seeking"] * 3, allowed, {"joint_rd": gain})
     assert net.edges() == [("A", "B", "joint_rd", 1)]
@@ -64,8 +89,13 @@ def test_links_dissolve_when_they_stop_paying_or_expire():
     net.update(5, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # term over
     assert net.edges() == []
     net.update(6, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
-    net.update(7, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2,
-               {"joint_rd": np.array([[0.0, 5.0], [0.2, 0.0]])})  # B's gain fell below cost
+    net.update(
+        7,
+        names,
+        ["gain_seeking"] * 2,
+        [{"joint_rd"}] * 2,
+        {"joint_rd": np.array([[0.0, 5.0], [0.2, 0.0]])},
+    )  # B's gain fell below cost
     assert net.edges() == []
 
 
@@ -112,13 +142,26 @@ def test_alliance_shares_brand_reach_and_costs_money():
 
 
 def test_open_sourcing_lowers_releaser_price_and_raises_rivals_next_quality():
-    leader = {"name": "Leader", "unit_cost": 0.8, "initial_compute": 1e26, "release_cycle": 3,
-              "strategy": {"links": []}}
-    laggard = {"name": "Laggard", "unit_cost": 0.8, "initial_compute": 1e23, "release_cycle": 3,
-               "strategy": {"links": []}}
+    leader = {
+        "name": "Leader",
+        "unit_cost": 0.8,
+        "initial_compute": 1e26,
+        "release_cycle": 3,
+        "strategy": {"links": []},
+    }
+    laggard = {
+        "name": "Laggard",
+        "unit_cost": 0.8,
+        "initial_compute": 1e23,
+        "release_cycle": 3,
+        "strategy": {"links": []},
+    }
     closed = scenario(steps=20, companies=[leader, laggard])
-    opened = scenario(steps=20, companies=[leader, laggard],
-                      events=[{"step": 10, "kind": "open_source", "firm": "Leader"}])
+    opened = scenario(
+        steps=20,
+        companies=[leader, laggard],
+        events=[{"step": 10, "kind": "open_source", "firm": "Leader"}],
+    )
     closed_run, open_run = simulate(closed), simulate(opened)
     price = lambda r: r.firms.query("firm == 'Leader'").set_index("step")["price"]  # noqa: E731
     assert price(open_run).loc[10:].max() < price(closed_run).loc[10:].min()
@@ -139,7 +182,9 @@ def test_firm_exits_after_cash_stays_negative_for_configured_steps():
     data["market"]["exit_after"] = 3
     data["companies"][1].update(cash=5.0, fixed_cost=50.0)
     result = simulate(data)
-    assert result.summary["exits"] == [{"firm": "B", "step": 4, "reason": "cash below zero for 3 steps"}]
+    assert result.summary["exits"] == [
+        {"firm": "B", "step": 4, "reason": "cash below zero for 3 steps"}
+    ]
     b = result.firms.query("firm == 'B'")
     assert list(b["step"]) == [1, 2, 3]
     assert (b["cash"] < 0).all()
@@ -181,13 +226,16 @@ def test_stochastic_entry_is_reproducible_by_seed():
 
 
 def test_events_fire_at_their_step():
-    data = scenario(steps=10, events=[
-        {"step": 4, "kind": "compute_price", "factor": 0.5},
-        {"step": 6, "kind": "segment", "segment": "assistant", "size_factor": 2.0},
-        {"step": 7, "kind": "entry_wave", "archetype": "startup", "count": 3},
-        {"step": 8, "kind": "regulation", "unit_cost_add": 0.3, "firms": ["A"]},
-        {"step": 9, "kind": "cost_index", "factor": 0.5},
-    ])
+    data = scenario(
+        steps=10,
+        events=[
+            {"step": 4, "kind": "compute_price", "factor": 0.5},
+            {"step": 6, "kind": "segment", "segment": "assistant", "size_factor": 2.0},
+            {"step": 7, "kind": "entry_wave", "archetype": "startup", "count": 3},
+            {"step": 8, "kind": "regulation", "unit_cost_add": 0.3, "firms": ["A"]},
+            {"step": 9, "kind": "cost_index", "factor": 0.5},
+        ],
+    )
     result = simulate(data)
     model = result.model.set_index("step")
     assert list(model["compute_price"]) == [1.0] * 3 + [0.5] * 7
@@ -202,14 +250,32 @@ def test_events_fire_at_their_step():
     assert cost.loc[9, "A"] == pytest.approx(0.5 * 0.8 + 0.3)
 
 
-@pytest.mark.parametrize("event, expected", [
-    ({"step": 3, "kind": "open_source", "firm": "Z"}, "events.0.firm: no such firm 'Z'"),
-    ({"step": 3, "kind": "segment", "segment": "video"}, "events.0.segment: no such segment 'video'"),
-    ({"step": 99, "kind": "compute_price", "factor": 0.5}, "events.0.step: after the last step (12)"),
-    ({"step": 3, "kind": "entry_wave", "archetype": "unicorn"}, "events.0.archetype: unknown archetype"),
-    ({"step": 3, "kind": "compute_price", "factor": -1}, "events.0.factor: Input should be greater than 0"),
-    ({"step": 3, "kind": "regulation", "data_cap": {"video": 0.1}}, "events.0.data_cap.video: no such segment"),
-])
+@pytest.mark.parametrize(
+    "event, expected",
+    [
+        ({"step": 3, "kind": "open_source", "firm": "Z"}, "events.0.firm: no such firm 'Z'"),
+        (
+            {"step": 3, "kind": "segment", "segment": "video"},
+            "events.0.segment: no such segment 'video'",
+        ),
+        (
+            {"step": 99, "kind": "compute_price", "factor": 0.5},
+            "events.0.step: after the last step (12)",
+        ),
+        (
+            {"step": 3, "kind": "entry_wave", "archetype": "unicorn"},
+            "events.0.archetype: unknown archetype",
+        ),
+        (
+            {"step": 3, "kind": "compute_price", "factor": -1},
+            "events.0.factor: Input should be greater than 0",
+        ),
+        (
+            {"step": 3, "kind": "regulation", "data_cap": {"video": 0.1}},
+            "events.0.data_cap.video: no such segment",
+        ),
+    ],
+)
 def test_invalid_event_targets_are_rejected_naming_the_path(event, expected):
     with pytest.raises(ScenarioError) as error:
         parse_scenario(scenario(events=[event]))
@@ -220,11 +286,14 @@ def test_invalid_event_targets_are_rejected_naming_the_path(event, expected):
 
 
 def test_archetype_groups_expand_with_defaults_and_overrides():
-    data = scenario(companies=[
-        {"archetype": "startup", "count": 3},
-        {"name": "Big", "archetype": "giant", "cash": 1.0},
-        {"name": "Custom", "archetype": "boutique"},
-    ], archetypes={"boutique": {"unit_cost": 2.0, "strategy": {"pricing": "cost_plus"}}})
+    data = scenario(
+        companies=[
+            {"archetype": "startup", "count": 3},
+            {"name": "Big", "archetype": "giant", "cash": 1.0},
+            {"name": "Custom", "archetype": "boutique"},
+        ],
+        archetypes={"boutique": {"unit_cost": 2.0, "strategy": {"pricing": "cost_plus"}}},
+    )
     parsed = parse_scenario(data)
     names = [c.name for c in parsed.companies]
     assert names == ["startup-1", "startup-2", "startup-3", "Big", "Custom"]

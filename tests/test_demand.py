@@ -2,7 +2,11 @@ import numpy as np
 import pytest
 
 from simulator.market.demand import (
-    D, consumer_surplus, logit_shares, update_brand, utilities,
+    D,
+    consumer_surplus,
+    logit_shares,
+    update_brand,
+    utilities,
 )
 from tests.conftest import segment_params
 

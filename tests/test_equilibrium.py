@@ -26,10 +26,12 @@ def test_asymmetric_nash_no_firm_gains_by_deviating():
     size = np.array([5.0, 3.0])
     nash = bertrand_nash(costs, quality, np.zeros(3), seg, size)
     for i in range(3):
+
         def profit(p, i=i):
             prices = nash.copy()
             prices[i] = p
             return (p - costs[i]) * D(prices, quality, np.zeros(3), seg, size)[0][i].sum()
+
         best = max(profit(p) for p in np.linspace(costs[i], costs[i] + 3, 3001))
         assert profit(nash[i]) >= best - 1e-9
 

@@ -22,7 +22,9 @@ def test_accounting_identities_hold(small_scenario):
     np.testing.assert_allclose(firms["revenue"], firms["price"] * firms["quantity"])
     for _, rows in firms.groupby("firm"):
         cash = rows["cash"].to_numpy()
-        np.testing.assert_allclose(np.diff(cash), rows["profit"].to_numpy()[1:], rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(
+            np.diff(cash), rows["profit"].to_numpy()[1:], rtol=1e-9, atol=1e-9
+        )
     shares = result.firms.groupby("step")["share"].sum()
     np.testing.assert_allclose(shares, 1.0)
     # capacity is respected: Lab can serve at most 3 units per step
@@ -38,7 +40,9 @@ def test_prices_stay_between_cost_floor_and_cap(small_scenario):
 
 def test_quality_changes_only_at_releases_and_grows_with_rd(small_scenario):
     segments = simulate(small_scenario).segments
-    big = segments[(segments.firm == "Big") & (segments.segment == "assistant")].set_index("step")["quality"]
+    big = segments[(segments.firm == "Big") & (segments.segment == "assistant")].set_index("step")[
+        "quality"
+    ]
     changed = big.index[1:][np.diff(big.to_numpy()) != 0]
     assert list(changed) == [4, 8, 12, 16, 20, 24]  # release_cycle 4
     assert big.iloc[-1] > big.iloc[0]
@@ -76,9 +80,15 @@ def test_run_folder_round_trips(tmp_path, small_scenario):
 
 def test_usable_from_mesa_batch_run(small_scenario):
     small_scenario["steps"] = 5
-    rows = mesa.batch_run(MarketModel, parameters={"scenario": [small_scenario], "seed": [1, 2]},
-                          iterations=1, max_steps=5, number_processes=1, data_collection_period=-1,
-                          display_progress=False)
+    rows = mesa.batch_run(
+        MarketModel,
+        parameters={"scenario": [small_scenario], "seed": [1, 2]},
+        iterations=1,
+        max_steps=5,
+        number_processes=1,
+        data_collection_period=-1,
+        display_progress=False,
+    )
     assert len(rows) == 2 * 4  # two runs x four firms at the last step
     assert {row["seed"] for row in rows} == {1, 2}
     assert all(row["Step"] == 5 for row in rows)

@@ -1,6 +1,7 @@
 """Each shipped scenario runs and shows its headline effect in the outputs."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import yaml
@@ -15,8 +16,15 @@ def before_after(frame, column: str, step: int) -> tuple[float, float]:
 
 @pytest.fixture(scope="module")
 def runs():
-    names = ["baseline", "open_source_wave", "challenger_alliance", "price_war", "homogenization",
-             "homogenization_differentiated", "china_market"]
+    names = [
+        "baseline",
+        "open_source_wave",
+        "challenger_alliance",
+        "price_war",
+        "homogenization",
+        "homogenization_differentiated",
+        "china_market",
+    ]
     return {name: simulate(f"scenarios/{name}.yaml") for name in names}
 
 
@@ -43,11 +51,12 @@ def test_challenger_alliance_startups_pool_and_gain_quality(runs):
     result = runs["challenger_alliance"]
     pairs = set(zip(result.edges.source, result.edges.target, result.edges.type, strict=True))
     assert pairs == {("Alpha", "Beta", "joint_rd")}
-    data = yaml.safe_load(open("scenarios/challenger_alliance.yaml"))
+    data = yaml.safe_load(Path("scenarios/challenger_alliance.yaml").read_text(encoding="utf-8"))
     solo = copy.deepcopy(data)
     for firm in solo["companies"]:
         firm.setdefault("strategy", {})["network"] = "none"
     alone = simulate(solo)
+
     def quality(run):
         last = run.segments[run.segments.step == run.segments.step.max()]
         return last[last.firm.isin(["Alpha", "Beta"])]["quality"].mean()
@@ -83,9 +92,13 @@ def test_china_regulation_cuts_foreign_share_of_the_chinese_segment(runs):
     rule = load_scenario("scenarios/china_market.yaml").events[0]
     foreign = result.segments.query("segment == 'chinese' and firm in @rule.firms")
     by_step = foreign.groupby("step", as_index=False)["sales"].sum()
-    total = result.segments.query("segment == 'chinese'").groupby("step", as_index=False)["sales"].sum()
+    total = (
+        result.segments.query("segment == 'chinese'").groupby("step", as_index=False)["sales"].sum()
+    )
     by_step["share"] = by_step["sales"] / total["sales"]
     before, after = before_after(by_step, "share", rule.step)
     assert after < 0.5 * before
-    focus = result.segments.query("segment == 'chinese' and firm == 'Frontier'").set_index("step")["focus"]
-    assert focus.loc[rule.step:].max() <= 0.1 + 1e-9
+    focus = result.segments.query("segment == 'chinese' and firm == 'Frontier'").set_index("step")[
+        "focus"
+    ]
+    assert focus.loc[rule.step :].max() <= 0.1 + 1e-9

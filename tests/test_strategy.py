@@ -10,8 +10,12 @@ def make_view(prices, costs, quality, seg, size, capacity=None, floor=None, cap=
     n = len(prices)
     costs = np.asarray(costs, dtype=float)
     return MarketView(
-        prices=np.asarray(prices, dtype=float), costs=costs, quality=np.asarray(quality, dtype=float),
-        brand=np.zeros(n), seg=seg, size=np.asarray(size, dtype=float),
+        prices=np.asarray(prices, dtype=float),
+        costs=costs,
+        quality=np.asarray(quality, dtype=float),
+        brand=np.zeros(n),
+        seg=seg,
+        size=np.asarray(size, dtype=float),
         shares=np.full(n, 1.0 / n) if shares is None else np.asarray(shares, dtype=float),
         capacity=np.full(n, np.inf) if capacity is None else np.asarray(capacity, dtype=float),
         floor=costs if floor is None else np.asarray(floor, dtype=float),
@@ -40,10 +44,20 @@ def test_registry_has_the_documented_rules():
 def test_best_response_maximises_own_profit_against_brute_force(segments):
     rng = np.random.default_rng(0)
     seg = segment_params(segments, alpha=1.0, beta=1.0, mu=0.4)
-    seg = type(seg)(alpha=rng.uniform(0.5, 2, segments), beta=seg.beta, gamma=seg.gamma,
-                    mu=rng.uniform(0.2, 0.8, segments), u0=seg.u0)
-    view = make_view([1.5, 2.0, 1.2], [1.0, 0.8, 0.9], rng.uniform(0, 2, (3, segments)), seg,
-                     rng.uniform(1, 10, segments))
+    seg = type(seg)(
+        alpha=rng.uniform(0.5, 2, segments),
+        beta=seg.beta,
+        gamma=seg.gamma,
+        mu=rng.uniform(0.2, 0.8, segments),
+        u0=seg.u0,
+    )
+    view = make_view(
+        [1.5, 2.0, 1.2],
+        [1.0, 0.8, 0.9],
+        rng.uniform(0, 2, (3, segments)),
+        seg,
+        rng.uniform(1, 10, segments),
+    )
     firms = np.arange(3)
     best = make_rule("best_response")(view, firms, {})
     for i in firms:
@@ -66,13 +80,23 @@ def test_best_response_with_binding_capacity_prices_demand_down_to_capacity():
 
 def test_simple_rules_and_clipping_to_floor_and_cap():
     seg = segment_params(1)
-    view = make_view([2.0, 1.5, 3.0], [1.0, 1.0, 1.0], np.ones((3, 1)), seg, [1.0],
-                     shares=[0.2, 0.5, 0.3], cap=[100.0, 100.0, 2.5])
+    view = make_view(
+        [2.0, 1.5, 3.0],
+        [1.0, 1.0, 1.0],
+        np.ones((3, 1)),
+        seg,
+        [1.0],
+        shares=[0.2, 0.5, 0.3],
+        cap=[100.0, 100.0, 2.5],
+    )
     firms = np.arange(3)
     undercut = make_rule("undercut")(view, firms, {"undercut_by": np.full(3, 0.1)})
     np.testing.assert_allclose(undercut, [1.35, 1.8, 1.35])
-    match = make_rule("match")(view, firms, {"follow": np.array(["mean", "leader", "leader"]),
-                                             "speed": np.array([1.0, 0.5, 1.0])})
+    match = make_rule("match")(
+        view,
+        firms,
+        {"follow": np.array(["mean", "leader", "leader"]), "speed": np.array([1.0, 0.5, 1.0])},
+    )
     # firm 0 -> rivals' mean 2.25; firm 1 -> leader among rivals is firm 2 (3.0), half way;
     # firm 2 -> rival leader is firm 1 (1.5)
     np.testing.assert_allclose(match, [2.25, 2.25, 1.5])

@@ -22,8 +22,8 @@ def test_spillover_moves_unserved_demand_to_rivals_with_spare_capacity():
 
 
 def test_wright_law_cost_falls_by_learning_rate_per_doubling():
-    c1 = unit_cost(1.0, 100.0, 100.0, 0.2)   # experience 2
-    c2 = unit_cost(1.0, 300.0, 100.0, 0.2)   # experience 4
+    c1 = unit_cost(1.0, 100.0, 100.0, 0.2)  # experience 2
+    c2 = unit_cost(1.0, 300.0, 100.0, 0.2)  # experience 4
     assert c2 / c1 == pytest.approx(0.8)
     assert unit_cost(2.0, 1e9, 1.0, 0.0, cost_index=0.5) == pytest.approx(1.0)
 
@@ -31,5 +31,6 @@ def test_wright_law_cost_falls_by_learning_rate_per_doubling():
 def test_rd_compute_and_release_cycle():
     assert rd_compute(3.0, compute_price=1.5) == pytest.approx(2e24)
     assert rd_compute(-1.0, compute_price=1.0) == 0.0
-    np.testing.assert_array_equal(release_due(6, np.array([0, 2, 6]), np.array([6, 6, 1])),
-                                  [True, False, False])
+    np.testing.assert_array_equal(
+        release_due(6, np.array([0, 2, 6]), np.array([6, 6, 1])), [True, False, False]
+    )

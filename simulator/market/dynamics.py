@@ -21,12 +21,21 @@ import numpy as np
 Array = np.ndarray
 
 
-def entry_rate(base_rate: float, margin_sensitivity: float, open_sensitivity: float,
-               mean_margin: float, best_open_quality: Array) -> float:
+def entry_rate(
+    base_rate: float,
+    margin_sensitivity: float,
+    open_sensitivity: float,
+    mean_margin: float,
+    best_open_quality: Array,
+) -> float:
     """Expected number of entrants this step (Poisson mean)."""
     open_quality = float(np.mean(best_open_quality)) if np.size(best_open_quality) else 0.0
     margin = 0.0 if not np.isfinite(mean_margin) else max(mean_margin, 0.0)
-    return base_rate * (1.0 + margin_sensitivity * margin) * (1.0 + open_sensitivity * max(open_quality, 0.0))
+    return (
+        base_rate
+        * (1.0 + margin_sensitivity * margin)
+        * (1.0 + open_sensitivity * max(open_quality, 0.0))
+    )
 
 
 def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
@@ -37,11 +46,13 @@ def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
     niche = np.argmax(size[None, :] / (1.0 + crowding), axis=1)
     spread = np.eye(len(size))[niche]
     rules = np.asarray(rules)[:, None]
-    return np.where(rules == "follow_demand", demand_target, np.where(rules == "differentiate", spread, mix))
+    return np.where(
+        rules == "follow_demand", demand_target, np.where(rules == "differentiate", spread, mix)
+    )
 
 
 def update_focus(mix: Array, target: Array, speed: Array, cap: Array | None = None) -> Array:
-    """Move the mix towards the target, apply data caps (highest weight per segment), renormalise."""
+    """Move the mix towards the target, renormalise, apply data caps (max weight per segment)."""
     new = mix + np.asarray(speed)[:, None] * (target - mix)
     total = new.sum(axis=1, keepdims=True)
     new = np.where(total > 0, new / np.where(total > 0, total, 1.0), mix)
@@ -58,7 +69,7 @@ def cap_mix(mix: Array, cap: Array) -> Array:
         deficit = 1.0 - mix.sum(axis=1, keepdims=True)
         if np.all(deficit <= 1e-15):
             break
-        room = (mix < cap - 1e-15)
+        room = mix < cap - 1e-15
         weights = np.where(room, mix, 0.0)
         even = room / np.maximum(room.sum(axis=1, keepdims=True), 1)
         weights = np.where(weights.sum(axis=1, keepdims=True) > 0, weights, even)

@@ -22,7 +22,9 @@ from simulator.market.demand import D, SegmentParams
 Array = np.ndarray
 
 
-def nash_markups(prices: Array, quality: Array, brand: Array, seg: SegmentParams, size: Array) -> Array:
+def nash_markups(
+    prices: Array, quality: Array, brand: Array, seg: SegmentParams, size: Array
+) -> Array:
     """Right-hand side of the logit first-order conditions at ``prices``: markup per firm."""
     _, shares = D(prices, quality, brand, seg, size)
     weight = np.asarray(size) * shares
@@ -30,7 +32,11 @@ def nash_markups(prices: Array, quality: Array, brand: Array, seg: SegmentParams
 
 
 def bertrand_nash(
-    costs: Array, quality: Array, brand: Array, seg: SegmentParams, size: Array,
+    costs: Array,
+    quality: Array,
+    brand: Array,
+    seg: SegmentParams,
+    size: Array,
     tol: float = 1e-12,
 ) -> Array:
     """Bertrand-Nash prices: the root of p - c - markup(p) = 0 (scipy.optimize.root)."""
@@ -44,7 +50,9 @@ def bertrand_nash(
     if not solution.success or np.max(np.abs(residual(solution.x))) > 1e-9:
         # fall back to the markup fixed-point iteration, which contracts for logit demand
         solution_x = optimize.fixed_point(
-            lambda p: costs + nash_markups(p, quality, brand, seg, size), start, xtol=tol,
+            lambda p: costs + nash_markups(p, quality, brand, seg, size),
+            start,
+            xtol=tol,
             maxiter=10_000,
         )
         return np.asarray(solution_x)
@@ -52,7 +60,11 @@ def bertrand_nash(
 
 
 def joint_profit_prices(
-    costs: Array, quality: Array, brand: Array, seg: SegmentParams, size: Array,
+    costs: Array,
+    quality: Array,
+    brand: Array,
+    seg: SegmentParams,
+    size: Array,
 ) -> Array:
     """Prices maximising the sum of all firms' profits (scipy.optimize.minimize, p >= c)."""
     costs = np.asarray(costs, dtype=float)
@@ -63,6 +75,11 @@ def joint_profit_prices(
 
     start = bertrand_nash(costs, quality, brand, seg, size)
     bounds = [(c, None) for c in costs]
-    result = optimize.minimize(negative_profit, start, method="L-BFGS-B", bounds=bounds,
-                               options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000})
+    result = optimize.minimize(
+        negative_profit,
+        start,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 10_000},
+    )
     return result.x

@@ -93,7 +93,9 @@ def _rivals_log_denominator(view: MarketView, firms: Array) -> Array:
     return lse + np.log1p(-np.minimum(own_share, 1.0 - 1e-16))
 
 
-def own_demand(price: Array, view: MarketView, firms: Array, log_rest: Array) -> tuple[Array, Array]:
+def own_demand(
+    price: Array, view: MarketView, firms: Array, log_rest: Array
+) -> tuple[Array, Array]:
     """Each firm's total demand and per-segment shares at its own ``price``, rivals fixed."""
     v = utilities(price, view.quality[firms], view.brand[firms], view.seg)
     shares = 1.0 / (1.0 + np.exp(np.clip(log_rest - v / view.seg.mu, -700, 700)))
@@ -138,6 +140,7 @@ def best_response_prices(view: MarketView, firms: Array) -> Array:
     capacity = view.capacity[firms]
     limited = np.isfinite(capacity)
     if limited.any():
+
         def excess_demand(p: Array) -> Array:
             return own_demand(p, view, firms, log_rest)[0] - capacity
 
@@ -216,4 +219,6 @@ def budget_from_revenue(revenue: Array, share: Array, minimum: Array) -> Array:
 
     The minimum lets a pre-revenue entrant keep investing out of its cash.
     """
-    return np.maximum(np.asarray(share) * np.maximum(np.asarray(revenue, dtype=float), 0.0), minimum)
+    return np.maximum(
+        np.asarray(share) * np.maximum(np.asarray(revenue, dtype=float), 0.0), minimum
+    )

@@ -40,7 +40,9 @@ def S(demand: Array, capacity: Array, spill: bool = False) -> tuple[Array, Array
         weight_sum = weights.sum(axis=0)
         if lost.sum() <= 1e-12 or not weight_sum.any():
             break
-        offered = np.divide(lost, weight_sum, out=np.zeros_like(lost), where=weight_sum > 0) * weights
+        offered = (
+            np.divide(lost, weight_sum, out=np.zeros_like(lost), where=weight_sum > 0) * weights
+        )
         taken = offered * _fill_ratio(offered.sum(axis=1), spare)[:, None]
         sales = sales + taken
         lost = lost - taken.sum(axis=0)
@@ -53,7 +55,10 @@ def _fill_ratio(wanted: Array, available: Array) -> Array:
 
 
 def unit_cost(
-    base_cost: Array, cumulative_output: Array, output_scale: float, learning_rate: Array,
+    base_cost: Array,
+    cumulative_output: Array,
+    output_scale: float,
+    learning_rate: Array,
     cost_index: float = 1.0,
 ) -> Array:
     """Wright's law: cost falls by ``learning_rate`` for every doubling of output.
@@ -68,7 +73,9 @@ def unit_cost(
 
 def rd_compute(rd_spend: Array, compute_price: float) -> Array:
     """Training FLOPs bought with R&D spend (money units) at ``compute_price`` per 1e24 FLOPs."""
-    return np.maximum(np.asarray(rd_spend, dtype=float), 0.0) / compute_price * FLOPS_PER_COMPUTE_UNIT
+    return (
+        np.maximum(np.asarray(rd_spend, dtype=float), 0.0) / compute_price * FLOPS_PER_COMPUTE_UNIT
+    )
 
 
 def release_due(step: int, last_release: Array, release_cycle: Array) -> Array:

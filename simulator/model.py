@@ -29,7 +29,7 @@ from simulator.market.demand import D, SegmentParams, consumer_surplus, utilitie
 from simulator.market.quality import PlaceholderQuality, QualitySource
 from simulator.market.strategy import MarketView, make_rule
 from simulator.market.supply import S, release_due
-from simulator.network import LinkTerms, PartnershipNetwork, expected_gains, focus_overlap
+from simulator.network import LinkTerms, PartnershipNetwork, expected_gains
 
 SEGMENT_COLUMNS = ["step", "firm", "segment", "share", "demand", "sales", "quality", "bpb", "focus"]
 EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
@@ -422,7 +422,7 @@ class MarketModel(mesa.Model):
         if len(firms) < 2:
             return
         mix = np.array([f.data_mix for f in firms])
-        overlap = focus_overlap(mix)
+        overlap = dynamics.cosine_similarity(mix)
         rd = np.array([f.rd_spend for f in firms])
         marketing = np.array([f.marketing for f in firms])
         revenue = np.array([f.revenue for f in firms])

@@ -116,9 +116,9 @@ def dashboard_html(title: str, header: Mapping[str, str] | str, figures: Iterabl
     from plotly.offline import get_plotlyjs
 
     sections = []
-    for figure in figures:
+    for index, figure in enumerate(figures):  # fixed div ids: the same run, the same bytes
         div = figure.to_html(full_html=False, include_plotlyjs=False, config=PLOT_CONFIG,
-                             auto_play=False)
+                             auto_play=False, div_id=f"figure-{index + 1}")
         sections.append(f'<section class="figure">{div}</section>')
     link_script = f"<script>{_LINK_LEGENDS_JS}</script>\n" if link_legends else ""
     return (
@@ -193,13 +193,13 @@ def _steps(values) -> np.ndarray:
     return steps.astype(np.int16 if small else np.int32)
 
 
-def _thin(frame: pd.DataFrame, keep: set[int] | None = None) -> pd.DataFrame:
-    """Rows of every k-th step so no series exceeds MAX_POINTS (first, last, ``keep`` stay)."""
+def _thin(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows of every k-th step so no series exceeds MAX_POINTS (first and last steps stay)."""
     steps = np.sort(frame["step"].unique())
     if len(steps) <= MAX_POINTS:
         return frame
     stride = int(np.ceil(len(steps) / MAX_POINTS))
-    chosen = set(steps[::stride].tolist()) | {int(steps[-1])} | (keep or set())
+    chosen = set(steps[::stride].tolist()) | {int(steps[-1])}
     return frame[frame["step"].isin(chosen)]
 
 

@@ -410,6 +410,10 @@ def test_page_embeds_plotlyjs_once_and_every_figure(tmp_path, figures):
     assert text.count('class="plotly-graph-div"') == len(figures)
     assert "A &lt;b&gt;title&lt;/b&gt;" in text and "x &lt; y" in text and "About it." in text
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary file left
+    again = dashboard.write_dashboard_html(tmp_path / "again.html", "A <b>title</b>",
+                                           {"seed": "5", "note": "x < y"},
+                                           list(figures.values()), description="About it.")
+    assert again.read_bytes() == path.read_bytes()  # deterministic: diffable, cacheable
 
 
 def test_page_accepts_a_text_header(tmp_path):

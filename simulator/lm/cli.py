@@ -7,7 +7,6 @@ Bad input prints one line on stderr naming the option and returns 2 (no tracebac
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from collections.abc import Sequence
@@ -154,7 +153,7 @@ def handle_sample(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     prompt = args.prompt.encode("utf-8") or b"\n"
     idx = torch.tensor([list(prompt)], dtype=torch.long)
-    generator = torch.Generator().manual_seed(args.seed)
+    generator = torch.Generator().manual_seed(args.sample_seed)
     out = model.generate(idx, args.length, temperature=args.temperature, top_k=args.top_k,
                          generator=generator)
     text = bytes(out[0].tolist()).decode("utf-8", errors="replace")
@@ -230,6 +229,8 @@ def add_lm_commands(subparsers) -> None:
     sample.add_argument("--length", type=int, default=300, help="bytes to generate")
     sample.add_argument("--temperature", type=float, default=0.8)
     sample.add_argument("--top-k", type=int, default=None)
+    sample.add_argument("--sample-seed", type=int, default=0,
+                        help="seed of the sampler (--seed is the training seed)")
     sample.set_defaults(func=handle_sample)
 
     zoo_parser = lm_sub.add_parser("zoo", help="the measured model zoo")

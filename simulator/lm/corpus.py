@@ -75,7 +75,9 @@ def normalise_mix(mix: Mapping[str, float]) -> dict[str, float]:
     for segment, weight in mix.items():
         check_segment(segment)
         if not math.isfinite(weight) or weight < 0:
-            raise ValueError(f"weight for segment {segment!r} must be finite and >= 0, got {weight}")
+            raise ValueError(
+                f"weight for segment {segment!r} must be finite and >= 0, got {weight}"
+            )
     total = float(sum(mix.values()))
     if total <= 0:
         raise ValueError("data mix weights sum to zero")

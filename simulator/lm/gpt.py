@@ -33,7 +33,10 @@ class GPTConfig:
 def count_parameters(config: GPTConfig) -> int:
     """Parameter count of GPT(config) without building it (tied head counted once)."""
     d, v, t = config.n_embd, config.vocab_size, config.block_size
-    per_block = 2 * 2 * d + (3 * d * d + 3 * d) + (d * d + d) + (4 * d * d + 4 * d) + (4 * d * d + d)
+    layer_norms = 2 * 2 * d
+    attention = (3 * d * d + 3 * d) + (d * d + d)
+    mlp = (4 * d * d + 4 * d) + (4 * d * d + d)
+    per_block = layer_norms + attention + mlp
     return v * d + t * d + config.n_layer * per_block + 2 * d
 
 

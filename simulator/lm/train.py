@@ -28,8 +28,6 @@ import numpy as np
 from simulator.lm import cache, corpus
 
 if TYPE_CHECKING:
-    import torch
-
     from simulator.lm.gpt import GPT, GPTConfig
 
 #: Bumped whenever a change to training or evaluation would change measurements.
@@ -261,7 +259,8 @@ class _ProgressReporter:
         if self.quiet:
             return
         if self.bar is not None:
-            self.bar.update(self.task, completed=step + 1, description=f"{self.label} loss {loss:.3f}")
+            description = f"{self.label} loss {loss:.3f}"
+            self.bar.update(self.task, completed=step + 1, description=description)
         elif step >= self.next_log or step + 1 == self.total_steps:
             elapsed = time.perf_counter() - self.started
             print(

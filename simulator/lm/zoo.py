@@ -4,14 +4,16 @@ firm's real-world training budget and data mix to product quality per market seg
 Grid. `llm-market lm zoo build` trains every (compute level x mix) point of a grid: compute
 levels double from the smallest budget (8 levels = 2.1 orders of magnitude on the CPU "small"
 grid), the architecture grows with compute like a scaling-law sweep, and the mixes are the four
-single-segment mixes plus the uniform mix. Every model is evaluated on all four segments, so
-the shipped table (data/zoo.csv) has one row per (trained config, evaluated segment): columns
-level, mix_name, segment, bpb, h_unigram, flops, params, tokens, architecture, seed,
-config_hash, device, torch_version, wall time. Points come from `train`, hence from the cache,
-so an interrupted build resumes where it stopped; the table is written once, atomically.
+single-segment mixes plus the uniform mix. The cheapest levels average several seeds. Every
+model is evaluated on all four segments, so the shipped table (data/zoo.csv) has one row per
+(trained config, evaluated segment): columns grid, level, mix_name, segment, bpb, h_unigram,
+flops, params, tokens, steps, architecture, batch size, lr, seed, config_hash, wall time,
+tokens/s, device, threads, torch_version. Points come from `train`, hence from the cache, so an
+interrupted build resumes where it stopped; the table is written once, atomically.
 
-Fit. Per segment, on the mix trained on that segment only, L(C) = E + A * C^(-a) is fitted with
-scipy.optimize.curve_fit (C in FLOPs as in the table) and R^2 is reported.
+Fit. Per segment, on the mix trained on that segment only (seeds averaged per compute level),
+L(C) = E + A * C^(-a) is fitted with scipy.optimize.curve_fit (C in training FLOPs, as in the
+table) and R^2 is reported.
 
 Map used by the simulation (ZooQuality):
 1. Real budget -> zoo compute. log10(zoo FLOPs) is a linear function of log10(real FLOPs)
@@ -77,25 +79,27 @@ class GridPoint:
     n_head: int
     batch_size: int
     lr: float
+    seeds: int = 1  # independent trainings averaged at this level (cheap levels are noisy)
     block_size: int = 128
 
 
-def _doubling_levels(first_flops: float, rungs: Sequence[tuple[int, int, int, int, float]]):
+def _doubling_levels(first_flops: float, rungs: Sequence[tuple]) -> tuple[GridPoint, ...]:
     return tuple(
         GridPoint(level, first_flops * 2.0**level, *rung) for level, rung in enumerate(rungs)
     )
 
 
-#: CPU grid: ~26 min on one thread of a 2-core laptop-class CPU (5 mixes x 8 levels).
-#: rungs: (n_layer, n_embd, n_head, batch_size, lr). FLOPs per token grow ~1.4x per level and
-#: so do tokens (compute doubles), like a compute-optimal scaling-law sweep.
+#: CPU grid: ~30 min on one thread of a 2-core laptop-class CPU (5 mixes x 8 levels).
+#: rungs: (n_layer, n_embd, n_head, batch_size, lr, seeds). Width grows with compute like a
+#: scaling-law sweep. The cheapest levels use small batches (enough optimizer steps to get past
+#: the early loss plateau) and average 3 seeds, because single short runs scatter by ~0.2 bpb.
 SMALL_GRID: tuple[GridPoint, ...] = _doubling_levels(
     7e10,
     [
-        (2, 32, 2, 8, 1e-2),
-        (2, 40, 2, 8, 1e-2),
-        (2, 48, 3, 8, 8e-3),
-        (2, 64, 4, 8, 6e-3),
+        (1, 32, 2, 4, 1e-2, 3),
+        (2, 32, 2, 4, 1e-2, 3),
+        (2, 48, 3, 4, 8e-3, 3),
+        (2, 64, 4, 8, 6e-3, 2),
         (3, 64, 4, 16, 6e-3),
         (3, 80, 4, 16, 5e-3),
         (3, 96, 4, 16, 4e-3),
@@ -215,21 +219,27 @@ def build_zoo(
     grid = resolve_grid(grid)
     points = GRIDS[grid]
     out_path = Path(out) if out is not None else shipped_table_path()
-    jobs = [(mix, point) for mix in ZOO_MIXES for point in points]
+    jobs = [
+        (mix, point, seed + offset)
+        for mix in ZOO_MIXES
+        for point in points
+        for offset in range(point.seeds)
+    ]
     rows: list[dict] = []
     started = time.perf_counter()
-    for index, (mix, point) in enumerate(jobs, start=1):
-        config = grid_config(point, mix, seed=seed, threads=threads, device=device)
+    for index, (mix, point, point_seed) in enumerate(jobs, start=1):
+        config = grid_config(point, mix, seed=point_seed, threads=threads, device=device)
         measurement = train(config, quiet=True)
         rows.extend(measurement_rows(measurement, grid, point.level))
         source = "cache" if measurement.from_cache else f"{measurement.wall_time_s:.1f}s"
         own = measurement.bpb.get(mix) if mix in corpus.SEGMENTS else None
         own_text = f" {mix} bpb {own:.3f}" if own is not None else ""
         if not quiet:
+            elapsed = time.perf_counter() - started
             log(
-                f"[{index}/{len(jobs)}] {mix:9s} level {point.level} flops {point.flops:.3g} "
-                f"params {measurement.params:,} ({source}, total {time.perf_counter() - started:.0f}s)"
-                f"{own_text}"
+                f"[{index}/{len(jobs)}] {mix:9s} level {point.level} seed {point_seed} "
+                f"flops {point.flops:.3g} params {measurement.params:,} "
+                f"({source}, total {elapsed:.0f}s){own_text}"
             )
     table = pd.DataFrame(rows)
     table["built_utc"] = datetime.now(UTC).isoformat(timespec="seconds")

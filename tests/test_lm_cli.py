@@ -1,0 +1,58 @@
+"""`llm-market lm ...` handlers: exit codes, one-line errors naming the option, output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import pytest
+
+from simulator.lm import cache
+from simulator.lm.cli import add_lm_commands
+
+TINY = ["--mix", "creative", "--steps", "30", "--n-layer", "1", "--n-embd", "32",
+        "--n-head", "2", "--batch-size", "8", "--lr", "0.02"]
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="llm-market")
+    add_lm_commands(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    return args.func(args)
+
+
+@pytest.fixture(autouse=True)
+def tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path / "cache"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "option"),
+    [
+        (["lm", "train", "--mix", "poetry", "--steps", "5"], "--mix"),
+        (["lm", "train", "--mix", "code=-1,creative=1", "--steps", "5"], "--mix"),
+        (["lm", "train", "--mix", "code", "--flops=-3e12"], "--flops"),
+        (["lm", "train", "--mix", "code", "--flops", "-5"], "--flops"),
+        (["lm", "train", "--mix", "code", "--flops", "lots"], "--flops"),
+        (["lm", "train", "--mix", "code", "--steps", "5", "--base", "0123abcd"], "--base"),
+        (["lm", "sample", "--hash", "deadbeefdeadbeef"], "--hash"),
+        (["lm", "zoo", "build", "--grid", "huge"], "--grid"),
+    ],
+)
+def test_bad_input_is_one_line_naming_the_option(argv, option, capsys):
+    assert run(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and option in err[0] and "Traceback" not in err[0]
+
+
+def test_train_prints_measurement_and_sample_reads_the_cache(capsys):
+    assert run(["lm", "train", *TINY, "--quiet"]) == 0
+    measurement = json.loads(capsys.readouterr().out)
+    assert measurement["steps"] == 30 and set(measurement["bpb"]) >= {"creative", "code"}
+    assert run(["lm", "sample", "--hash", measurement["config_hash"], "--length", "40",
+                "--prompt", "ROMEO:", "--sample-seed", "1"]) == 0
+    by_hash = capsys.readouterr().out
+    assert measurement["config_hash"] in by_hash and "ROMEO:" in by_hash
+    again = ["lm", "sample", *TINY, "--length", "40", "--prompt", "ROMEO:", "--sample-seed", "1"]
+    assert run(again) == 0
+    assert capsys.readouterr().out == by_hash  # same model by options, same seed, same text

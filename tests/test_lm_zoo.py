@@ -1,0 +1,173 @@
+"""The zoo lookup: monotone in compute and in mix weight, quality normalisation, extrapolation,
+and the shipped table's measured scaling fit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from simulator.lm import corpus, zoo
+from simulator.lm.zoo import ZooQuality, load_zoo_table, quality_from_bpb
+
+SHIPPED = zoo.shipped_table_path()
+needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="zoo.csv not built yet")
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def synthetic_table(seed: int = 0) -> pd.DataFrame:
+    """A zoo-shaped table from known power laws plus noise (non-monotone on purpose)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    flops = 1e11 * 2.0 ** np.arange(8)
+    for mix in zoo.ZOO_MIXES:
+        for segment in corpus.SEGMENTS:
+            h = corpus.unigram_entropy(segment)
+            floor = 2.0 if mix == segment else 2.5 if mix == zoo.UNIFORM else 4.0
+            for level, c in enumerate(flops):
+                bpb = floor + 8.0 * (c / 1e9) ** -0.25 + rng.normal(0, 0.05)
+                rows.append(dict(level=level, mix_name=mix, segment=segment, bpb=bpb,
+                                 h_unigram=h, flops=c, config_hash=f"{mix}{level}"))
+    return pd.DataFrame(rows)
+
+
+def test_quality_from_bpb_anchors():
+    assert quality_from_bpb(4.5, 4.5, 2.0) == pytest.approx(0.0)
+    assert quality_from_bpb(2.0, 4.5, 2.0) == pytest.approx(1.0)
+    assert quality_from_bpb(1.5, 4.5, 2.0) > 1.0
+    values = quality_from_bpb(np.array([4.5, 3.25, 2.0]), 4.5, 2.0)
+    assert np.allclose(values, [0.0, 0.5, 1.0])
+
+
+def test_isotonic_is_non_increasing_and_least_squares():
+    fitted = zoo.isotonic_non_increasing([5.0, 4.0, 4.2, 3.0, 3.1, 3.1, 2.0])
+    assert np.all(np.diff(fitted) <= 0)
+    assert np.allclose(fitted, [5.0, 4.1, 4.1, 3.0 + 0.2 / 3, 3.0 + 0.2 / 3, 3.0 + 0.2 / 3, 2.0])
+
+
+def test_power_law_fit_recovers_known_exponent():
+    c = 1e10 * 2.0 ** np.arange(10)
+    fit = zoo.fit_power_law(c, 1.5 + 300.0 * c**-0.3)
+    assert fit.alpha == pytest.approx(0.3, rel=1e-3)
+    assert abs(fit.E - 1.5) < 1.5e-3
+    assert fit.r2 > 0.9999
+
+
+@pytest.mark.parametrize("source", ["synthetic", "shipped"])
+def test_bpb_is_monotone_in_compute_and_in_mix_weight(source):
+    if source == "shipped" and not SHIPPED.is_file():
+        pytest.skip("zoo.csv not built yet")
+    table = synthetic_table() if source == "synthetic" else None
+    segments = list(corpus.SEGMENTS)
+    quality_map = ZooQuality(segments, (1e21, 1e26), table=table)
+    real = np.logspace(19, 28, 400)  # covers below, inside and above the range
+    for weight in (0.0, 0.1, 0.25, 0.6, 1.0):
+        mix = np.tile([weight, *[(1 - weight) / 3] * 3], (len(real), 1))
+        _, bpb, _ = quality_map(real, mix)
+        assert np.all(np.diff(bpb[:, 0]) <= 1e-12), f"bpb rose with compute at weight {weight}"
+    weights = np.linspace(0, 1, 101)
+    rest = (1 - weights) / (len(segments) - 1)
+    for flops in (1e20, 1e21, 3e23, 1e26, 1e27):
+        for j in range(len(segments)):
+            mix = np.column_stack([weights if k == j else rest for k in range(len(segments))])
+            _, bpb, _ = quality_map(np.full(len(weights), flops), mix)
+            assert np.all(np.diff(bpb[:, j]) <= 1e-12), (segments[j], flops)
+            assert bpb[-1, j] < bpb[0, j]  # training on s helps s
+
+
+def test_compute_map_is_log_linear_onto_zoo_range():
+    table = synthetic_table()
+    quality_map = ZooQuality(["code"], (1e21, 1e26), table=table)
+    low, high = quality_map.zoo_range
+    mapped = quality_map.zoo_compute(np.array([1e21, 10**23.5, 1e26]))
+    assert mapped[0] == pytest.approx(low) and mapped[2] == pytest.approx(high)
+    assert mapped[1] == pytest.approx(np.sqrt(low * high))
+
+
+def test_unknown_segment_and_bad_inputs_are_rejected():
+    table = synthetic_table()
+    with pytest.raises(ValueError, match="legal"):
+        ZooQuality(["code", "legal"], (1e21, 1e26), table=table)
+    quality_map = ZooQuality(["code"], (1e21, 1e26), table=table)
+    with pytest.raises(ValueError, match="real_flops"):
+        quality_map(np.array([-1.0]), np.array([[1.0]]))
+    with pytest.raises(ValueError, match="shape"):
+        quality_map(np.array([1e22, 1e23]), np.array([[1.0]]))
+
+
+@needs_shipped
+def test_shipped_table_shapes_quality_and_extrapolation_flag():
+    table = load_zoo_table()
+    segments = ["assistant", "code", "chinese"]
+    quality_map = ZooQuality(segments, (1e21, 1e26))
+    real = np.array([1e20, 1e21, 1e23, 1e26, 1e27])
+    mix = np.array([[1.0, 0, 0], [0.2, 0.5, 0.3], [1 / 3] * 3, [0, 1.0, 0], [0, 0, 1.0]])
+    quality, bpb, extrapolated = quality_map(real, mix)
+    assert quality.shape == bpb.shape == (5, 3) and extrapolated.shape == (5,)
+    assert extrapolated.tolist() == [True, False, False, False, True]
+    # The best-trained code model at the top of the range has quality near 1, and the
+    # quality formula is applied to the bpb it returns.
+    best = table.groupby("segment")["bpb"].min()
+    h = table.groupby("segment")["h_unigram"].first()
+    assert np.allclose(quality[:, 1], (h["code"] - bpb[:, 1]) / (h["code"] - best["code"]))
+    assert 0.9 <= quality[3, 1] <= 1.0 + 1e-9
+    assert quality[4, 2] > quality_map(np.array([1e26]), np.array([[0, 0, 1.0]]))[0][0, 2]
+
+
+@needs_shipped
+def test_shipped_table_grid_and_fit_quality():
+    table = load_zoo_table()
+    per_mix = table.groupby("mix_name")["flops"].nunique()
+    assert set(zoo.ZOO_MIXES) <= set(per_mix.index)
+    assert (per_mix[list(zoo.ZOO_MIXES)] >= 8).all()
+    assert table["config_hash"].nunique() >= 40
+    assert table["flops"].max() / table["flops"].min() >= 100
+    for segment in corpus.SEGMENTS:
+        own = table[(table["mix_name"] == segment) & (table["segment"] == segment)]
+        smallest = own[own["flops"] == own["flops"].min()]["bpb"].mean()
+        assert smallest < corpus.unigram_entropy(segment), segment
+    fits = zoo.fit_segments(table)
+    assert set(fits) == set(corpus.SEGMENTS)
+    for segment, fit in fits.items():
+        assert fit.r2 >= 0.95, (segment, fit)
+        assert fit.alpha > 0 and fit.A > 0
+
+
+@needs_shipped
+def test_zoo_show_prints_table_and_fit():
+    result = subprocess.run(
+        [sys.executable, "-m", "simulator.lm.cli", "zoo", "show"],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "R^2" in result.stdout and "validation bits per byte" in result.stdout
+    for segment in corpus.SEGMENTS:
+        assert segment in result.stdout
+
+
+def test_train_missing_measures_the_firm_point_and_caches_it(tmp_path, monkeypatch):
+    from simulator.lm import cache
+    from simulator.lm import train as train_module
+
+    monkeypatch.setenv(cache.CACHE_ENV_VAR, str(tmp_path / "cache"))
+    table = synthetic_table()
+    table["flops"] = table["flops"] / 100.0  # zoo range 1e9 .. 1.28e11: a 1e9 point is ~10 steps
+    quality_map = ZooQuality(["code", "creative"], (1e21, 1e26), table=table, train_missing=True)
+    real = np.array([1e21, 1e27])
+    mix = np.array([[0.7, 0.3], [0.7, 0.3]])
+    _, bpb, extrapolated = quality_map(real, mix)
+    assert extrapolated.tolist() == [False, True]
+    measured = zoo.ensure_point({"code": 0.7, "creative": 0.3}, 1e9)
+    assert measured.from_cache  # the lookup above trained and stored exactly this point
+    assert bpb[0].tolist() == [measured.bpb["code"], measured.bpb["creative"]]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr(train_module, "_train_and_store", no_training)
+    again = ZooQuality(["code", "creative"], (1e21, 1e26), table=table, train_missing=True)
+    assert np.array_equal(again(real, mix)[1], bpb)

@@ -27,6 +27,9 @@ import pandas as pd
 from simulator import metrics
 from simulator.config import Scenario, parse_scenario, scenario_to_yaml
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 TABLES = ("model", "firms", "segments", "edges")
 EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
 
@@ -120,6 +123,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary shareable files
     try:
         write(Path(tmp))
         os.replace(tmp, path)

@@ -21,6 +21,7 @@ from simulator.sweep.analysis import series_quantiles
 from simulator.sweep.runner import SweepResult
 
 MAX_SCATTER_PANELS = 36
+MAX_POINT_LINES = 12
 NEUTRAL = "#1f3b73"
 
 
@@ -101,6 +102,7 @@ def parameter_scatter(runs: pd.DataFrame, parameters: list[str], outcomes: list[
         outcomes = outcomes[:-1]
     parameters = parameters[:MAX_SCATTER_PANELS]
     rows, cols = len(outcomes), len(parameters)
+    labels = short_labels(parameters)
     fig = make_subplots(rows=rows, cols=cols, shared_yaxes="rows", horizontal_spacing=0.03,
                         vertical_spacing=0.06 if rows > 1 else 0.1)
     for r, outcome in enumerate(outcomes, start=1):
@@ -111,7 +113,7 @@ def parameter_scatter(runs: pd.DataFrame, parameters: list[str], outcomes: list[
                 hovertemplate=f"{parameter} %{{x}}<br>{outcome} %{{y:.4g}}<extra></extra>"),
                 row=r, col=c)
             if r == rows:
-                fig.update_xaxes(title_text=parameter, row=r, col=c)
+                fig.update_xaxes(title_text=labels[parameter], row=r, col=c)
             if c == 1:
                 fig.update_yaxes(title_text=outcome, row=r, col=c)
     fig.update_layout(title="Outcomes against parameters (one point per run)",
@@ -119,30 +121,86 @@ def parameter_scatter(runs: pd.DataFrame, parameters: list[str], outcomes: list[
     return fig
 
 
+def short_labels(paths: list[str]) -> dict[str, str]:
+    """Readable axis labels: the last two parts of each parameter path, unless that is ambiguous.
+
+    ``companies.OpenLab.strategy.pricing`` -> ``strategy.pricing`` would lose the firm, so a
+    label grows a part at a time until it is unique among the paths given.
+    """
+    labels: dict[str, str] = {}
+    for path in paths:
+        parts = path.split(".")
+        for keep in range(2, len(parts) + 1):
+            label = ".".join(parts[-keep:])
+            clashes = [p for p in paths if p != path and
+                       (p == label or p.endswith("." + label))]
+            if not clashes:
+                break
+        labels[path] = label if len(parts) > 1 else path
+    return labels
+
+
+def _term_label(term: str, labels: dict[str, str]) -> str:
+    name, sep, category = term.partition("=")
+    return labels.get(name, name) + sep + category
+
+
 def sensitivity_chart(sensitivity: pd.DataFrame) -> go.Figure:
-    """Sobol S1/ST (or SRC) per parameter with 95% interval error bars, one panel per outcome."""
+    """Sobol S1/ST (or SRC) per parameter with 95% interval error bars, one panel per outcome.
+
+    Horizontal bars with the parameters listed once per row of panels, so long parameter
+    paths stay readable and outcomes can be compared side by side.
+    """
     outcomes = list(dict.fromkeys(sensitivity["outcome"]))
-    rows, cols = _grid(max(1, len(outcomes)), 2)
+    rows, cols = _grid(max(1, len(outcomes)), 4)
+    bars = sensitivity[sensitivity["index"] != "R2"]
+    labels = short_labels(list(dict.fromkeys(bars["parameter"])))
+    terms = list(dict.fromkeys(bars["term"]))
     titles = []
     for outcome in outcomes:
         r2 = sensitivity[(sensitivity["outcome"] == outcome) & (sensitivity["index"] == "R2")]
         titles.append(outcome + (f" (R² {r2['value'].iloc[0]:.2f})" if len(r2) else ""))
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles or ["no sensitivity"])
+    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.02,
+                        vertical_spacing=0.12 / max(rows, 1) + 0.04,
+                        subplot_titles=titles or ["no sensitivity"])
     palette = {"S1": "#1f77b4", "ST": "#ff7f0e", "SRC": NEUTRAL}
+    order = [_term_label(t, labels) for t in terms]
     for i, outcome in enumerate(outcomes):
-        frame = sensitivity[(sensitivity["outcome"] == outcome) & (sensitivity["index"] != "R2")]
+        frame = bars[bars["outcome"] == outcome]
         for index, part in frame.groupby("index", sort=False):
-            fig.add_trace(go.Bar(x=part["term"], y=part["value"], name=index,
-                                 marker_color=palette.get(index, NEUTRAL), legendgroup=index,
-                                 showlegend=i == 0,
-                                 error_y={"type": "data", "array": part["conf"], "visible": True}),
-                          row=i // cols + 1, col=i % cols + 1)
+            fig.add_trace(go.Bar(
+                y=[_term_label(t, labels) for t in part["term"]], x=part["value"],
+                orientation="h", name=index, marker_color=palette.get(index, NEUTRAL),
+                legendgroup=index, showlegend=i == 0, customdata=part["term"],
+                error_x={"type": "data", "array": part["conf"], "visible": True},
+                hovertemplate="%{customdata}<br>" + index + " %{x:.3f}<extra></extra>"),
+                row=i // cols + 1, col=i % cols + 1)
+    fig.update_yaxes(categoryorder="array", categoryarray=order[::-1])
     method = sensitivity["method"].iloc[0] if len(sensitivity) else ""
-    title = ("Sobol indices: first order S1 and total ST (95% bootstrap intervals)"
+    title = ("Sobol indices: first order S1 and total ST (95% bootstrap intervals; "
+             "ST - S1 is the share through interactions)"
              if method == "sobol" else
              "Standardised regression coefficients (95% intervals; trust them when R² is high)")
+    per_row = 60 + 28 * len(terms) * (2 if method == "sobol" else 1)
     fig.update_layout(title=title, template="plotly_white", barmode="group",
-                      height=max(360, 320 * rows))
+                      height=max(360, 100 + per_row * rows))
+    return fig
+
+
+def point_medians_chart(quantiles: pd.DataFrame, points: pd.DataFrame, variable: str,
+                        title: str, yaxis: str) -> go.Figure:
+    """The median path of ``variable`` at each parameter point (for designs with few points)."""
+    fig = go.Figure()
+    frame = quantiles[quantiles["variable"] == variable]
+    for point, part in frame.groupby("point", sort=True):
+        values = points.loc[point]
+        label = ", ".join(f"{short_labels(list(points.columns))[k]}={v}"
+                          for k, v in values.items()) or f"point {point}"
+        fig.add_trace(go.Scatter(x=part["step"], y=part["q50"], mode="lines", name=label,
+                                 hovertemplate=label + "<br>step %{x}<br>median %{y:.4g}"
+                                 "<extra></extra>"))
+    fig.update_layout(title=title + " (median across replications, per parameter point)",
+                      xaxis_title="step", yaxis_title=yaxis, template="plotly_white", height=430)
     return fig
 
 
@@ -156,6 +214,13 @@ def sweep_figures(result: SweepResult) -> list[go.Figure]:
         fan_chart(pooled, ["price_index"], "Price index over time", "quantity-weighted price"),
         outcome_histograms(result.runs, list(spec.outcomes)),
     ]
+    if spec.parameters and result.plan.n_points <= MAX_POINT_LINES and spec.replications > 1:
+        points = (result.runs.groupby("point", sort=True)[list(spec.parameters)].first()
+                  .map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
+        figures += [point_medians_chart(result.quantiles, points, variable, title, axis)
+                    for variable, title, axis in (
+                        ("hhi", "HHI over time", "HHI (0-10,000)"),
+                        ("price_index", "Price index over time", "quantity-weighted price"))]
     if spec.parameters:
         figures.append(parameter_scatter(result.runs, list(spec.parameters), list(spec.outcomes)))
     if len(result.sensitivity):

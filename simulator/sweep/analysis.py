@@ -58,7 +58,8 @@ def runs_table(records: list[RunRecord], resolved: ResolvedSpec) -> pd.DataFrame
 
 
 def series_table(records: list[RunRecord], firms: list[str]) -> pd.DataFrame:
-    """Per-step model-level series of every run (``share.<firm>`` columns: 0 while absent)."""
+    """Per-step model-level series of every run (``share.<firm>`` of the base scenario's firms,
+    0 once gone, and ``share.entrants``, the total share of firms that entered)."""
     frames = [record.series for record in records if len(record.series)]
     if not frames:
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in (*ID_COLUMNS, "step")})

@@ -23,6 +23,7 @@ MODEL_SERIES = ("hhi", "price_index", "price_dispersion", "consumer_surplus", "t
 """Model-level columns kept per step (those the model has); firm shares follow as
 ``share.<firm>`` columns. A curated list, so quantile tables stay small for big sweeps."""
 COUNT_SERIES = ("n_firms", "entries", "exits", "n_links")
+ENTRANTS_SHARE = "share.entrants"
 
 _WORKER_STATE: dict[str, Any] = {}
 
@@ -61,7 +62,9 @@ class RunRecord:
 
 
 def series_frame(result, firms: tuple[str, ...]) -> pd.DataFrame:
-    """Per-step model-level series plus each firm's share (0 while a firm is absent)."""
+    """Per-step model-level series, each base firm's share (0 once it has left) and the
+    entrants' total share (``share.entrants``: entrants differ from run to run, so their
+    individual shares would not line up across runs)."""
     columns = [c for c in MODEL_SERIES if c in result.model.columns]
     frame = result.model[["step", *columns]].copy()
     for column in ("step", *COUNT_SERIES):
@@ -72,12 +75,15 @@ def series_frame(result, firms: tuple[str, ...]) -> pd.DataFrame:
     firm_names = result.firms["firm"].to_numpy()
     firm_shares = result.firms["share"].to_numpy(dtype=float)
     rows = np.searchsorted(steps, firm_steps)  # steps are sorted and unique
-    present = set(firm_names.tolist())
-    for name in list(firms) + sorted(present - set(firms)):
+    for name in firms:
         share = np.zeros(len(steps))
         mine = firm_names == name
         share[rows[mine]] = np.nan_to_num(firm_shares[mine])
         frame[f"share.{name}"] = share
+    entrants = np.zeros(len(steps))
+    others = ~np.isin(firm_names, list(firms))
+    np.add.at(entrants, rows[others], np.nan_to_num(firm_shares[others]))
+    frame[ENTRANTS_SHARE if "entrants" not in firms else "share.entrants (new firms)"] = entrants
     return frame.reset_index(drop=True)
 
 

@@ -53,7 +53,7 @@ def make_spec(**changes) -> dict:
         "method": "lhs",
         "samples": 4,
         "parameters": {
-            "market.segments.chat.price_sensitivity": {"uniform": [0.5, 2.0]},
+            "market.segments.0.price_sensitivity": {"uniform": [0.5, 2.0]},
             "companies.Cheap.strategy.pricing": {"choice": ["undercut", "cost_plus"]},
             "companies.0.unit_cost": {"loguniform": [0.4, 1.2]},
         },
@@ -320,6 +320,17 @@ def test_serial_processes_and_dask_give_identical_tables():
     assert_same_tables(serial, dask)
 
 
+def test_dask_executor_reaches_a_running_scheduler_by_address():
+    from dask.distributed import LocalCluster
+
+    spec = make_spec(samples=2)
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        remote = sweep.run(spec, executor="dask", dask_address=cluster.scheduler_address,
+                           progress=False)
+    assert_same_tables(sweep.run(spec, progress=False), remote)
+
+
 def test_resume_after_a_stop_finishes_the_rest_and_matches_an_uninterrupted_sweep(tmp_path):
     spec = make_spec(samples=5)
     whole = sweep.run(spec, out=tmp_path / "whole", progress=False)
@@ -344,6 +355,7 @@ def test_resume_after_a_stop_finishes_the_rest_and_matches_an_uninterrupted_swee
     again = sweep.run(spec, out=tmp_path / "resumed", progress=False)
     assert again.ran == 0
     assert_same_tables(whole, again)
+    assert_same_tables(whole, sweep.load(tmp_path / "resumed"))
 
 
 def test_resume_after_a_real_kill_of_the_command(tmp_path):
@@ -390,6 +402,27 @@ def test_a_folder_made_by_a_different_spec_is_refused(tmp_path, capsys):
 def test_worker_setup_runs_once_per_process():
     state = worker.worker_setup()
     assert worker.worker_setup() is state and state["setups"] == 1
+
+
+def test_zoo_quality_is_built_once_per_worker_and_never_trains(monkeypatch):
+    from simulator import model
+    from simulator.market.quality import PlaceholderQuality
+
+    calls = []
+
+    def counting_source(scenario, allow_training=True):
+        calls.append(allow_training)
+        return PlaceholderQuality(scenario.market.compute_range)
+
+    monkeypatch.setattr(model, "make_quality_source", counting_source)
+    monkeypatch.setitem(worker._WORKER_STATE, "quality_sources", {})
+    scenario = copy.deepcopy(TINY)
+    scenario["market"]["quality_model"] = "zoo"
+    scenario["market"]["segments"][0]["name"] = "assistant"
+    scenario["companies"][2]["quality"] = {"assistant": 0.4, "code": 0.6}
+    result = sweep.run(make_spec(scenario=scenario, replications=2, samples=3), progress=False)
+    assert (result.runs["error"] == "").all() and len(result.runs) == 6
+    assert calls == [False]  # one source for all six runs, training disabled
 
 
 # --- tables and outcomes ----------------------------------------------------------------------
@@ -462,11 +495,11 @@ def test_standardized_regression_recovers_known_coefficients():
 
 def test_categorical_parameters_are_one_hot_against_their_first_category():
     resolved = sweep.parse_sweep_spec(make_spec())
-    runs = pd.DataFrame({"market.segments.chat.price_sensitivity": [1.0, 2.0],
+    runs = pd.DataFrame({"market.segments.0.price_sensitivity": [1.0, 2.0],
                          "companies.Cheap.strategy.pricing": ["undercut", "cost_plus"],
                          "companies.0.unit_cost": [0.1, 1.0]})
     inputs, owner = encode_inputs(runs, resolved)
-    assert list(inputs.columns) == ["market.segments.chat.price_sensitivity",
+    assert list(inputs.columns) == ["market.segments.0.price_sensitivity",
                                     "companies.Cheap.strategy.pricing=cost_plus",
                                     "companies.0.unit_cost"]
     assert inputs["companies.Cheap.strategy.pricing=cost_plus"].tolist() == [0.0, 1.0]

@@ -7,6 +7,7 @@
     result.quantiles    # per point, variable and step: mean and 5/25/50/75/95% across replications
     result.summary      # per point and outcome: n, mean, std, min, quantiles, max
     result.sensitivity  # Sobol S1/ST (method sobol) or standardised regression coefficients
+    same = sweep.load("runs/sweeps/ps")  # a finished folder, read back
 
 Modules: ``spec`` (schema, validation), ``paths`` (parameter paths into a scenario),
 ``design`` (grid/random/LHS/Sobol designs and per-run seeds), ``outcomes`` (named metrics),
@@ -19,7 +20,7 @@ from simulator.sweep.analysis import sobol_indices, standardized_regression
 from simulator.sweep.design import build_design, latin_hypercube, run_seeds
 from simulator.sweep.outcomes import OUTCOMES, compute_outcomes, describe_outcomes
 from simulator.sweep.paths import ParameterPath, PathError, resolve_path
-from simulator.sweep.runner import SweepPlan, SweepResult, plan_sweep, run
+from simulator.sweep.runner import SweepPlan, SweepResult, load, plan_sweep, run
 from simulator.sweep.spec import (
     Distribution,
     ResolvedSpec,
@@ -33,7 +34,7 @@ from simulator.sweep.store import SweepStore
 __all__ = [
     "OUTCOMES", "Distribution", "ParameterPath", "PathError", "ResolvedSpec", "SweepPlan",
     "SweepResult", "SweepSpec", "SweepSpecError", "SweepStore", "build_design",
-    "compute_outcomes", "describe_outcomes", "latin_hypercube", "load_sweep_spec",
+    "compute_outcomes", "describe_outcomes", "latin_hypercube", "load", "load_sweep_spec",
     "parse_sweep_spec", "plan_sweep", "resolve_path", "run", "run_seeds", "sobol_indices",
     "standardized_regression",
 ]

@@ -221,3 +221,29 @@ def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None
         store.write_tables(tables)
     return SweepResult(plan=plan, out=Path(out) if out is not None else None, complete=complete,
                        ran=len(todo), wall_time_s=time.perf_counter() - start, **tables)
+
+
+def load(out: str | Path) -> SweepResult:
+    """Read a finished sweep folder back (for notebooks and reports), without running anything.
+
+    The plan is rebuilt from the stored spec and base scenario, so it does not matter whether
+    the spec or scenario files have changed or moved since.
+    """
+    import yaml
+
+    from simulator.sweep.spec import parse_sweep_spec
+    from simulator.sweep.store import SPEC_FILE, TABLES
+
+    out = Path(out)
+    spec_path = out / SPEC_FILE
+    if not spec_path.is_file():
+        raise SweepSpecError([f"{out}: not a sweep folder ({SPEC_FILE} missing)"])
+    stored = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    document = {**stored["spec"], "scenario": stored["identity"]["scenario"]}
+    plan = plan_sweep(parse_sweep_spec(document))
+    missing = [name for name in TABLES if not (out / f"{name}.parquet").is_file()]
+    if missing:
+        raise SweepSpecError([f"{out}: the sweep is not finished ({', '.join(missing)} missing); "
+                              "run it again to finish it"])
+    tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
+    return SweepResult(plan=plan, out=out, complete=True, ran=0, wall_time_s=0.0, **tables)

@@ -1,8 +1,10 @@
 """What a worker does: one simulation run, reduced to a row of outcomes and per-step series.
 
 This module is what worker processes import (process pool, Dask). ``worker_setup`` does the
-one-time setup of a worker (imports; the LM zoo's measurement table once it exists) and caches
-it at module level, so a worker pays for it once, never per run, and never trains.
+one-time setup of a worker (imports) and caches it at module level. Quality sources that read
+the LM zoo (``quality_model: zoo``) are built once per worker and distinct zoo settings, with
+training disabled, and reused by every later run: a worker reads the zoo's measurement table
+once and never trains inside a sweep.
 """
 
 from __future__ import annotations
@@ -87,13 +89,39 @@ def series_frame(result, firms: tuple[str, ...]) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def quality_source(scenario) -> Any | None:
+    """This worker's cached zoo quality source for the scenario (None: the model's default).
+
+    Built by ``make_quality_source(..., allow_training=False)``, keyed by what it reads, so the
+    zoo table is loaded once per worker and zoo settings, never per run.
+    """
+    market = scenario.market
+    if market.quality_model != "zoo" or not scenario.needs_quality_model:
+        return None
+    from simulator import model
+
+    key = (tuple(scenario.segment_names), tuple(market.compute_range),
+           market.zoo.model_dump_json())
+    sources = worker_setup().setdefault("quality_sources", {})
+    if key not in sources:
+        sources[key] = model.make_quality_source(scenario, allow_training=False)
+    return sources[key]
+
+
 def run_one(task: RunTask) -> RunRecord:
     """Simulate one run; a run that fails is recorded with its error, not raised."""
     simulate = worker_setup()["simulate"]
     row: dict[str, Any] = {"run": task.run, "point": task.point, "replication": task.replication,
                            "seed": task.seed, **task.params}
     try:
-        result = simulate(task.scenario, seed=task.seed)
+        from simulator.config import parse_scenario
+
+        scenario = parse_scenario(task.scenario)
+        source = quality_source(scenario)
+        if source is None:
+            result = simulate(scenario, seed=task.seed)
+        else:
+            result = simulate(scenario, seed=task.seed, quality_source=source)
         row.update(compute_outcomes(result, task.outcomes))
         row["error"] = ""
         series = series_frame(result, task.firms)

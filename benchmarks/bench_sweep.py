@@ -2,8 +2,9 @@
 
 A Latin-hypercube sweep over the baseline scenario (shortened to --steps months) runs once per
 executor without writing anything; the process and Dask rows also show their speed-up over
-serial (ideal: the number of workers; less when other work shares the cores). Executor start-up
-(process pool, Dask LocalCluster) counts, as it does for a user.
+serial (ideal: the number of workers; less when other work shares the cores: check `uptime`).
+Executor start-up (process pool, Dask LocalCluster) counts, as it does for a user; the first
+line, bare simulate() calls, shows what the sweep machinery itself costs.
 
     python benchmarks/bench_sweep.py [--runs 24] [--steps 60] [--workers N] [--no-dask]
 """
@@ -46,6 +47,18 @@ def runs_per_second(spec: dict, executor: str, workers: int | None) -> tuple[flo
     return len(result.runs) / seconds, seconds
 
 
+def raw_simulate_rate(spec: dict) -> float:
+    """Runs per second of bare ``simulate`` calls on the sweep's scenarios (serial ceiling)."""
+    from simulator.model import simulate
+
+    plan = sweep.plan_sweep(spec)
+    start = time.perf_counter()
+    for run in range(plan.n_runs):
+        task = plan.task(run)
+        simulate(task.scenario, seed=task.seed)
+    return plan.n_runs / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=24)
@@ -56,8 +69,11 @@ def main() -> None:
     spec = bench_spec(args.runs, args.steps)
     print(f"{args.runs} runs of the baseline ({args.steps} steps), {available_cores()} cores, "
           f"{args.workers} workers")
+    raw = raw_simulate_rate(spec)
+    print(f"  simulate() {raw:6.2f} runs/s  (bare model runs, no sweep machinery)")
     serial, seconds = runs_per_second(spec, "serial", None)
-    print(f"  serial     {serial:6.2f} runs/s  ({seconds:5.1f} s)")
+    print(f"  serial     {serial:6.2f} runs/s  ({seconds:5.1f} s)  sweep overhead "
+          f"{(raw / serial - 1):.0%}")
     executors = ["processes"] + ([] if args.no_dask else ["dask"])
     for executor in executors:
         rate, seconds = runs_per_second(spec, executor, args.workers)

@@ -157,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--report", action="store_true", help="write sensitivity tables and "
                        "DIR/dashboard.html")
     sweep.add_argument("--list-outcomes", action="store_true", help="list outcome metrics")
+    sweep.add_argument("--schema", action="store_true", help="print the sweep spec JSON Schema")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     sweep.set_defaults(func=cmd_sweep)
     return parser

@@ -526,3 +526,13 @@ def test_sobol_sweep_through_the_cli_writes_indices_and_the_dashboard(tmp_path, 
                   "Outcome distributions", "Outcomes against parameters", "Sobol indices"):
         assert title in page
     assert len(pd.read_parquet(out / "runs.parquet")) == 8 * 4
+
+
+def test_cli_lists_outcomes_and_prints_the_spec_schema(capsys):
+    assert main(["sweep", "--list-outcomes"]) == 0
+    listing = capsys.readouterr().out
+    assert "final_share.<firm>" in listing and "exits" in listing
+    assert main(["sweep", "--schema"]) == 0
+    schema = yaml.safe_load(capsys.readouterr().out)  # JSON is YAML
+    assert set(schema["$defs"]["Distribution"]["properties"]) == {
+        "uniform", "loguniform", "integer", "choice", "values"}

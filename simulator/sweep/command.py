@@ -47,6 +47,13 @@ def run_command(args: argparse.Namespace) -> int:
     if args.list_outcomes:
         print(describe_outcomes())
         return 0
+    if getattr(args, "schema", False):
+        import json
+
+        from simulator.sweep.spec import SweepSpec
+
+        print(json.dumps(SweepSpec.model_json_schema(), indent=2))
+        return 0
     if args.spec is None:
         print("error: spec: give a sweep spec YAML file", file=sys.stderr)
         return 2

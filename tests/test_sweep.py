@@ -536,3 +536,15 @@ def test_cli_lists_outcomes_and_prints_the_spec_schema(capsys):
     schema = yaml.safe_load(capsys.readouterr().out)  # JSON is YAML
     assert set(schema["$defs"]["Distribution"]["properties"]) == {
         "uniform", "loguniform", "integer", "choice", "values"}
+
+
+SHIPPED_SPECS = sorted((Path(__file__).resolve().parent.parent / "scenarios" / "sweeps")
+                       .glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED_SPECS, ids=[p.stem for p in SHIPPED_SPECS])
+def test_shipped_sweep_specs_are_documented_and_valid(path):
+    text = path.read_text()
+    assert text.startswith("# ") and "What to look at" in text and "Measured:" in text
+    plan = sweep.plan_sweep(path)  # every path, outcome and sampled scenario checks out
+    assert plan.n_runs <= 300  # runnable in a few minutes on two cores

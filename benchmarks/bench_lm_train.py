@@ -7,7 +7,11 @@ Times optimizer steps only (after warm-up steps), not evaluation, and prints one
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 
 def measure(threads: int, steps: int, warmup: int, device: str) -> tuple[float, int, str]:

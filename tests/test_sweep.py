@@ -23,6 +23,7 @@ from simulator.sweep import worker
 from simulator.sweep.analysis import encode_inputs, series_quantiles
 from simulator.sweep.design import grid_levels, latin_hypercube, sobol_design, value_at
 from simulator.sweep.spec import Distribution
+from simulator.sweep.store import fingerprint
 
 TINY = {
     "name": "tiny",
@@ -548,3 +549,11 @@ def test_shipped_sweep_specs_are_documented_and_valid(path):
     assert text.startswith("# ") and "What to look at" in text and "Measured:" in text
     plan = sweep.plan_sweep(path)  # every path, outcome and sampled scenario checks out
     assert plan.n_runs <= 300  # runnable in a few minutes on two cores
+
+
+def test_reordering_parameters_changes_the_design_and_the_sweep_identity():
+    spec = make_spec()
+    swapped = make_spec(parameters=dict(reversed(list(spec["parameters"].items()))))
+    first, second = sweep.parse_sweep_spec(spec), sweep.parse_sweep_spec(swapped)
+    assert sweep.build_design(first).points != sweep.build_design(second).points
+    assert fingerprint(first.identity()) != fingerprint(second.identity())

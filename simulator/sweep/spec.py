@@ -200,8 +200,9 @@ class ResolvedSpec:
             "method": spec.method,
             "samples": None if spec.method == "grid" else spec.n_samples,
             "grid_levels": spec.grid_levels if spec.method == "grid" else None,
-            "parameters": {path: dist.model_dump(mode="json", exclude_none=True)
-                           for path, dist in spec.parameters.items()},
+            # a list, not a mapping: the parameters' order shapes the design
+            "parameters": [[path, dist.model_dump(mode="json", exclude_none=True)]
+                           for path, dist in spec.parameters.items()],
             "outcomes": list(spec.outcomes),
         }
 

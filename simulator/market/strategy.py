@@ -112,13 +112,37 @@ def _bisect(fn, lo: Array, hi: Array, iterations: int = 100) -> Array:
     return 0.5 * (lo + hi)
 
 
+def _safeguarded_newton(fn_and_slope, lo: Array, hi: Array, iterations: int = 100) -> Array:
+    """Vectorised Newton iteration kept inside a shrinking bracket [lo, hi].
+
+    ``fn_and_slope(x) -> (f, f')`` with f > 0 at lo and f < 0 at hi. A Newton step that
+    leaves the bracket is replaced by bisection, so convergence is guaranteed; near the root
+    it is quadratic (a handful of iterations instead of bisection's ~50).
+    """
+    x = 0.5 * (lo + hi)
+    for _ in range(iterations):
+        value, slope = fn_and_slope(x)
+        positive = value > 0
+        lo = np.where(positive, x, lo)
+        hi = np.where(positive, hi, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = x - value / slope
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        new_x = np.where(inside, newton, 0.5 * (lo + hi))
+        done = np.abs(new_x - x) <= 1e-13 * (1.0 + np.abs(x))
+        x = new_x
+        if done.all():
+            break
+    return x
+
+
 def best_response_prices(view: MarketView, firms: Array) -> Array:
     """argmax_p (p - c_i) * min(D_i(p), K_i) with rivals at their last prices, per firm.
 
     The logit profit is quasi-concave in own price, so the optimum is the root of the
     first-order condition  sum_s M_s s_is [1 - (p - c_i) alpha_s / mu_s (1 - s_is)] = 0,
-    found by vectorised bisection. With a binding capacity the firm prices up to the price at
-    which demand equals capacity when that is higher.
+    found by a vectorised Newton iteration safeguarded by bisection. With a binding capacity
+    the firm prices up to the price at which demand equals capacity when that is higher.
     """
     costs = view.costs[firms]
     log_rest = _rivals_log_denominator(view, firms)
@@ -128,6 +152,13 @@ def best_response_prices(view: MarketView, firms: Array) -> Array:
         _, s = own_demand(p, view, firms, log_rest)
         return (view.size * s * (1.0 - (p - costs)[:, None] * slope * (1.0 - s))).sum(axis=1)
 
+    def marginal_profit_and_slope(p: Array) -> tuple[Array, Array]:
+        _, s = own_demand(p, view, firms, log_rest)
+        markup = (p - costs)[:, None]
+        value = (view.size * s * (1.0 - markup * slope * (1.0 - s))).sum(axis=1)
+        curvature = view.size * slope * s * (1.0 - s) * (markup * slope * (1.0 - 2.0 * s) - 2.0)
+        return value, curvature.sum(axis=1)
+
     lo = costs.copy()
     hi = costs + 1.0 / slope.min()
     for _ in range(200):  # widen until the FOC is negative at hi for every firm
@@ -135,7 +166,7 @@ def best_response_prices(view: MarketView, firms: Array) -> Array:
         if not still_positive.any():
             break
         hi = np.where(still_positive, costs + 2.0 * (hi - costs), hi)
-    price = _bisect(marginal_profit, lo, hi)
+    price = _safeguarded_newton(marginal_profit_and_slope, lo, hi)
 
     capacity = view.capacity[firms]
     limited = np.isfinite(capacity)

@@ -43,10 +43,12 @@ def test_quality_from_bpb_anchors():
     assert np.allclose(values, [0.0, 0.5, 1.0])
 
 
-def test_isotonic_is_non_increasing_and_least_squares():
-    fitted = zoo.isotonic_non_increasing([5.0, 4.0, 4.2, 3.0, 3.1, 3.1, 2.0])
-    assert np.all(np.diff(fitted) <= 0)
-    assert np.allclose(fitted, [5.0, 4.1, 4.1, 3.0 + 0.2 / 3, 3.0 + 0.2 / 3, 3.0 + 0.2 / 3, 2.0])
+def test_compute_frontier_is_the_running_minimum():
+    frontier = zoo.compute_frontier([5.0, 4.0, 4.2, 3.0, 3.1, 2.0])
+    assert frontier.tolist() == [5.0, 4.0, 4.0, 3.0, 3.0, 2.0]
+    c = 1e10 * 2.0 ** np.arange(6)
+    fit = zoo.fit_frontier(c, np.array([5.0, 4.0, 4.2, 3.0, 3.1, 2.0]))
+    assert fit.n_capped == 2 and fit.r2_raw is not None and fit.r2_raw <= fit.r2 + 1e-9
 
 
 def test_power_law_fit_recovers_known_exponent():

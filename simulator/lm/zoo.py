@@ -14,15 +14,19 @@ written once, atomically.
 
 Fit. Per segment, on the mix trained on that segment only (seeds averaged per compute level),
 L(C) = E + A * C^(-a) is fitted with scipy.optimize.curve_fit (C in training FLOPs, as in the
-table) and R^2 is reported.
+table) to the compute frontier: the best bpb measured at compute <= C (running minimum over
+levels), as in Chinchilla's envelope approach. A firm with more compute can always train the
+cheaper recipe (or stop early), so more compute never buys a worse model. This matters for
+the small, repetitive assistant corpus, whose largest budgets over-fit (higher validation bpb
+after many epochs); the raw points stay in the table and `zoo show` reports R^2 against both.
 
 Map used by the simulation (ZooQuality):
 1. Real budget -> zoo compute. log10(zoo FLOPs) is a linear function of log10(real FLOPs)
    sending compute_range[0] to the smallest measured zoo budget and compute_range[1] to the
    largest; monotone increasing.
 2. Zoo compute -> bpb for each measured mix curve. The measured points of each (mix, segment)
-   curve are made non-increasing in compute (isotonic regression), then interpolated with
-   monotone PCHIP in log10(compute). Outside the measured range the curve continues with its
+   curve are replaced by their compute frontier (running minimum, see Fit), then interpolated
+   with monotone PCHIP in log10(compute). Outside the measured range the curve continues with its
    fitted power law, shifted to meet the end point (so it stays continuous and monotone; flat if
    the fit does not decrease), and the firm is flagged `extrapolated`.
 3. Data mix -> bpb on segment s. With w the firm's weight on s, three anchors are blended
@@ -41,6 +45,7 @@ This module imports numpy, pandas and scipy only; torch is imported when a point
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -292,13 +297,16 @@ def quality_from_bpb(bpb, h_unigram, bpb_best):
 
 @dataclass(frozen=True)
 class PowerLawFit:
-    """L(C) = E + A * C^(-alpha), C in FLOPs; r2 on the points it was fitted to."""
+    """L(C) = E + A * C^(-alpha), C in FLOPs; r2 on the points it was fitted to (the frontier),
+    r2_raw of the same curve against the raw seed-averaged points."""
 
     E: float
     A: float
     alpha: float
     r2: float
     n_points: int
+    r2_raw: float | None = None
+    n_capped: int = 0  # points the frontier lowered (worse than a cheaper level)
 
     def __call__(self, flops):
         return self.E + self.A * np.power(np.asarray(flops, dtype=float), -self.alpha)
@@ -333,9 +341,7 @@ def fit_power_law(flops: Sequence[float], bpb: Sequence[float]) -> PowerLawFit:
             maxfev=20000,
         )
     e, a_scaled, alpha = (float(v) for v in params)
-    residual = float(np.sum((y - model(x, *params)) ** 2))
-    total = float(np.sum((y - y.mean()) ** 2))
-    r2 = 1.0 - residual / total if total > 0 else 1.0
+    r2 = r_squared(y, model(x, *params))
     return PowerLawFit(E=e, A=a_scaled * c_ref**alpha, alpha=alpha, r2=r2, n_points=len(c))
 
 
@@ -348,18 +354,45 @@ def curve_points(table: pd.DataFrame, mix: str, segment: str) -> tuple[np.ndarra
     return grouped.index.to_numpy(dtype=float), grouped.to_numpy(dtype=float)
 
 
+def compute_frontier(bpb: Sequence[float]) -> np.ndarray:
+    """Best bpb at compute <= C: running minimum of points sorted by compute."""
+    return np.minimum.accumulate(np.asarray(bpb, dtype=float))
+
+
+def r_squared(observed: np.ndarray, predicted: np.ndarray) -> float:
+    total = float(np.sum((observed - observed.mean()) ** 2))
+    return 1.0 - float(np.sum((observed - predicted) ** 2)) / total if total > 0 else 1.0
+
+
+def fit_frontier(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit:
+    """Power law fitted to the compute frontier of one curve, with R^2 against raw points."""
+    frontier = compute_frontier(bpb)
+    fit = fit_power_law(flops, frontier)
+    return dataclasses.replace(
+        fit,
+        r2_raw=r_squared(np.asarray(bpb, dtype=float), fit(flops)),
+        n_capped=int(np.sum(frontier < np.asarray(bpb) - 1e-12)),
+    )
+
+
 def fit_segments(table: pd.DataFrame) -> dict[str, PowerLawFit]:
-    """Per segment, the power law fitted to the model trained on that segment alone."""
+    """Per segment, the power law fitted to the frontier of the model trained on it alone."""
     segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
-    return {s: fit_power_law(*curve_points(table, s, s)) for s in segments}
+    return {s: fit_frontier(*curve_points(table, s, s)) for s in segments}
 
 
 def format_fits(fits: Mapping[str, PowerLawFit]) -> str:
-    lines = ["fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix:"]
-    lines.append(f"  {'segment':10s} {'E':>8s} {'A':>11s} {'a':>7s} {'R^2':>7s}")
+    lines = [
+        "fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix, on the compute frontier",
+        "(best bpb at compute <= C; 'capped' = levels worse than a cheaper one, R^2 raw = same",
+        "curve against the raw seed-averaged points):",
+        f"  {'segment':10s} {'E':>8s} {'A':>11s} {'a':>7s} {'R^2':>7s} {'R^2 raw':>8s} capped",
+    ]
     for segment, fit in fits.items():
+        raw = f"{fit.r2_raw:8.4f}" if fit.r2_raw is not None else f"{'-':>8s}"
         lines.append(
-            f"  {segment:10s} {fit.E:8.4f} {fit.A:11.4g} {fit.alpha:7.4f} {fit.r2:7.4f}"
+            f"  {segment:10s} {fit.E:8.4f} {fit.A:11.4g} {fit.alpha:7.4f} {fit.r2:7.4f} {raw}"
+            f" {fit.n_capped:6d}"
         )
     return "\n".join(lines)
 
@@ -394,23 +427,10 @@ def format_table(table: pd.DataFrame) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def isotonic_non_increasing(values: Sequence[float]) -> np.ndarray:
-    """Closest (least-squares) non-increasing sequence: pool-adjacent-violators."""
-    blocks: list[list[float]] = []  # [mean, count]
-    for value in values:
-        blocks.append([float(value), 1.0])
-        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
-            mean_b, count_b = blocks.pop()
-            mean_a, count_a = blocks.pop()
-            count = count_a + count_b
-            blocks.append([(mean_a * count_a + mean_b * count_b) / count, count])
-    return np.concatenate([np.full(int(count), mean) for mean, count in blocks])
-
-
 class MonotoneCurve:
     """bpb as a non-increasing function of compute for one (mix, segment) of the zoo.
 
-    Inside the measured range: monotone PCHIP in log10(FLOPs) through the isotonic points.
+    Inside the measured range: monotone PCHIP in log10(FLOPs) through the frontier points.
     Outside: the fitted power law shifted to meet the end point (flat if the fit does not
     decrease or could not be made).
     """
@@ -419,10 +439,10 @@ class MonotoneCurve:
         from scipy.interpolate import PchipInterpolator
 
         self.log_flops = np.log10(np.asarray(flops, dtype=float))
-        self.bpb = isotonic_non_increasing(bpb)
+        self.bpb = compute_frontier(bpb)
         self.fit: PowerLawFit | None
         try:
-            self.fit = fit_power_law(flops, bpb)
+            self.fit = fit_power_law(flops, self.bpb)
         except (ValueError, RuntimeError):
             self.fit = None
         if len(self.log_flops) >= 2:

@@ -29,11 +29,18 @@ Map used by the simulation (ZooQuality):
    with monotone PCHIP in log10(compute). Outside the measured range the curve continues with its
    fitted power law, shifted to meet the end point (so it stays continuous and monotone; flat if
    the fit does not decrease), and the firm is flagged `extrapolated`.
-3. Data mix -> bpb on segment s. With w the firm's weight on s, three anchors are blended
-   piecewise-linearly in w: w=0 -> mean bpb on s of the models trained on the other single
-   segments ("never saw s"), w=1/4 -> the uniform mix, w=1 -> the model trained on s alone.
-   Anchors are first ordered (uniform >= single, never-saw >= uniform, by taking maxima), so more
-   weight on s never worsens bpb on s, and more compute never worsens it either.
+3. Data mix -> bpb on segment s, with w the firm's weight on s and C its zoo compute:
+   - w in [1/4, 1]: linear in w from the uniform mix at C (w = 1/4) to the model trained on s
+     alone at C (w = 1).
+   - w in (0, 1/4): the uniform mix at the reduced compute C * w / (1/4), i.e. the same amount
+     of s-data as the firm's (power law below the measured range), capped by the w = 0 anchor.
+   - w = 0: the mean bpb on s of the models trained on the other single segments ("never saw
+     s"; e.g. ~10-20 bpb for English-only models on Chinese bytes), held flat outside the
+     measured compute range.
+   Anchors are ordered first: single = min(single, uniform) (where the data disagree, e.g. the
+   assistant-only models over-fit at the top budgets and the uniform mix does better on
+   assistant, focusing on s is credited with the better value) and never-saw = max(never-saw,
+   uniform). So more weight on s never worsens bpb on s, and more compute never worsens it.
 4. bpb -> quality. Q = (H_unigram - bpb) / (H_unigram - bpb_best): H_unigram is the segment's
    byte-unigram cross-entropy (corpus.unigram_entropy), bpb_best the best bpb in the zoo for
    the segment. Q = 0 knows only byte frequencies, Q = 1 matches the best measured model, Q > 1
@@ -435,16 +442,17 @@ class MonotoneCurve:
     decrease or could not be made).
     """
 
-    def __init__(self, flops: np.ndarray, bpb: np.ndarray):
+    def __init__(self, flops: np.ndarray, bpb: np.ndarray, power_law: bool = True):
         from scipy.interpolate import PchipInterpolator
 
         self.log_flops = np.log10(np.asarray(flops, dtype=float))
         self.bpb = compute_frontier(bpb)
-        self.fit: PowerLawFit | None
-        try:
-            self.fit = fit_power_law(flops, self.bpb)
-        except (ValueError, RuntimeError):
-            self.fit = None
+        self.fit: PowerLawFit | None = None
+        if power_law:
+            try:
+                self.fit = fit_power_law(flops, self.bpb)
+            except (ValueError, RuntimeError):
+                self.fit = None
         if len(self.log_flops) >= 2:
             self.inside = PchipInterpolator(self.log_flops, self.bpb, extrapolate=False)
         else:
@@ -510,8 +518,9 @@ class ZooQuality:
             self.bpb_best[segment] = float(rows["bpb"].min())
             self._own[segment] = MonotoneCurve(*curve_points(self.table, segment, segment))
             self._uniform[segment] = MonotoneCurve(*curve_points(self.table, UNIFORM, segment))
+            # No scaling law for a segment never trained on: flat outside the measured range.
             self._never_saw[segment] = [
-                MonotoneCurve(*curve_points(self.table, other, segment))
+                MonotoneCurve(*curve_points(self.table, other, segment), power_law=False)
                 for other in corpus.SEGMENTS
                 if other != segment
             ]
@@ -528,15 +537,21 @@ class ZooQuality:
 
     def segment_bpb(self, segment: str, log_zoo_flops: np.ndarray, weight: np.ndarray):
         """bpb on `segment` for compute (log10 zoo FLOPs) and the firm's weight on it."""
-        own = self._own[segment](log_zoo_flops)
-        uniform = np.maximum(self._uniform[segment](log_zoo_flops), own)
-        never_saw = np.mean([curve(log_zoo_flops) for curve in self._never_saw[segment]], axis=0)
+        log_c = np.asarray(log_zoo_flops, dtype=float)
+        uniform_curve = self._uniform[segment]
+        uniform = uniform_curve(log_c)
+        own = np.minimum(self._own[segment](log_c), uniform)
+        never_saw = np.mean([curve(log_c) for curve in self._never_saw[segment]], axis=0)
         never_saw = np.maximum(never_saw, uniform)
         u = self.UNIFORM_WEIGHT
         w = np.clip(np.asarray(weight, dtype=float), 0.0, 1.0)
-        low_part = never_saw + (uniform - never_saw) * np.minimum(w, u) / u
         high_part = uniform + (own - uniform) * (np.maximum(w, u) - u) / (1.0 - u)
-        return np.where(w <= u, low_part, high_part)
+        # Below the uniform weight: the uniform model at the compute that holds as much s-data.
+        with np.errstate(divide="ignore"):
+            log_effective = log_c + np.log10(np.minimum(w, u) / u)
+        reduced = np.where(w > 0, uniform_curve(np.maximum(log_effective, -300.0)), np.inf)
+        low_part = np.minimum(never_saw, reduced)
+        return np.where(w >= u, high_part, low_part)
 
     def __call__(
         self, real_flops: np.ndarray, mix: np.ndarray

@@ -406,6 +406,7 @@ def format_fits(fits: Mapping[str, PowerLawFit]) -> str:
 
 def format_table(table: pd.DataFrame) -> str:
     """bpb per (mix, compute level) and evaluated segment, plus the unigram baseline."""
+    table = table.assign(flops=table["flops"].map(lambda v: f"{v:.3g}"))
     wide = table.pivot_table(
         index=["mix_name", "level", "flops", "params", "tokens"],
         columns="segment",

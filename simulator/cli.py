@@ -145,6 +145,10 @@ def build_parser() -> argparse.ArgumentParser:
     schema = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
     schema.set_defaults(func=cmd_schema)
 
+    from simulator.lm.cli import add_lm_commands
+
+    add_lm_commands(sub)
+
     sweep = sub.add_parser("sweep", help="Monte Carlo / sensitivity sweep over scenario "
                            "parameters (resumable: run it again to finish)")
     sweep.add_argument("spec", nargs="?", help="sweep spec YAML file (see scenarios/sweeps/)")

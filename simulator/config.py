@@ -178,7 +178,7 @@ class Market(Strict):
     )
     network: NetworkTerms = Field(default_factory=NetworkTerms, description="Partnership links.")
     quality_model: Literal["zoo", "placeholder"] = Field(
-        "placeholder",
+        "zoo",
         description="Where qualities come from for firms without fixed `quality`: 'zoo' reads "
         "the measured bits-per-byte of the project's trained language models "
         "(simulator.lm.zoo); 'placeholder' is Q = log-compute position x focus "

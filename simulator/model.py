@@ -33,6 +33,8 @@ from simulator.network import LinkTerms, PartnershipNetwork, expected_gains
 
 SEGMENT_COLUMNS = ["step", "firm", "segment", "share", "demand", "sales", "quality", "bpb", "focus"]
 EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
+MIN_QUALITY = 0.0
+"""A model worse than byte frequencies (zoo Q < 0) is worth nothing to users: Q is floored here."""
 PRICING_PARAMS = ("undercut_by", "markup", "follow", "speed")
 
 
@@ -300,6 +302,7 @@ class MarketModel(mesa.Model):
                 np.array([compute[i] for i in learners]),
                 np.array([firms[i].data_mix for i in learners]),
             )
+            quality = np.maximum(quality, MIN_QUALITY)
         row = {i: k for k, i in enumerate(learners)}
         for i, firm in enumerate(firms):
             if i in row:

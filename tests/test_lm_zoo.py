@@ -15,7 +15,7 @@ from simulator.lm import corpus, zoo
 from simulator.lm.zoo import ZooQuality, load_zoo_table, quality_from_bpb
 
 SHIPPED = zoo.shipped_table_path()
-needs_shipped = pytest.mark.skipif(not SHIPPED.is_file(), reason="zoo.csv not built yet")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -61,8 +61,6 @@ def test_power_law_fit_recovers_known_exponent():
 
 @pytest.mark.parametrize("source", ["synthetic", "shipped"])
 def test_bpb_is_monotone_in_compute_and_in_mix_weight(source):
-    if source == "shipped" and not SHIPPED.is_file():
-        pytest.skip("zoo.csv not built yet")
     table = synthetic_table() if source == "synthetic" else None
     segments = list(corpus.SEGMENTS)
     quality_map = ZooQuality(segments, (1e21, 1e26), table=table)
@@ -101,7 +99,6 @@ def test_unknown_segment_and_bad_inputs_are_rejected():
         quality_map(np.array([1e22, 1e23]), np.array([[1.0]]))
 
 
-@needs_shipped
 def test_shipped_table_shapes_quality_and_extrapolation_flag():
     table = load_zoo_table()
     segments = ["assistant", "code", "chinese"]
@@ -120,7 +117,6 @@ def test_shipped_table_shapes_quality_and_extrapolation_flag():
     assert quality[4, 2] > quality_map(np.array([1e26]), np.array([[0, 0, 1.0]]))[0][0, 2]
 
 
-@needs_shipped
 def test_shipped_table_grid_and_fit_quality():
     table = load_zoo_table()
     per_mix = table.groupby("mix_name")["flops"].nunique()
@@ -139,7 +135,6 @@ def test_shipped_table_grid_and_fit_quality():
         assert fit.alpha > 0 and fit.A > 0
 
 
-@needs_shipped
 def test_zoo_show_prints_table_and_fit():
     result = subprocess.run(
         [sys.executable, "-m", "simulator.lm.cli", "zoo", "show"],

@@ -33,7 +33,8 @@ TINY = {
         {"name": "chat", "size": 50.0, "growth": 0.01, "price_sensitivity": 1.0,
          "quality_sensitivity": 3.0, "temperature": 0.5},
         {"name": "code", "size": 20.0, "price_sensitivity": 0.8, "quality_sensitivity": 4.0},
-    ], "entry": {"base_rate": 0.4, "max_firms": 6}},  # stochastic entry: seeds matter
+    ], "entry": {"base_rate": 0.4, "max_firms": 6},  # stochastic entry: seeds matter
+        "quality_model": "placeholder"},  # "chat" has no zoo measurements; sweeps need no LM here
     "companies": [
         {"name": "Big", "unit_cost": 0.8, "initial_compute": 1e25,
          "strategy": {"pricing": "cost_plus", "markup": 0.5}},

@@ -53,6 +53,7 @@ This module imports numpy, pandas and scipy only; torch is imported when a point
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -281,8 +282,17 @@ REQUIRED_COLUMNS = ("level", "mix_name", "segment", "bpb", "h_unigram", "flops",
 
 
 def load_zoo_table(path: str | Path | None = None) -> pd.DataFrame:
-    """Read the zoo table (default: the one shipped in the package)."""
+    """Read the zoo table (default: the one shipped in the package); a copy of a cached read,
+    so sweeps that build many ZooQuality objects parse the CSV once per process."""
     table_path = Path(path) if path is not None else shipped_table_path()
+    stat = table_path.stat() if table_path.is_file() else None
+    key = (str(table_path.resolve()), stat.st_mtime_ns if stat else None)
+    return _read_zoo_table(*key).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _read_zoo_table(path: str, mtime_ns: int | None) -> pd.DataFrame:
+    table_path = Path(path)
     if not table_path.is_file():
         raise FileNotFoundError(
             f"zoo table not found at {table_path}; build it with `llm-market lm zoo build`"

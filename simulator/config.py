@@ -681,23 +681,27 @@ def parse_scenario(data: Any) -> Scenario:
     return scenario
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+def read_yaml(path: str | Path, error: type[Exception] = ScenarioError) -> Any:
+    """Parse a YAML file; an unreadable file or bad YAML raises ``error([one line])``."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError([f"{path}: no such file"]) from None
+        raise error([f"{path}: no such file"]) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError([f"{path}: cannot read ({exc})"]) from None
+        raise error([f"{path}: cannot read ({exc})"]) from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError([f"{path}:{where}: invalid YAML ({problem})"]) from None
-    return parse_scenario(data)
+        raise error([f"{path}:{where}: invalid YAML ({problem})"]) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    return parse_scenario(read_yaml(path))
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:

@@ -19,7 +19,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from simulator import metrics
-from simulator.results import RunResult, atomic_write_text, read_run
+from simulator.atomic import atomic_write_text
+from simulator.results import RunResult, read_run
 
 FIRM_PALETTE: tuple[str, ...] = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",

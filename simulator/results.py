@@ -14,10 +14,7 @@ reader never sees half a file.
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,10 +22,8 @@ from typing import Any
 import pandas as pd
 
 from simulator import metrics
+from simulator.atomic import atomic_write, atomic_write_text
 from simulator.config import Scenario, parse_scenario, scenario_to_yaml
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 TABLES = ("model", "firms", "segments", "edges")
 EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
@@ -115,25 +110,6 @@ def _package_version() -> str:
         return version("llm-market-sim")
     except PackageNotFoundError:
         return "unknown"
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write(tmp_path)`` then rename the temporary file over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; results are ordinary shareable files
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_frame(path: Path, frame: pd.DataFrame) -> None:

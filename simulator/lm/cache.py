@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from simulator.atomic import atomic_write_text
 
 CACHE_ENV_VAR = "LLM_MARKET_CACHE"
 MEASUREMENT_FILE = "measurement.json"
@@ -43,23 +43,6 @@ def measurement_path(config_hash: str) -> Path:
 
 def weights_path(config_hash: str) -> Path:
     return entry_dir(config_hash) / WEIGHTS_FILE
-
-
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call write(temporary path) and then move the result onto `path` in one step."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        write(Path(temporary))
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda temporary: temporary.write_text(text, encoding="utf-8"))
 
 
 def read_measurement_dict(config_hash: str) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from simulator.atomic import atomic_write
 from simulator.lm import cache, corpus
 
 if TYPE_CHECKING:
@@ -404,7 +405,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        cache.atomic_write(cache.weights_path(config_hash), lambda path: torch.save(state, path))
+        atomic_write(cache.weights_path(config_hash), lambda path: torch.save(state, path))
         measurement.wall_time_s = time.perf_counter() - wall_start
         cache.write_measurement_dict(config_hash, measurement.to_dict())
         return measurement

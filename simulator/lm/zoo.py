@@ -68,7 +68,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from simulator.lm import cache, corpus
+from simulator.atomic import atomic_write
+from simulator.lm import corpus
 
 if TYPE_CHECKING:
     from simulator.lm.train import Measurement, TrainConfig
@@ -268,7 +269,7 @@ def build_zoo(
     table = pd.DataFrame(rows)
     table["built_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     table["build_wall_s"] = round(time.perf_counter() - started, 1)
-    cache.atomic_write(out_path, lambda path: table.to_csv(path, index=False))
+    atomic_write(out_path, lambda path: table.to_csv(path, index=False))
     if not quiet:
         log(f"wrote {len(table)} rows ({len(jobs)} trainings) to {out_path}")
     return table

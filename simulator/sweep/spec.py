@@ -25,7 +25,6 @@ import math
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -35,7 +34,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.config import Scenario, ScenarioError, load_scenario, parse_scenario
+from simulator.config import Scenario, ScenarioError, load_scenario, parse_scenario, read_yaml
 from simulator.sweep.outcomes import DEFAULT_OUTCOMES, check_outcome
 from simulator.sweep.paths import ParameterPath, PathError, resolve_path
 
@@ -315,19 +314,7 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
 def load_sweep_spec(path: str | Path) -> ResolvedSpec:
     """Read and validate a sweep spec YAML file (scenario paths relative to its folder)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SweepSpecError([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepSpecError([f"{path}: cannot read ({exc})"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SweepSpecError([f"{path}:{where}: invalid YAML "
-                              f"({getattr(exc, 'problem', None) or exc})"]) from None
+    data = read_yaml(path, SweepSpecError)
     resolved = parse_sweep_spec(data, base_dir=path.parent)
     if resolved.spec.name is None:
         resolved.spec = resolved.spec.model_copy(update={"name": path.stem})

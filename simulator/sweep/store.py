@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from simulator.results import atomic_write, atomic_write_text, write_frame
+from simulator.atomic import atomic_write, atomic_write_text
+from simulator.results import write_frame
 from simulator.sweep.spec import ResolvedSpec, SweepSpecError
 from simulator.sweep.worker import RunRecord
 

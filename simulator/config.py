@@ -515,6 +515,8 @@ def _field_path(loc: tuple[Any, ...], data: Any) -> str:
 _MESSAGES = {
     "extra_forbidden": "unknown key",
     "missing": "required field is missing",
+    "union_tag_not_found": "needs a `kind` (compute_price, cost_index, segment, regulation, "
+    "open_source or entry_wave)",
 }
 
 

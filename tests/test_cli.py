@@ -22,6 +22,7 @@ def write_yaml(tmp_path, data) -> str:
 BAD_CASES = [
     ("unknown key", lambda d: d.update(stepz=3), "stepz: unknown key"),
     ("wrong type", lambda d: d.update(steps="many"), "steps: Input should be a valid integer"),
+    ("event without kind", lambda d: d.update(events=[{"step": 1}]), "events.0: needs a `kind`"),
     (
         "negative size",
         lambda d: d["market"]["segments"][0].update(size=-1),

@@ -51,7 +51,8 @@ def S(demand: Array, capacity: Array, spill: bool = False) -> tuple[Array, Array
 
 def _fill_ratio(wanted: Array, available: Array) -> Array:
     """Fraction of ``wanted`` that ``available`` covers, at most 1."""
-    return np.where(wanted > available, available / np.where(wanted > 0, wanted, 1.0), 1.0)
+    short = wanted > available
+    return np.divide(available, wanted, out=np.ones_like(wanted, dtype=float), where=short)
 
 
 def unit_cost(

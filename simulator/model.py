@@ -194,15 +194,14 @@ class MarketModel(mesa.Model):
 
     # --- firms entering and leaving ---------------------------------------------------------
 
-    def _add_firm(self, spec: Company) -> CompanyAgent:
+    def _add_firm(self, spec: Company, entrant: bool = False) -> CompanyAgent:
         firm = CompanyAgent(self, spec)
         if firm.spec.strategy.pricing not in self.rules:
             self.rules[firm.spec.strategy.pricing] = make_rule(firm.spec.strategy.pricing)
         self.firms.append(firm)
         self.network.add_firm(firm.name)
-        base = self._open_base_compute()
-        if base > firm.model_compute:  # an entrant starts by fine-tuning the best open model
-            firm.model_compute = base
+        if entrant:  # an entrant starts by fine-tuning the best open model, if that is better
+            firm.model_compute = max(firm.model_compute, self._open_base_compute())
         self._ship([firm], [firm.model_compute], count_generation=False)
         if firm.open_source:
             firm.open_source = False
@@ -220,7 +219,7 @@ class MarketModel(mesa.Model):
         spec = Company.model_validate(fields)
         discount = entry.open_discount if self._open_firms() else 0.0
         spec = spec.model_copy(update={"cash": spec.cash - entry.entry_cost * (1.0 - discount)})
-        firm = self._add_firm(spec)
+        firm = self._add_firm(spec, entrant=True)
         self.entries.append({"firm": firm.name, "step": self.steps, "archetype": archetype})
         self.step_entries += 1
         return firm

@@ -276,12 +276,9 @@ class MarketModel(mesa.Model):
                     if event.data_cap:
                         cap = np.array([event.data_cap.get(s, 1.0) for s in self.segment_names])
                         firm.data_cap = np.minimum(firm.data_cap, cap)
-                        firm.data_mix = dynamics.update_focus(
-                            firm.data_mix[None],
-                            firm.data_mix[None],
-                            np.zeros(1),
-                            firm.data_cap[None],
-                        )[0]
+                        firm.data_mix = dynamics.cap_mix(firm.data_mix[None], firm.data_cap[None])[
+                            0
+                        ]
             elif event.kind == "open_source":
                 for firm in self.firms:
                     if firm.name == event.firm:

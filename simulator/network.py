@@ -161,40 +161,35 @@ class PartnershipNetwork:
 
     # --- economics of the links -------------------------------------------------------------
 
+    def _over_partners(self, names: list[str], link_type: str, values: Array, combine) -> Array:
+        """combine(values of a firm's ``link_type`` partners) per firm; 0 for a firm with none."""
+        index = {n: i for i, n in enumerate(names)}
+        out = np.zeros(len(names))
+        for i, name in enumerate(names):
+            partners = [index[p] for p in self.partners(name, link_type)]
+            if partners:
+                out[i] = combine(values[partners])
+        return out
+
     def pooled_compute(self, names: list[str], own_compute: Array) -> Array:
         """Compute each firm gets this step from its joint-R&D partners (diminishing returns)."""
-        index = {n: i for i, n in enumerate(names)}
-        pooled = np.zeros(len(names))
-        for i, name in enumerate(names):
-            partners = [index[p] for p in self.partners(name, "joint_rd")]
-            if partners:
-                k = len(partners)
-                pooled[i] = (
-                    self.terms.pool_share
-                    * own_compute[partners].sum()
-                    * k ** (self.terms.returns - 1.0)
-                )
-        return pooled
+        terms = self.terms
+        return self._over_partners(
+            names,
+            "joint_rd",
+            own_compute,
+            lambda pool: terms.pool_share * pool.sum() * len(pool) ** (terms.returns - 1.0),
+        )
 
     def allied_brand(self, names: list[str], brand: Array) -> Array:
         """Brand each firm's demand sees: own plus brand_share of its allies' brand stocks."""
-        index = {n: i for i, n in enumerate(names)}
-        reach = np.array(brand, dtype=float)
-        for i, name in enumerate(names):
-            allies = [index[p] for p in self.partners(name, "alliance")]
-            if allies:
-                reach[i] += self.terms.brand_share * brand[allies].sum()
-        return reach
+        brand = np.asarray(brand, dtype=float)
+        share = self.terms.brand_share
+        return brand + self._over_partners(names, "alliance", brand, lambda b: share * b.sum())
 
     def price_floors(self, names: list[str], prices: Array) -> Array:
         """Highest last price among each firm's market-sharing partners (0 if none)."""
-        index = {n: i for i, n in enumerate(names)}
-        floors = np.zeros(len(names))
-        for i, name in enumerate(names):
-            partners = [index[p] for p in self.partners(name, "market_sharing")]
-            if partners:
-                floors[i] = prices[partners].max()
-        return floors
+        return self._over_partners(names, "market_sharing", prices, np.max)
 
     def link_costs(self, names: list[str]) -> Array:
         """Each firm's cost per step of the links it holds."""

@@ -586,7 +586,12 @@ def simulate(
     model = MarketModel(scenario, seed=seed, quality_source=quality_source)
     model.run(progress=progress)
     frames = frames_from_model(model)
-    summary = summarize(model.scenario, frames, model.seed_used, time.perf_counter() - start)
-    summary["entries"] = model.entries
-    summary["exits"] = model.exits
+    summary = summarize(
+        model.scenario,
+        frames,
+        model.seed_used,
+        time.perf_counter() - start,
+        entries=model.entries,
+        exits=model.exits,
+    )
     return RunResult(scenario=model.scenario, summary=summary, **frames)

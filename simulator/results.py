@@ -69,7 +69,12 @@ def frames_from_model(model) -> dict[str, pd.DataFrame]:
 
 
 def summarize(
-    scenario: Scenario, frames: dict[str, pd.DataFrame], seed: int, wall_time_s: float
+    scenario: Scenario,
+    frames: dict[str, pd.DataFrame],
+    seed: int,
+    wall_time_s: float,
+    entries: list[dict[str, Any]] = (),
+    exits: list[dict[str, Any]] = (),
 ) -> dict[str, Any]:
     """Headline numbers of a run plus what is needed to reproduce it."""
     import mesa
@@ -92,6 +97,8 @@ def summarize(
         "mean_price_index": float(model["price_index"].mean()),
         "final_consumer_surplus": float(model["consumer_surplus"].iloc[-1]),
         "n_firms_final": int(model["n_firms"].iloc[-1]),
+        "entries": list(entries),
+        "exits": list(exits),
         "wall_time_s": round(wall_time_s, 4),
         "versions": {
             "llm_market_sim": _package_version(),

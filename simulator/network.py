@@ -20,37 +20,38 @@ the two firms' segment focus (helping a close rival costs you):
   alliance:        brand_share * (I_j - rivalry * overlap_ij * I_i)
   market_sharing:  sharing_value * overlap_ij * revenue_i
 
-(R: R&D spend, I: marketing spend.) Which firms take part is a per-firm rule from NETWORK_RULES.
+(R: R&D spend, I: marketing spend.) Which firms take part is each firm's link rule
+(simulator.market.strategy.links); the terms are the scenario's ``market.network``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Protocol
 
 import networkx as nx
 import numpy as np
 
+from simulator.market.strategy.links import LINK_TYPES
+
 Array = np.ndarray
 
-LINK_TYPES = ("joint_rd", "market_sharing", "alliance")
+
+class LinkTerms(Protocol):
+    """Economic parameters of the link types (the scenario's ``market.network``)."""
+
+    pool_share: float
+    returns: float
+    brand_share: float
+    sharing_value: float
+    rivalry: float
+    cost: dict[str, float]
+    term: int
+    max_links: int
 
 
-@dataclass(frozen=True)
-class LinkTerms:
-    """Economic parameters of the three link types (see the module docstring)."""
-
-    pool_share: float = 0.3
-    returns: float = 0.7
-    brand_share: float = 0.3
-    sharing_value: float = 0.05
-    rivalry: float = 0.5
-    cost: dict[str, float] | None = None
-    term: int = 24
-    max_links: int = 3
-
-    def link_cost(self, link_type: str) -> float:
-        return (self.cost or {}).get(link_type, 1.0)
+def link_cost(terms: LinkTerms, link_type: str) -> float:
+    """Cost per step of holding one link of ``link_type``."""
+    return terms.cost.get(link_type, 1.0)
 
 
 def expected_gains(
@@ -71,23 +72,6 @@ def expected_gains(
     if link_type == "market_sharing":
         return terms.sharing_value * overlap * np.maximum(revenue, 0.0)[:, None]
     raise ValueError(f"unknown link type {link_type!r}")
-
-
-# --- per-firm network rules: which link types a firm will propose and accept -------------
-
-NetworkRule = Callable[[str, Array], Array]
-"""rule(link_type, gains_row) -> bool mask of partners the firm is willing to link with."""
-
-
-def _gain_seeking(link_type: str, net_gain: Array) -> Array:
-    return net_gain > 0
-
-
-def _never(link_type: str, net_gain: Array) -> Array:
-    return np.zeros_like(net_gain, dtype=bool)
-
-
-NETWORK_RULES: dict[str, NetworkRule] = {"gain_seeking": _gain_seeking, "none": _never}
 
 
 class PartnershipNetwork:
@@ -123,32 +107,25 @@ class PartnershipNetwork:
         self,
         step: int,
         names: list[str],
-        rules: list[str],
-        allowed: list[set[str]],
         gains: dict[str, Array],
+        willing: dict[str, Array],
     ) -> None:
         """Dissolve links that expired or stopped paying; form new links with mutual gain.
 
         ``gains[type][i, j]`` is firm i's expected gain per step from linking with j;
-        ``allowed[i]`` the link types firm i takes part in; ``rules[i]`` its network rule.
+        ``willing[type][i, j]`` whether firm i's link rule accepts that link.
         """
         index = {n: i for i, n in enumerate(names)}
         for a, b, data in list(self.graph.edges(data=True)):
             i, j = index[a], index[b]
-            net = gains[data["type"]] - self.terms.link_cost(data["type"])
+            net = gains[data["type"]] - link_cost(self.terms, data["type"])
             if step > data["end"] or net[i, j] <= 0 or net[j, i] <= 0:
                 self.graph.remove_edge(a, b)
 
         candidates = []
         for link_type, gain in gains.items():
-            net = gain - self.terms.link_cost(link_type)
-            willing = np.array(
-                [
-                    NETWORK_RULES[rules[i]](link_type, net[i]) & (link_type in allowed[i])
-                    for i in range(len(names))
-                ]
-            ).reshape(len(names), len(names))
-            mutual = willing & willing.T
+            net = gain - link_cost(self.terms, link_type)
+            mutual = willing[link_type] & willing[link_type].T
             np.fill_diagonal(mutual, False)
             for i, j in zip(*np.nonzero(np.triu(mutual)), strict=True):
                 candidates.append((-(net[i, j] + net[j, i]), names[i], names[j], link_type))
@@ -194,7 +171,7 @@ class PartnershipNetwork:
     def link_costs(self, names: list[str]) -> Array:
         """Each firm's cost per step of the links it holds."""
         return np.array(
-            [sum(self.terms.link_cost(d["type"]) for d in self.graph[n].values()) for n in names]
+            [sum(link_cost(self.terms, d["type"]) for d in self.graph[n].values()) for n in names]
         )
 
     def metrics(self) -> dict[str, float]:

@@ -38,16 +38,28 @@ def entry_rate(
     )
 
 
-def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
-    """Target data mix per firm under its focus rule ('fixed' keeps the current mix)."""
+def demand_focus(mix: Array, size: Array) -> Array:
+    """follow_demand target: weights proportional to segment size, for each row of ``mix``."""
     size = np.asarray(size, dtype=float)
-    demand_target = np.broadcast_to(size / size.sum(), mix.shape)
+    return np.broadcast_to(size / size.sum(), mix.shape)
+
+
+def niche_focus(mix: Array, size: Array) -> Array:
+    """differentiate target for every firm of ``mix`` (F, S): all weight on the segment with
+    the most demand per competitor, argmax_s M_s / (1 + rivals' total weight on s)."""
+    size = np.asarray(size, dtype=float)
     crowding = mix.sum(axis=0)[None, :] - mix
     niche = np.argmax(size[None, :] / (1.0 + crowding), axis=1)
-    spread = np.eye(len(size))[niche]
+    return np.eye(len(size))[niche]
+
+
+def focus_targets(rules: Array, mix: Array, size: Array) -> Array:
+    """Target data mix per firm under its focus rule name ('fixed' keeps the current mix)."""
     rules = np.asarray(rules)[:, None]
     return np.where(
-        rules == "follow_demand", demand_target, np.where(rules == "differentiate", spread, mix)
+        rules == "follow_demand",
+        demand_focus(mix, size),
+        np.where(rules == "differentiate", niche_focus(mix, size), mix),
     )
 
 

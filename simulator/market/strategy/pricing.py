@@ -1,26 +1,27 @@
-"""Strategy R = h(P_1..P_n): pricing rules in a registry, plus budget rules.
+"""Strategy R = h(P_1..P_n): the pricing rules (registry ``PRICING``).
 
 A pricing rule prices a *group* of firms at once (all firms that use it), given a
-``MarketView`` of last step's prices and everybody's costs, qualities and brands. Rules are
-classes so that learning rules can keep state between steps; the model creates one instance
-per rule name and calls ``prices`` every step.
+``MarketView`` of last step's prices and everybody's costs, qualities and brands.
 
 Every rule's output is clipped to [floor, cap]: the floor is the firm's unit cost (raised by
 agreements such as market-sharing, which treat a partner's price as a floor), the cap the
 firm's configured price cap.
 
-Per-firm parameters (undercut_by, markup, follow, speed) come in ``params`` as arrays aligned
-with the group's firms.
+Per-firm parameters (each rule's ``Params``) come in ``params`` as arrays aligned with the
+group's firms.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from simulator.market.demand import SegmentParams, log_inclusive_value, utilities
+from simulator.market.params import Strict
+from simulator.market.strategy.registry import Registry, Rule
 
 Array = np.ndarray
 
@@ -47,11 +48,8 @@ class MarketView:
         return self.prices[: self.n_firms]
 
 
-class PricingRule:
+class PricingRule(Rule):
     """Base class: set prices for the firms ``firms`` (indices into the view's arrays)."""
-
-    name: ClassVar[str] = ""
-    description: ClassVar[str] = ""
 
     def prices(self, view: MarketView, firms: Array, params: dict[str, Array]) -> Array:
         raise NotImplementedError
@@ -61,24 +59,10 @@ class PricingRule:
         return np.clip(raw, view.floor[firms], view.cap[firms])
 
 
-PRICING_RULES: dict[str, type[PricingRule]] = {}
-
-
-def register(rule: type[PricingRule]) -> type[PricingRule]:
-    """Class decorator adding a pricing rule to the registry under its ``name``."""
-    if not rule.name:
-        raise ValueError(f"{rule.__qualname__} has no name")
-    PRICING_RULES[rule.name] = rule
-    return rule
-
-
-def make_rule(name: str) -> PricingRule:
-    """A fresh instance of the registered rule ``name``."""
-    try:
-        return PRICING_RULES[name]()
-    except KeyError:
-        known = ", ".join(sorted(PRICING_RULES))
-        raise KeyError(f"unknown pricing rule {name!r} (known: {known})") from None
+PRICING: Registry[PricingRule] = Registry("pricing", "pricing rule", "best_response")
+PRICING_RULES = PRICING.rules
+register = PRICING.register
+make_rule = PRICING.make
 
 
 # --- best response: maximise own one-period profit given rivals' last prices -------------
@@ -206,6 +190,11 @@ class Undercut(PricingRule):
     name = "undercut"
     description = "price `undercut_by` below the cheapest rival (never below the floor)"
 
+    class Params(Strict):
+        undercut_by: float = Field(
+            0.05, gt=0, lt=1, description="Fraction below the cheapest rival's price."
+        )
+
     def prices(self, view, firms, params):
         if len(view.firm_prices) < 2:
             return view.prices[firms]
@@ -217,6 +206,12 @@ class Undercut(PricingRule):
 class Match(PricingRule):
     name = "match"
     description = "move `speed` of the way to the rivals' mean price, or the leader's (`follow`)"
+
+    class Params(Strict):
+        follow: Literal["mean", "leader"] = Field(
+            "mean", description="Follow the rivals' mean price or the price of the largest rival."
+        )
+        speed: float = Field(0.5, gt=0, le=1, description="Fraction of the gap closed per step.")
 
     def prices(self, view, firms, params):
         own = view.prices[firms]
@@ -238,18 +233,8 @@ class CostPlus(PricingRule):
     name = "cost_plus"
     description = "unit cost times (1 + `markup`)"
 
+    class Params(Strict):
+        markup: float = Field(0.3, ge=0, description="Price = unit cost x (1 + markup).")
+
     def prices(self, view, firms, params):
         return view.costs[firms] * (1.0 + params["markup"])
-
-
-# --- budget rules -------------------------------------------------------------------------
-
-
-def budget_from_revenue(revenue: Array, share: Array, minimum: Array) -> Array:
-    """Spend = max(share * last revenue, minimum): how marketing I and R&D R are set.
-
-    The minimum lets a pre-revenue entrant keep investing out of its cash.
-    """
-    return np.maximum(
-        np.asarray(share) * np.maximum(np.asarray(revenue, dtype=float), 0.0), minimum
-    )

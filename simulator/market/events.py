@@ -1,0 +1,149 @@
+"""Scheduled events: one pydantic model and one handler per kind, in a dispatch table.
+
+Adding a kind is one model (its fields documented) and one function decorated with
+``@handles(ModelClass)``; the scenario schema's ``events:`` union is built from ``EVENTS``.
+A handler changes the market through an ``EventContext`` (the model): its state, and the two
+actions that need more than the state (opening weights, a firm entering).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+
+import numpy as np
+from pydantic import Field
+
+from simulator.market import dynamics
+from simulator.market.params import Strict
+
+if TYPE_CHECKING:
+    from simulator.market.state import MarketState
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, le=1)]
+
+
+class EventContext(Protocol):
+    state: MarketState
+
+    def open_weights(self, rows: np.ndarray) -> None: ...
+
+    def enter(self, archetype: str) -> object: ...
+
+
+class EventBase(Strict):
+    step: int = Field(ge=1, description="Step at which the event fires (before releases).")
+    label: str = Field("", description="Text shown on dashboards; default: the event's kind.")
+
+
+Handler = Callable[[EventContext, EventBase], None]
+EVENTS: dict[str, tuple[type[EventBase], Handler]] = {}
+"""kind -> (its model, its handler)."""
+
+
+def handles(model: type[EventBase]) -> Callable[[Handler], Handler]:
+    """Register ``handler`` for the event kind of ``model`` (its ``kind`` literal)."""
+    kind = model.model_fields["kind"].annotation.__args__[0]
+
+    def register(handler: Handler) -> Handler:
+        EVENTS[kind] = (model, handler)
+        return handler
+
+    return register
+
+
+def fire(context: EventContext, event: EventBase) -> None:
+    """Apply one event."""
+    EVENTS[event.kind][1](context, event)
+
+
+class ComputePriceEvent(EventBase):
+    kind: Literal["compute_price"] = Field(description="Training compute gets cheaper or dearer.")
+    factor: PositiveFloat = Field(description="Multiplies market.compute_price (0.5: halves it).")
+
+
+@handles(ComputePriceEvent)
+def compute_price(context: EventContext, event: ComputePriceEvent) -> None:
+    context.state.compute_price *= event.factor
+
+
+class CostIndexEvent(EventBase):
+    kind: Literal["cost_index"] = Field(description="Serving (inference) cost shock for all firms.")
+    factor: PositiveFloat = Field(description="Multiplies market.cost_index.")
+
+
+@handles(CostIndexEvent)
+def cost_index(context: EventContext, event: CostIndexEvent) -> None:
+    context.state.cost_index *= event.factor
+    context.state.refresh_unit_cost()
+
+
+class SegmentEvent(EventBase):
+    kind: Literal["segment"] = Field(description="A segment grows, shrinks or changes its growth.")
+    segment: str = Field(description="Segment name.")
+    size_factor: PositiveFloat = Field(1.0, description="Multiplies the segment's current size.")
+    growth: float | None = Field(None, gt=-1, description="New growth rate per step (null: keep).")
+
+
+@handles(SegmentEvent)
+def segment(context: EventContext, event: SegmentEvent) -> None:
+    state = context.state
+    s = state.segment_names.index(event.segment)
+    state.size[s] *= event.size_factor
+    if event.growth is not None:
+        state.growth[s] = event.growth
+
+
+class RegulationEvent(EventBase):
+    kind: Literal["regulation"] = Field(
+        description="A rule adds per-unit cost and/or caps data use."
+    )
+    unit_cost_add: NonNegativeFloat = Field(0.0, description="Compliance cost per unit served.")
+    data_cap: dict[str, Share] | None = Field(
+        None, description="Highest data-mix weight allowed per segment (e.g. {chinese: 0.1})."
+    )
+    firms: list[str] | None = Field(None, description="Firms affected (null: all active firms).")
+
+
+@handles(RegulationEvent)
+def regulation(context: EventContext, event: RegulationEvent) -> None:
+    state = context.state
+    rows = [i for i, n in enumerate(state.names) if event.firms is None or n in event.firms]
+    cap = np.array([(event.data_cap or {}).get(s, 1.0) for s in state.segment_names])
+    for i in rows:
+        state.compliance_cost[i] += event.unit_cost_add
+        state.refresh_unit_cost(slice(i, i + 1))
+        if event.data_cap:
+            state.data_cap[i] = np.minimum(state.data_cap[i], cap)
+            state.data_mix[i] = dynamics.cap_mix(state.data_mix[i][None], state.data_cap[i][None])[
+                0
+            ]
+
+
+class OpenSourceEvent(EventBase):
+    kind: Literal["open_source"] = Field(description="A named firm releases its model's weights.")
+    firm: str = Field(description="The firm that open-sources.")
+
+
+@handles(OpenSourceEvent)
+def open_source(context: EventContext, event: OpenSourceEvent) -> None:
+    rows = [i for i, n in enumerate(context.state.names) if n == event.firm]
+    context.open_weights(np.array(rows, dtype=int))
+
+
+class EntryWaveEvent(EventBase):
+    kind: Literal["entry_wave"] = Field(description="Several firms of one archetype enter at once.")
+    archetype: str = Field(description="Archetype of the entrants.")
+    count: int = Field(1, ge=1, le=1000, description="Number of entrants.")
+
+
+@handles(EntryWaveEvent)
+def entry_wave(context: EventContext, event: EntryWaveEvent) -> None:
+    for _ in range(event.count):
+        context.enter(event.archetype)
+
+
+EVENT_KINDS = tuple(EVENTS)
+"""Every event kind, in the order they are documented."""

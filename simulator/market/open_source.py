@@ -1,0 +1,77 @@
+"""Open-model economics: what published weights do to the market. Pure functions.
+
+When at least one firm's weights are open, the best open model (per segment, the highest
+quality among open-weight firms) reaches users and rivals:
+
+  open product      users get usability x best open quality at ``user_price``: either as an
+                    extra product in every segment (mode free_product, its own logit row with
+                    no brand) or as a better outside option, u0_s <- max(u0_s, beta_s Q_open -
+                    alpha_s user_price) (mode outside_option)
+  fine-tuning base  a releasing or entering firm's next model starts from at least
+                    finetune_efficiency x the best open model's training compute
+  community         an open-weight firm receives community_rate x its model compute per step
+                    towards its next model
+  entry discount    entry costs entry_cost x (1 - open_discount) while an open model exists
+  goodwill          a firm that opens gains releaser_brand_gain brand stock once
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from simulator.market.demand import SegmentParams
+
+Array = np.ndarray
+
+
+def best_open_quality(quality: Array, open_weights: Array) -> Array:
+    """Best quality per segment among open-weight models (S,); zeros when none is open."""
+    if not open_weights.any():
+        return np.zeros(quality.shape[1])
+    return np.max(quality[open_weights], axis=0)
+
+
+def finetune_base_compute(
+    model_compute: Array, open_weights: Array, finetune_efficiency: float
+) -> float:
+    """Training compute a fine-tuner's next model starts from (0 when no model is open)."""
+    if not open_weights.any():
+        return 0.0
+    return finetune_efficiency * max(model_compute[open_weights])
+
+
+def community_compute(model_compute: Array, open_weights: Array, community_rate: float) -> Array:
+    """Compute the community contributes to each firm's next model this step (F,)."""
+    return np.where(open_weights, community_rate * model_compute, 0.0)
+
+
+def entry_cost(cost: float, open_discount: float, open_model_exists: bool) -> float:
+    """What an entrant pays from its starting cash."""
+    return cost * (1.0 - (open_discount if open_model_exists else 0.0))
+
+
+def with_open_model(
+    prices: Array,
+    quality: Array,
+    brand: Array,
+    seg: SegmentParams,
+    open_quality: Array,
+    mode: str,
+    user_price: float,
+) -> tuple[Array, Array, Array, SegmentParams]:
+    """The products users choose among once an open model exists.
+
+    ``open_quality`` is the quality users get from it (usability x best open quality).
+    free_product appends its row (last); outside_option raises the outside utility instead.
+    """
+    if mode == "free_product":
+        return (
+            np.append(prices, user_price),
+            np.vstack([quality, open_quality]),
+            np.append(brand, 0.0),
+            seg,
+        )
+    open_utility = seg.beta * open_quality - seg.alpha * user_price
+    return prices, quality, brand, replace(seg, u0=np.maximum(seg.u0, open_utility))

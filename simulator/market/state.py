@@ -1,0 +1,171 @@
+"""MarketState: the one mutable state of the market, as arrays over firms (F) x segments (S).
+
+mesa-frames style: every per-firm quantity is a column (an array with one row per active
+firm, in entry order), so a phase of a step is a handful of array operations and touches no
+Python attribute per firm. Agents (simulator/agents.py) are thin views over a row.
+
+Rows are added when a firm enters and deleted when it exits; the row order is the order in
+which firms entered, which is also the order of every output table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from simulator.market.demand import SegmentParams
+from simulator.market.supply import unit_cost
+
+Array = np.ndarray
+
+FIRM_VECTORS: dict[str, Any] = {
+    # identity and configuration
+    "entered": np.int64,  # step at which the firm entered (0: listed at the start)
+    "base_cost": float,  # unit cost before learning and the cost index (C at zero output)
+    "learning_rate": float,  # Wright's-law cost reduction per doubling of (1 + X / X0)
+    "fixed_cost": float,  # fixed cost per step (money units)
+    "price_cap": float,  # highest price the firm may set
+    "capacity": float,  # serving capacity K per step (np.inf: unlimited)
+    "release_cycle": np.int64,  # T: steps between releases
+    "fixed_quality": bool,  # quality given in the scenario, not from training compute
+    # stocks
+    "price": float,
+    "unit_cost": float,  # after this step's learning: the cost of the *next* unit served
+    "compliance_cost": float,  # per unit served, added by regulation events
+    "cash": float,
+    "brand": float,
+    "open_weights": bool,  # the firm's current model weights are public
+    "model_compute": float,  # real training FLOPs behind the shipped model
+    "pending_compute": float,  # compute bought or received since the last release
+    "extrapolated": bool,  # quality read beyond the measured language models
+    "last_release": np.int64,
+    "generation": np.int64,
+    "negative_cash_steps": np.int64,
+    "cumulative_output": float,
+    # flows of the last step
+    "quantity": float,
+    "revenue": float,
+    "profit": float,
+    "marketing": float,
+    "rd_spend": float,
+    "link_cost": float,
+    "pooled_compute": float,
+    "share": float,
+    "degree_centrality": float,
+}
+"""Per-firm vectors of the state, with their dtype (shape (F,))."""
+
+FIRM_MATRICES = ("quality", "bpb", "data_mix", "data_cap", "demand", "sales")
+"""Per-firm x segment matrices of the state (shape (F, S))."""
+
+
+@dataclass
+class MarketState:
+    """All mutable market state. Firm columns are numpy arrays aligned with ``names``."""
+
+    segment_names: list[str]
+    seg: SegmentParams  # demand parameters of the segments (alpha, beta, gamma, mu, u0)
+    size: Array  # M_s: segment size this step (S,)
+    growth: Array  # growth rate of M_s per step (S,)
+    cost_index: float  # industry multiplier on unit costs
+    compute_price: float  # money units per 1e24 training FLOPs
+    learning_output_scale: float  # X0 of Wright's law
+    names: list[str] = field(default_factory=list)
+    archetypes: list[str] = field(default_factory=list)
+    rules: dict[str, Array] = field(default_factory=dict)  # decision -> rule name per firm
+    params: dict[str, Array] = field(default_factory=dict)  # rule parameter -> value per firm
+    link_types: list[frozenset[str]] = field(default_factory=list)  # types a firm takes part in
+    columns: dict[str, Array] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n_seg = len(self.segment_names)
+        for name, dtype in FIRM_VECTORS.items():
+            self.columns.setdefault(name, np.zeros(0, dtype=dtype))
+        for name in FIRM_MATRICES:
+            self.columns.setdefault(name, np.zeros((0, n_seg)))
+
+    def __getattr__(self, name: str) -> Array:
+        columns = self.__dict__.get("columns")
+        if columns is not None and name in columns:
+            return columns[name]
+        raise AttributeError(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        columns = self.__dict__.get("columns")
+        if columns is not None and name in columns:
+            columns[name][...] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    @property
+    def n_firms(self) -> int:
+        return len(self.names)
+
+    @property
+    def n_segments(self) -> int:
+        return len(self.segment_names)
+
+    def row(self, name: str) -> int:
+        """Row of the firm called ``name``."""
+        return self.names.index(name)
+
+    def add_firm(
+        self,
+        name: str,
+        archetype: str,
+        values: dict[str, Any],
+        rules: dict[str, str],
+        params: dict[str, Any],
+        link_types: frozenset[str],
+    ) -> int:
+        """Append one firm's row (columns not in ``values`` start at zero); returns its row."""
+        self.names.append(name)
+        self.archetypes.append(archetype)
+        self.link_types.append(link_types)
+        for key, column in self.columns.items():
+            default = np.zeros(column.shape[1:], dtype=column.dtype)
+            value = np.asarray(values.get(key, default), dtype=column.dtype)
+            self.columns[key] = np.concatenate([column, value[None]])
+        for table, new in ((self.rules, rules), (self.params, params)):
+            for key, value in new.items():
+                old = table.get(key, np.zeros(0, dtype=object))
+                table[key] = np.append(old.astype(object), np.array([value], dtype=object))
+        for key, column in self.params.items():  # numeric parameters as float arrays
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in column):
+                self.params[key] = column.astype(float)
+        return self.n_firms - 1
+
+    def remove_firms(self, rows: Array) -> None:
+        """Delete the rows of firms that exit."""
+        keep = np.ones(self.n_firms, dtype=bool)
+        keep[np.asarray(rows, dtype=int)] = False
+        self.names = [n for n, k in zip(self.names, keep, strict=True) if k]
+        self.archetypes = [a for a, k in zip(self.archetypes, keep, strict=True) if k]
+        self.link_types = [t for t, k in zip(self.link_types, keep, strict=True) if k]
+        for table in (self.columns, self.rules, self.params):
+            for key in table:
+                table[key] = table[key][keep]
+
+    def group(self, decision: str, rule: str) -> Array:
+        """Rows of the firms whose rule for ``decision`` is ``rule``."""
+        return np.flatnonzero(self.rules[decision] == rule)
+
+    def refresh_unit_cost(self, rows: Array | slice = slice(None)) -> None:
+        """Wright's law times the industry cost index, plus any compliance cost per unit."""
+        self.unit_cost[rows] = (
+            unit_cost(
+                self.base_cost[rows],
+                self.cumulative_output[rows],
+                self.learning_output_scale,
+                self.learning_rate[rows],
+                self.cost_index,
+            )
+            + self.compliance_cost[rows]
+        )
+
+
+def state_fields() -> list[str]:
+    """Names of the state's own (non-column) fields, for documentation and tests."""
+    return [f.name for f in fields(MarketState)]

@@ -1,0 +1,63 @@
+"""Strategy: one registry of rule classes per decision a firm takes each step.
+
+| decision | registry | module |
+|---|---|---|
+| price, R = h(P_1..P_n) | ``PRICING`` | pricing.py |
+| R&D budget | ``RD_BUDGET`` | budgets.py |
+| marketing budget | ``MARKETING_BUDGET`` | budgets.py |
+| open-sourcing | ``OPEN_SOURCE_RULE`` | open_source_rule.py |
+| partnership links | ``LINK_RULE`` | links.py |
+| segment focus | ``FOCUS`` | focus.py |
+
+Adding a rule: one class in the decision's module (or a new module imported here), with a
+``name``, a ``description``, a ``Params`` model for its parameters, the decision's method,
+and the decision's ``register`` decorator. The scenario schema picks it up from ``DECISIONS``.
+"""
+
+from simulator.market.strategy.budgets import MARKETING_BUDGET, RD_BUDGET, budget_from_revenue
+from simulator.market.strategy.focus import FOCUS
+from simulator.market.strategy.links import LINK_RULE, LINK_TYPES
+from simulator.market.strategy.open_source_rule import OPEN_SOURCE_RULE
+from simulator.market.strategy.pricing import (
+    PRICING,
+    PRICING_RULES,
+    MarketView,
+    PricingRule,
+    best_response_prices,
+    make_rule,
+    own_demand,
+    register,
+)
+from simulator.market.strategy.registry import NoParams, Registry, Rule
+
+DECISIONS: tuple[Registry, ...] = (
+    PRICING,
+    RD_BUDGET,
+    MARKETING_BUDGET,
+    OPEN_SOURCE_RULE,
+    LINK_RULE,
+    FOCUS,
+)
+"""Every decision's registry, in the order a step takes the decisions."""
+
+__all__ = [
+    "DECISIONS",
+    "FOCUS",
+    "LINK_RULE",
+    "LINK_TYPES",
+    "MARKETING_BUDGET",
+    "OPEN_SOURCE_RULE",
+    "PRICING",
+    "PRICING_RULES",
+    "RD_BUDGET",
+    "MarketView",
+    "NoParams",
+    "PricingRule",
+    "Registry",
+    "Rule",
+    "best_response_prices",
+    "budget_from_revenue",
+    "make_rule",
+    "own_demand",
+    "register",
+]

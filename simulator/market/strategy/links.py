@@ -1,0 +1,60 @@
+"""The link decision (registry ``LINK_RULE``): with whom a firm is willing to hold each type of
+partnership link. A link forms only when both firms are willing (simulator.network).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import Field
+
+from simulator.market.params import Strict
+from simulator.market.strategy.registry import Registry, Rule
+
+Array = np.ndarray
+
+LINK_TYPES = ("joint_rd", "market_sharing", "alliance")
+"""The partnership link types (simulator/network.py documents their economics)."""
+
+
+class LinkRule(Rule):
+    """Base class: which partners each firm in ``firms`` accepts for ``link_type``."""
+
+    def willing(
+        self, link_type: str, net_gain: Array, firms: Array, params: dict[str, Array]
+    ) -> Array:
+        """``net_gain``: (G, F) expected gain minus cost of a link with each firm; -> bool (G, F)."""
+        raise NotImplementedError
+
+
+LINK_RULE: Registry[LinkRule] = Registry("link_rule", "link rule", "gain_seeking")
+
+
+def takes_part(link_types: Array, link_type: str) -> Array:
+    """Whether each firm's ``link_types`` list includes ``link_type``: bool (G,)."""
+    return np.array([link_type in types for types in link_types], dtype=bool)
+
+
+@LINK_RULE.register
+class GainSeeking(LinkRule):
+    name = "gain_seeking"
+    description = "propose and accept links of its `link_types` with expected gain above cost"
+
+    class Params(Strict):
+        link_types: list[str] = Field(
+            default_factory=lambda: ["joint_rd", "alliance"],
+            description="Link types the firm proposes and accepts (market_sharing is opt-in): "
+            + ", ".join(LINK_TYPES)
+            + ".",
+        )
+
+    def willing(self, link_type, net_gain, firms, params):
+        return (net_gain > 0) & takes_part(params["link_types"], link_type)[:, None]
+
+
+@LINK_RULE.register
+class NoLinks(LinkRule):
+    name = "none"
+    description = "never link"
+
+    def willing(self, link_type, net_gain, firms, params):
+        return np.zeros(net_gain.shape, dtype=bool)

@@ -1,0 +1,51 @@
+"""Accounting phase: revenue, costs, profit, cash, experience and the R&D pipeline.
+
+    profit = P q - (C q + fixed cost + marketing + R&D + link costs),   cash += profit
+with q the units sold; unit cost C then falls with this step's output (Wright's law), and this
+step's R&D compute, the joint-R&D pool and community contributions join the pending model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator import metrics
+from simulator.market.open_source import community_compute
+from simulator.market.state import MarketState
+from simulator.market.supply import rd_compute
+from simulator.network import PartnershipNetwork
+from simulator.phases.clear import Clearing
+
+
+def account(
+    state: MarketState, clearing: Clearing, network: PartnershipNetwork, community_rate: float
+) -> None:
+    sales = clearing.sales
+    own_compute = rd_compute(state.rd_spend, state.compute_price)
+    pooled = network.pooled_compute(state.names, own_compute)
+    link_costs = network.link_costs(state.names)
+    community = community_compute(state.model_compute, state.open_weights, community_rate)
+
+    state.demand = clearing.demand
+    state.sales = sales
+    state.quantity = sales.sum(axis=1)
+    state.revenue = state.price * state.quantity
+    state.link_cost = link_costs
+    state.pooled_compute = pooled
+    costs = (
+        state.unit_cost * state.quantity
+        + state.fixed_cost
+        + state.marketing
+        + state.rd_spend
+        + link_costs
+    )
+    state.profit = state.revenue - costs
+    state.cash += state.profit
+    state.negative_cash_steps = np.where(state.cash < 0, state.negative_cash_steps + 1, 0)
+    state.cumulative_output += state.quantity
+    state.refresh_unit_cost()
+    state.pending_compute += own_compute + pooled + community
+
+    state.share = metrics.market_shares(state.quantity)
+    centrality = network.degree_centrality()
+    state.degree_centrality = [float(centrality.get(name, 0.0)) for name in state.names]

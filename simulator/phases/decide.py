@@ -1,0 +1,103 @@
+"""Decision phase: every firm's rules set focus, open-sourcing, budgets and prices.
+
+All decisions see last step's state (prices, shares, revenue); each registry's rules act on
+the group of firms that use them at once (simulator.market.strategy).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simulator.market import dynamics
+from simulator.market.demand import update_brand
+from simulator.market.state import MarketState
+from simulator.market.strategy import (
+    FOCUS,
+    MARKETING_BUDGET,
+    OPEN_SOURCE_RULE,
+    PRICING,
+    RD_BUDGET,
+    MarketView,
+    Registry,
+)
+from simulator.network import PartnershipNetwork
+from simulator.phases.clear import products
+
+Rules = dict[str, dict[str, object]]
+"""decision key -> rule name -> the model's instance of that rule."""
+
+
+def groups(state: MarketState, registry: Registry, rules: Rules):
+    """(rule instance, rows of its firms, their parameters) for each rule in use."""
+    for name, rule in rules[registry.key].items():
+        rows = state.group(registry.key, name)
+        if len(rows):
+            yield rule, rows, {k: v[rows] for k, v in state.params.items()}
+
+
+def publish_weights(state: MarketState, rows: np.ndarray, brand_gain: float) -> None:
+    """Open the weights of the firms in ``rows``; a first release earns community goodwill."""
+    for i in np.asarray(rows, dtype=int):
+        if not state.open_weights[i]:
+            state.open_weights[i] = True
+            state.brand[i] += brand_gain
+
+
+def decide(
+    state: MarketState,
+    rules: Rules,
+    network: PartnershipNetwork,
+    open_model,
+    brand_decay: float,
+) -> None:
+    """Focus, open-sourcing, budgets (marketing builds brand now), then prices."""
+    if not state.n_firms:
+        return
+    mix = state.data_mix.copy()
+    target = mix.copy()
+    for rule, rows, params in groups(state, FOCUS, rules):
+        target[rows] = rule.targets(mix, state.size, rows, params)
+    speed = np.where(state.rules["focus"] == "fixed", 0.0, state.params["focus_speed"])
+    state.data_mix = dynamics.update_focus(mix, target, speed.astype(float), state.data_cap)
+
+    best = state.quality.max(axis=1)
+    opening = np.zeros(state.n_firms, dtype=bool)
+    for rule, rows, params in groups(state, OPEN_SOURCE_RULE, rules):
+        opening[rows] = rule.opens(best, rows, params)
+    publish_weights(state, np.flatnonzero(opening), open_model.releaser_brand_gain)
+
+    for registry, column in ((MARKETING_BUDGET, "marketing"), (RD_BUDGET, "rd_spend")):
+        for rule, rows, params in groups(state, registry, rules):
+            state.columns[column][rows] = rule.budget(state.revenue, rows, params)
+    state.brand = update_brand(state.brand, state.marketing, brand_decay)
+    set_prices(state, rules, network, open_model)
+
+
+def set_prices(state: MarketState, rules: Rules, network: PartnershipNetwork, open_model) -> None:
+    """Every pricing rule prices its firms at once, all seeing last step's prices."""
+    n = state.n_firms
+    prices, quality, brand, seg = products(state, network, open_model)
+    extra = len(prices) - n  # the open product: a rival no rule prices
+    costs, caps = state.unit_cost, state.price_cap
+    floors = np.minimum(np.maximum(costs, network.price_floors(state.names, prices[:n])), caps)
+
+    def pad(values: np.ndarray, fill: float) -> np.ndarray:
+        return np.append(values, np.full(extra, fill))
+
+    view = MarketView(
+        prices=prices,
+        costs=pad(costs, 0.0),
+        quality=quality,
+        brand=brand,
+        seg=seg,
+        size=state.size,
+        shares=pad(state.share, 0.0),
+        capacity=pad(state.capacity, np.inf),
+        floor=pad(floors, 0.0),
+        cap=pad(caps, np.inf),
+        n_firms=n,
+    )
+    new_prices = prices[:n].copy()
+    for rule, rows, params in groups(state, PRICING, rules):
+        new_prices[rows] = rule(view, rows, params)
+    state.price = new_prices

@@ -1,0 +1,222 @@
+"""Every column of every output table, with its unit and meaning: the one place they are named.
+
+The recorder (MarketModel's DataCollector) takes its reporters from here, the dashboard and
+the sweep outcomes read the same names, and the README's tables are generated from
+``markdown_table`` (tests/test_schema.py checks that they agree).
+
+Units: one step is one month; money in millions of a currency unit; quantities in the
+scenario's demand units per step (real-units scenarios say which at their top).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from simulator import metrics
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str
+    meaning: str
+    read: Callable[[Any], Any] | str | None = None  # model or agent reporter (None: not one)
+
+
+def _outcome(key: str) -> Callable[[Any], Any]:
+    return lambda model: model.outcome[key]
+
+
+def _network(key: str) -> Callable[[Any], Any]:
+    return lambda model: model.outcome["network"][key]
+
+
+MODEL: tuple[Column, ...] = (
+    Column("step", "step", "Step (month) just simulated, from 1.", "steps"),
+    Column("hhi", "0-10,000", "Herfindahl-Hirschman index of firms' shares.", _outcome("hhi")),
+    Column(
+        "hhi_band_2023",
+        "label",
+        "Concentration band of the 2023 DOJ/FTC Merger Guidelines.",
+        lambda m: metrics.hhi_band(m.outcome["hhi"], metrics.HHI_BANDS_2023),
+    ),
+    Column(
+        "hhi_band_2010",
+        "label",
+        "Concentration band of the 2010 DOJ/FTC Horizontal Merger Guidelines.",
+        lambda m: metrics.hhi_band(m.outcome["hhi"], metrics.HHI_BANDS_2010),
+    ),
+    Column(
+        "price_index", "money/unit", "Quantity-weighted mean price.", _outcome("price_index")
+    ),
+    Column(
+        "price_dispersion",
+        "ratio",
+        "Coefficient of variation of firms' prices.",
+        _outcome("price_dispersion"),
+    ),
+    Column(
+        "consumer_surplus",
+        "money",
+        "Logit consumer surplus of this step (Small-Rosen), summed over segments.",
+        _outcome("consumer_surplus"),
+    ),
+    Column(
+        "total_demand", "units", "Demand for the firms' products.", _outcome("total_demand")
+    ),
+    Column("total_sales", "units", "Units the firms served.", _outcome("total_sales")),
+    Column(
+        "outside_share",
+        "fraction",
+        "Share of all potential demand that buys no product (outside option).",
+        _outcome("outside_share"),
+    ),
+    Column("n_firms", "count", "Active firms.", lambda m: m.state.n_firms),
+    Column(
+        "n_open",
+        "count",
+        "Active firms whose weights are open.",
+        lambda m: int(m.state.open_weights.sum()),
+    ),
+    Column(
+        "open_share",
+        "fraction",
+        "Share of inside demand served by open models (the open product and open-weight "
+        "firms).",
+        _outcome("open_share"),
+    ),
+    Column(
+        "best_open_quality",
+        "quality",
+        "Best open-weight quality, mean over segments.",
+        _outcome("best_open_quality"),
+    ),
+    Column(
+        "homogenization",
+        "0-1",
+        "Mean pairwise cosine similarity of firms' data mixes.",
+        _outcome("homogenization"),
+    ),
+    Column("entries", "count", "Firms that entered as this step began.", "step_entries"),
+    Column("exits", "count", "Firms that left as this step began.", "step_exits"),
+    Column("n_links", "count", "Partnership links.", _network("n_links")),
+    Column("n_alliances", "count", "Alliance links.", _network("n_alliances")),
+    Column("n_joint_rd", "count", "Joint-R&D links.", _network("n_joint_rd")),
+    Column("n_market_sharing", "count", "Market-sharing links.", _network("n_market_sharing")),
+    Column("density", "0-1", "Density of the partnership network.", _network("density")),
+    Column("components", "count", "Connected components of the network.", _network("components")),
+    Column(
+        "clustering", "0-1", "Average clustering of the network.", _network("clustering")
+    ),
+    Column(
+        "compute_price",
+        "money per 1e24 FLOPs",
+        "Price of training compute bought with R&D.",
+        lambda m: m.state.compute_price,
+    ),
+    Column(
+        "cost_index", "multiplier", "Industry multiplier on unit costs.", lambda m: m.state.cost_index
+    ),
+)
+"""model.parquet: one row per step."""
+
+FIRMS: tuple[Column, ...] = (
+    Column("step", "step", "Step."),
+    Column("firm", "name", "Firm name.", "name"),
+    Column("firm_id", "id", "Mesa agent id (unique within a run)."),
+    Column("archetype", "name", "Archetype the firm started from ('' if none).", "archetype"),
+    Column("price", "money/unit", "Price set this step.", "price"),
+    Column("quantity", "units", "Units sold (after capacity).", "quantity"),
+    Column("revenue", "money", "price x quantity.", "revenue"),
+    Column(
+        "profit",
+        "money",
+        "revenue - unit cost x quantity - fixed cost - marketing - R&D - link costs.",
+        "profit",
+    ),
+    Column("cash", "money", "Cash after this step's profit.", "cash"),
+    Column("share", "fraction", "Share of the firms' total units sold.", "share"),
+    Column("rd_spend", "money", "R&D spend R this step.", "rd_spend"),
+    Column("marketing", "money", "Marketing spend I this step.", "marketing"),
+    Column("brand", "brand stock", "Own brand stock B after this step's marketing.", "brand"),
+    Column(
+        "unit_cost",
+        "money/unit",
+        "Unit cost after this step's learning: the cost of the next unit (this row's profit "
+        "used the cost before it).",
+        "unit_cost",
+    ),
+    Column("margin", "fraction", "profit / revenue (NaN without revenue).", "margin"),
+    Column("generation", "count", "Models shipped so far (the first is 1).", "generation"),
+    Column("model_compute", "FLOPs", "Real training compute behind the shipped model.",
+           "model_compute"),
+    Column("innovation", "FLOPs", "model_compute per generation.", "innovation"),
+    Column("open_source", "bool", "The firm's weights are open.", "open_weights"),
+    Column(
+        "degree_centrality",
+        "0-1",
+        "Degree centrality in the partnership network.",
+        "degree_centrality",
+    ),
+    Column("link_cost", "money", "Cost of the links held this step.", "link_cost"),
+    Column(
+        "pooled_compute",
+        "FLOPs",
+        "Compute received from joint-R&D partners this step.",
+        "pooled_compute",
+    ),
+)
+"""firms.parquet: one row per step x firm."""
+
+SEGMENTS: tuple[Column, ...] = (
+    Column("step", "step", "Step."),
+    Column("firm", "name", "Firm name."),
+    Column("segment", "name", "Segment name."),
+    Column("share", "fraction", "Logit share of the segment's potential demand."),
+    Column("demand", "units", "Demand for the firm in the segment."),
+    Column("sales", "units", "Units served in the segment (after capacity)."),
+    Column("quality", "quality", "Quality Q of the firm's model in the segment."),
+    Column("bpb", "bits/byte", "Measured bits per byte behind Q (NaN: not from the zoo)."),
+    Column("focus", "fraction", "Weight of the segment in the firm's data mix."),
+)
+"""segments.parquet: one row per step x firm x segment."""
+
+EDGES: tuple[Column, ...] = (
+    Column("step", "step", "Step."),
+    Column("source", "name", "One firm (the alphabetically first)."),
+    Column("target", "name", "The other firm."),
+    Column("type", "link type", "joint_rd, market_sharing or alliance."),
+    Column("start_step", "step", "Step at which the link formed."),
+)
+"""edges.parquet: one row per step x partnership link."""
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "model": MODEL,
+    "firms": FIRMS,
+    "segments": SEGMENTS,
+    "edges": EDGES,
+}
+EDGE_COLUMNS = [c.name for c in EDGES]
+
+
+def column_names(table: str) -> list[str]:
+    return [c.name for c in TABLES[table]]
+
+
+def model_reporters() -> dict[str, Any]:
+    """DataCollector model reporters, in table order."""
+    return {c.name: c.read for c in MODEL}
+
+
+def agent_reporters() -> dict[str, Any]:
+    """DataCollector agent reporters (step and firm_id come from Mesa's index)."""
+    return {c.name: c.read for c in FIRMS if c.read is not None}
+
+
+def markdown_table(table: str) -> str:
+    """The README's table of ``table``'s columns."""
+    lines = ["| column | unit | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.unit} | {c.meaning} |" for c in TABLES[table]]
+    return "\n".join(lines)

@@ -27,25 +27,54 @@ TINY_SCENARIO = {
     "steps": 20,
     "market": {
         "segments": [
-            {"name": "assistant", "size": 10.0, "growth": 0.02, "quality_sensitivity": 3.0,
-             "brand_sensitivity": 0.2, "temperature": 0.5, "outside_utility": 0.5},
-            {"name": "code", "size": 6.0, "price_sensitivity": 0.8, "quality_sensitivity": 4.0,
-             "temperature": 0.4, "outside_utility": 0.5},
+            {
+                "name": "assistant",
+                "size": 10.0,
+                "growth": 0.02,
+                "quality_sensitivity": 3.0,
+                "brand_sensitivity": 0.2,
+                "temperature": 0.5,
+                "outside_utility": 0.5,
+            },
+            {
+                "name": "code",
+                "size": 6.0,
+                "price_sensitivity": 0.8,
+                "quality_sensitivity": 4.0,
+                "temperature": 0.4,
+                "outside_utility": 0.5,
+            },
         ],
     },
     "companies": [
-        {"name": "Big", "unit_cost": 0.8, "initial_compute": 1e25, "release_cycle": 4,
-         "strategy": {"pricing": "best_response", "rd_share": 0.2, "marketing_share": 0.1}},
-        {"name": "Cheap", "unit_cost": 0.5, "initial_compute": 1e24,
-         "strategy": {"pricing": "undercut", "undercut_by": 0.05}},
-        {"name": "Lab", "unit_cost": 1.0, "data_mix": {"code": 1.0}, "capacity": 2.0,
-         "strategy": {"pricing": "cost_plus", "markup": 0.4}},
+        {
+            "name": "Big",
+            "unit_cost": 0.8,
+            "initial_compute": 1e25,
+            "release_cycle": 4,
+            "strategy": {"pricing": "best_response", "rd_share": 0.2, "marketing_share": 0.1},
+        },
+        {
+            "name": "Cheap",
+            "unit_cost": 0.5,
+            "initial_compute": 1e24,
+            "strategy": {"pricing": "undercut", "undercut_by": 0.05},
+        },
+        {
+            "name": "Lab",
+            "unit_cost": 1.0,
+            "data_mix": {"code": 1.0},
+            "capacity": 2.0,
+            "strategy": {"pricing": "cost_plus", "markup": 0.4},
+        },
     ],
 }
 FIRMS = ["Big", "Cheap", "Lab"]
 SEGMENTS = ["assistant", "code"]
-EVENTS = [{"step": 5, "label": "compute 10x cheaper", "kind": "compute_price"},
-          {"step": 12, "kind": "regulation"}]
+EVENTS = [
+    {"step": 5, "label": "compute 10x cheaper", "kind": "compute_price"},
+    {"step": 12, "kind": "regulation"},
+]
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +89,13 @@ def figures(result) -> dict[str, go.Figure]:
 
 def firm_traces(figure: go.Figure, visible_only: bool = False) -> list:
     """Traces that draw one firm (the figures tag them with meta.firm)."""
-    return [t for t in figure.data if isinstance(t.meta, dict) and "firm" in t.meta
-            and (not visible_only or t.visible is not False)]
+    return [
+        t
+        for t in figure.data
+        if isinstance(t.meta, dict)
+        and "firm" in t.meta
+        and (not visible_only or t.visible is not False)
+    ]
 
 
 def trace_color(trace) -> str:
@@ -69,18 +103,45 @@ def trace_color(trace) -> str:
 
 
 BASE_COLUMNS = {
-    "model": ["step", "hhi", "price_index", "consumer_surplus", "total_demand", "total_sales",
-              "outside_share", "n_firms"],
-    "firms": ["step", "firm", "firm_id", "price", "quantity", "revenue", "profit", "cash", "share",
-              "rd_spend", "marketing", "brand", "unit_cost", "margin", "generation"],
+    "model": [
+        "step",
+        "hhi",
+        "price_index",
+        "consumer_surplus",
+        "total_demand",
+        "total_sales",
+        "outside_share",
+        "n_firms",
+    ],
+    "firms": [
+        "step",
+        "firm",
+        "firm_id",
+        "price",
+        "quantity",
+        "revenue",
+        "profit",
+        "cash",
+        "share",
+        "rd_spend",
+        "marketing",
+        "brand",
+        "unit_cost",
+        "margin",
+        "generation",
+    ],
 }
 
 
 def base_result(result):
     """The run as the first run-folder format had it: no network/openness/entry columns."""
     summary = {k: v for k, v in result.summary.items() if k not in ("entries", "exits")}
-    return dataclasses.replace(result, model=result.model[BASE_COLUMNS["model"]],
-                               firms=result.firms[BASE_COLUMNS["firms"]], summary=summary)
+    return dataclasses.replace(
+        result,
+        model=result.model[BASE_COLUMNS["model"]],
+        firms=result.firms[BASE_COLUMNS["firms"]],
+        summary=summary,
+    )
 
 
 def without_edges(result):
@@ -92,12 +153,17 @@ def without_edges(result):
 
 def with_events(result, events):
     """The same run, its scenario carrying scheduled events (duck-typed scenario)."""
-    scenario = SimpleNamespace(name=result.scenario.name, seed=result.scenario.seed,
-                               description=result.scenario.description, events=events)
+    scenario = SimpleNamespace(
+        name=result.scenario.name,
+        seed=result.scenario.seed,
+        description=result.scenario.description,
+        events=events,
+    )
     return dataclasses.replace(result, scenario=scenario)
 
 
 # --- colours ------------------------------------------------------------------------------
+
 
 def test_firm_colors_do_not_depend_on_order_and_stay_distinct():
     names = [f"firm{i}" for i in range(40)]
@@ -124,6 +190,7 @@ def test_every_firm_has_one_colour_across_all_figures(result, figures):
 
 # --- market shares ------------------------------------------------------------------------
 
+
 def test_share_figure_has_a_view_per_segment_and_a_trace_per_firm(figures):
     figure = figures["share"]
     menu = figure.layout.updatemenus[0]
@@ -141,17 +208,24 @@ def test_share_figure_has_a_view_per_segment_and_a_trace_per_firm(figures):
 
 
 def test_stacked_shares_sum_to_one_of_inside_sales_and_served_line_is_one_minus_outside(
-        result, figures):
+    result, figures
+):
     """Stacks are shares of the firms' sales (sum 1); the dashed line is 1 - outside share."""
     figure = figures["share"]
     for view in ["all segments", *SEGMENTS]:
         traces = [t for t in firm_traces(figure) if t.meta["view"] == view]
         assert all(t.stackgroup == "shares" for t in traces)
-        stacked = pd.concat([pd.Series(np.asarray(t.y, float), index=np.asarray(t.x))
-                             for t in traces], axis=1).fillna(0).sum(axis=1)
+        stacked = (
+            pd.concat(
+                [pd.Series(np.asarray(t.y, float), index=np.asarray(t.x)) for t in traces], axis=1
+            )
+            .fillna(0)
+            .sum(axis=1)
+        )
         assert np.allclose(stacked.to_numpy(), 1.0, atol=1e-4), view
-        served = next(t for t in figure.data if t.meta.get("role") == "served"
-                      and t.meta["view"] == view)
+        served = next(
+            t for t in figure.data if t.meta.get("role") == "served" and t.meta["view"] == view
+        )
         if view == "all segments":
             expected = 1 - result.model["outside_share"].to_numpy()
         else:
@@ -171,12 +245,17 @@ def test_named_segment_shows_only_that_segment(result):
 
 def test_entries_and_exits_are_marked(result):
     # Lab enters at step 4, Cheap exits after step 15 (their rows simply are absent)
-    firms = result.firms[~((result.firms["firm"] == "Lab") & (result.firms["step"] < 4))
-                         & ~((result.firms["firm"] == "Cheap") & (result.firms["step"] > 15))]
+    firms = result.firms[
+        ~((result.firms["firm"] == "Lab") & (result.firms["step"] < 4))
+        & ~((result.firms["firm"] == "Cheap") & (result.firms["step"] > 15))
+    ]
     segments = result.segments.merge(firms[["step", "firm"]], on=["step", "firm"])
-    changed = dataclasses.replace(result, firms=firms, segments=segments,
-                                  summary={**result.summary, "exits": [
-                                      {"firm": "Cheap", "step": 15, "reason": "bankrupt"}]})
+    changed = dataclasses.replace(
+        result,
+        firms=firms,
+        segments=segments,
+        summary={**result.summary, "exits": [{"firm": "Cheap", "step": 15, "reason": "bankrupt"}]},
+    )
     entries, exits = dashboard.firm_lifetimes(changed)
     assert [(e["firm"], e["step"]) for e in entries] == [("Lab", 4)]
     assert [(e["firm"], e["step"], e["detail"]) for e in exits] == [("Cheap", 15, "bankrupt")]
@@ -185,12 +264,14 @@ def test_entries_and_exits_are_marked(result):
     assert list(markers.x) == [4, 15]
     assert "Cheap exits at step 15 (bankrupt)" in markers.text
     assert {s.name for s in figure.layout.shapes} == {"entry: Lab", "exit: Cheap"}
-    lab = next(t for t in firm_traces(figure) if t.name == "Lab" and t.meta["view"] ==
-               "all segments")
+    lab = next(
+        t for t in firm_traces(figure) if t.name == "Lab" and t.meta["view"] == "all segments"
+    )
     assert int(np.asarray(lab.x).min()) == 4
     assert dashboard.run_header(changed)["entries / exits"] == "1 / 1"
-    changed = dataclasses.replace(base_result(result), firms=firms[BASE_COLUMNS["firms"]],
-                                  segments=segments)
+    changed = dataclasses.replace(
+        base_result(result), firms=firms[BASE_COLUMNS["firms"]], segments=segments
+    )
     assert "structure" in dashboard.run_figures(changed, events=[])
 
 
@@ -202,19 +283,29 @@ def test_no_entry_exit_markers_when_the_firms_stay(result):
 
 def test_structure_figure_shows_the_network_columns_the_run_has(result):
     model = base_result(result).model.assign(
-        n_links=[0] * 10 + [2] * 10, n_alliances=[0] * 10 + [1] * 10, density=0.1,
-        open_share=0.0, entries=[0] * 19 + [1], exits=0)
+        n_links=[0] * 10 + [2] * 10,
+        n_alliances=[0] * 10 + [1] * 10,
+        density=0.1,
+        open_share=0.0,
+        entries=[0] * 19 + [1],
+        exits=0,
+    )
     figure = dashboard.structure_figure(dataclasses.replace(result, model=model), events=[])
     roles = [t.meta["role"] for t in figure.data]
     assert roles == ["n_firms", "entries", "n_links", "n_alliances", "density", "open_share"]
     titles = [a.text for a in figure.layout.annotations]
-    assert titles[:4] == ["firms active (bars: entries / exits)", "partnership links",
-                          "network density and clustering", "open source"]
+    assert titles[:4] == [
+        "firms active (bars: entries / exits)",
+        "partnership links",
+        "network density and clustering",
+        "open source",
+    ]
     links = next(t for t in figure.data if t.meta["role"] == "n_links")
     assert list(np.asarray(links.y)) == list(model["n_links"])
 
 
 # --- other time series --------------------------------------------------------------------
+
 
 def test_price_quality_profit_figures_draw_every_firm_in_every_panel(result, figures):
     assert sorted(t.name for t in firm_traces(figures["price"])) == FIRMS
@@ -254,7 +345,8 @@ def test_concentration_shades_2023_bands_and_marks_2010_thresholds(result):
 
 def test_concentration_adds_homogenisation_when_the_run_has_it(result):
     model = base_result(result).model.assign(
-        homogenization=np.linspace(0.2, 0.6, len(result.model)))
+        homogenization=np.linspace(0.2, 0.6, len(result.model))
+    )
     figure = dashboard.concentration_figure(dataclasses.replace(result, model=model), events=[])
     homogenization = next(t for t in figure.data if t.meta["role"] == "homogenization")
     assert np.allclose(np.asarray(homogenization.y, float), model["homogenization"], atol=1e-4)
@@ -262,12 +354,15 @@ def test_concentration_adds_homogenisation_when_the_run_has_it(result):
 
 # --- events -------------------------------------------------------------------------------
 
+
 def test_events_are_vertical_markers_on_every_time_figure(figures):
     for name in ("share", "price", "quality", "profit_cash", "concentration"):
         figure = figures[name]
         lines = [s for s in figure.layout.shapes if (s.name or "").startswith("event: ")]
-        assert {(s.x0, s.name) for s in lines} == {(5, "event: compute 10x cheaper"),
-                                                   (12, "event: regulation")}, name
+        assert {(s.x0, s.name) for s in lines} == {
+            (5, "event: compute 10x cheaper"),
+            (12, "event: regulation"),
+        }, name
         panels = len({t.xaxis for t in figure.data})
         assert len(lines) == 2 * panels, name  # a line in every panel
         labels = {a.text for a in figure.layout.annotations if (a.name or "").startswith("event")}
@@ -291,6 +386,7 @@ def test_no_event_markers_without_events(result):
 
 
 # --- network ------------------------------------------------------------------------------
+
 
 def test_network_without_edges_shows_nodes_sized_by_share_and_a_note(result):
     figure = dashboard.network_figure(without_edges(result), events=EVENTS)
@@ -329,10 +425,15 @@ def test_loading_a_folder_without_edges_parquet_gives_the_nodes_only_note(tmp_pa
 
 
 def test_network_edges_are_coloured_by_type_and_follow_the_slider(result):
-    edges = pd.DataFrame({"step": [3, 3, 4, 20], "source": ["Big", "Cheap", "Big", "Lab"],
-                          "target": ["Lab", "Lab", "Lab", "Cheap"],
-                          "type": ["joint_rd", "alliance", "joint_rd", "market_sharing"],
-                          "start_step": [2, 3, 2, 20]})
+    edges = pd.DataFrame(
+        {
+            "step": [3, 3, 4, 20],
+            "source": ["Big", "Cheap", "Big", "Lab"],
+            "target": ["Lab", "Lab", "Lab", "Cheap"],
+            "type": ["joint_rd", "alliance", "joint_rd", "market_sharing"],
+            "start_step": [2, 3, 2, 20],
+        }
+    )
     with_edges = dataclasses.replace(result)
     with_edges.edges = edges
     figure = dashboard.network_figure(with_edges, events=[])
@@ -354,21 +455,24 @@ def test_network_edges_are_coloured_by_type_and_follow_the_slider(result):
 
 
 def test_network_marks_open_source_firms(result):
-    firms = base_result(result).firms.assign(open_source=result.firms["firm"] == "Lab",
-                                             degree_centrality=0.5)
+    firms = base_result(result).firms.assign(
+        open_source=result.firms["firm"] == "Lab", degree_centrality=0.5
+    )
     figure = dashboard.network_figure(dataclasses.replace(result, firms=firms), events=[])
     nodes = next(t for t in figure.data if t.meta["role"] == "nodes")
     symbols = dict(zip(nodes.text, nodes.marker.symbol, strict=True))
     assert symbols == {"Big": "circle", "Cheap": "circle", "Lab": "diamond"}
-    assert any("open-source" in text and "degree centrality 0.50" in text
-               for text in nodes.hovertext)
+    assert any(
+        "open-source" in text and "degree centrality 0.50" in text for text in nodes.hovertext
+    )
 
 
 # --- large runs stay compact --------------------------------------------------------------
 
+
 def test_long_runs_are_thinned_but_keep_the_last_step(result, monkeypatch):
-    monkeypatch.setattr(dashboard, "MAX_POINTS", 6)
-    monkeypatch.setattr(dashboard, "MAX_NETWORK_FRAMES", 5)
+    monkeypatch.setattr(dashboard.common, "MAX_POINTS", 6)
+    monkeypatch.setattr(dashboard.partnerships, "MAX_NETWORK_FRAMES", 5)
     figures = dashboard.run_figures(result, events=[])
     for trace in firm_traces(figures["price"]):
         assert len(trace.x) <= 7 and int(trace.x[-1]) == 20
@@ -377,7 +481,7 @@ def test_long_runs_are_thinned_but_keep_the_last_step(result, monkeypatch):
 
 
 def test_many_firms_fold_into_others(result, monkeypatch):
-    monkeypatch.setattr(dashboard, "MAX_FIRM_TRACES", 2)
+    monkeypatch.setattr(dashboard.common, "MAX_FIRM_TRACES", 2)
     figure = dashboard.share_figure(result, events=[])
     names = {t.name for t in firm_traces(figure) if t.meta["view"] == "all segments"}
     smallest = result.firms.groupby("firm")["share"].max().idxmin()
@@ -385,6 +489,7 @@ def test_many_firms_fold_into_others(result, monkeypatch):
 
 
 # --- header, page, CLI --------------------------------------------------------------------
+
 
 def test_header_has_the_headline_numbers(result):
     header = dashboard.run_header(result)
@@ -395,30 +500,40 @@ def test_header_has_the_headline_numbers(result):
     assert "(2023)" in header["final HHI"] and "(2010)" in header["final HHI"]
     assert header["firms"].startswith("3 at the end")
     assert header["consumer surplus"].startswith(
-        f"{result.model['consumer_surplus'].iloc[-1]:,.1f}")
+        f"{result.model['consumer_surplus'].iloc[-1]:,.1f}"
+    )
 
 
 def test_page_embeds_plotlyjs_once_and_every_figure(tmp_path, figures):
     from plotly.offline import get_plotlyjs
 
-    path = dashboard.write_dashboard_html(tmp_path / "page.html", "A <b>title</b>",
-                                          {"seed": "5", "note": "x < y"}, list(figures.values()),
-                                          description="About it.")
+    path = dashboard.write_dashboard_html(
+        tmp_path / "page.html",
+        "A <b>title</b>",
+        {"seed": "5", "note": "x < y"},
+        list(figures.values()),
+        description="About it.",
+    )
     text = path.read_text(encoding="utf-8")
     assert text.count(get_plotlyjs()[:400]) == 1
     assert 'src="http' not in text  # nothing fetched: opens offline
     assert text.count('class="plotly-graph-div"') == len(figures)
     assert "A &lt;b&gt;title&lt;/b&gt;" in text and "x &lt; y" in text and "About it." in text
     assert [p.name for p in tmp_path.iterdir()] == ["page.html"]  # no temporary file left
-    again = dashboard.write_dashboard_html(tmp_path / "again.html", "A <b>title</b>",
-                                           {"seed": "5", "note": "x < y"},
-                                           list(figures.values()), description="About it.")
+    again = dashboard.write_dashboard_html(
+        tmp_path / "again.html",
+        "A <b>title</b>",
+        {"seed": "5", "note": "x < y"},
+        list(figures.values()),
+        description="About it.",
+    )
     assert again.read_bytes() == path.read_bytes()  # deterministic: diffable, cacheable
 
 
 def test_page_accepts_a_text_header(tmp_path):
-    path = dashboard.write_dashboard_html(tmp_path / "sweep.html", "Sweep",
-                                          "First paragraph.\n\nSecond.", [go.Figure()])
+    path = dashboard.write_dashboard_html(
+        tmp_path / "sweep.html", "Sweep", "First paragraph.\n\nSecond.", [go.Figure()]
+    )
     text = path.read_text(encoding="utf-8")
     assert "<p>First paragraph.</p><p>Second.</p>" in text
 
@@ -437,8 +552,10 @@ def test_cli_run_writes_the_dashboard_and_dashboard_rebuilds_it(tmp_path, capsys
     assert page.exists()
     assert main(["dashboard", str(out), "--out", str(tmp_path / "copy.html")]) == 0
     assert (tmp_path / "copy.html").exists()
-    assert main(["run", str(scenario), "--out", str(tmp_path / "bare"), "--quiet",
-                 "--no-dashboard"]) == 0
+    assert (
+        main(["run", str(scenario), "--out", str(tmp_path / "bare"), "--quiet", "--no-dashboard"])
+        == 0
+    )
     assert not (tmp_path / "bare" / "dashboard.html").exists()
 
 

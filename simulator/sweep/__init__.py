@@ -12,8 +12,9 @@
 Modules: ``spec`` (schema, validation), ``paths`` (parameter paths into a scenario),
 ``design`` (grid/random/LHS/Sobol designs and per-run seeds), ``outcomes`` (named metrics),
 ``worker`` (one run), ``executors`` (serial, processes, Dask), ``store`` (the resumable sweep
-folder), ``analysis`` (tables and sensitivity), ``runner`` (``run``). The report and dashboard
-live in ``simulator.sweep_report``.
+folder), ``analysis`` (tables and sensitivity), ``runner`` (``run``), ``report`` (the sweep
+figures and DIR/dashboard.html: ``simulator.sweep.report.write_report``; not imported here, so
+``import simulator.sweep`` stays free of plotly).
 """
 
 from simulator.sweep.analysis import sobol_indices, standardized_regression
@@ -32,9 +33,27 @@ from simulator.sweep.spec import (
 from simulator.sweep.store import SweepStore
 
 __all__ = [
-    "OUTCOMES", "Distribution", "ParameterPath", "PathError", "ResolvedSpec", "SweepPlan",
-    "SweepResult", "SweepSpec", "SweepSpecError", "SweepStore", "build_design",
-    "compute_outcomes", "describe_outcomes", "latin_hypercube", "load", "load_sweep_spec",
-    "parse_sweep_spec", "plan_sweep", "resolve_path", "run", "run_seeds", "sobol_indices",
+    "OUTCOMES",
+    "Distribution",
+    "ParameterPath",
+    "PathError",
+    "ResolvedSpec",
+    "SweepPlan",
+    "SweepResult",
+    "SweepSpec",
+    "SweepSpecError",
+    "SweepStore",
+    "build_design",
+    "compute_outcomes",
+    "describe_outcomes",
+    "latin_hypercube",
+    "load",
+    "load_sweep_spec",
+    "parse_sweep_spec",
+    "plan_sweep",
+    "resolve_path",
+    "run",
+    "run_seeds",
+    "sobol_indices",
     "standardized_regression",
 ]

@@ -21,15 +21,22 @@ def _print_summary(result: SweepResult) -> None:
 
     spec = result.spec.spec
     console = Console()
-    table = Table(title=f"sweep {result.spec.name}: {len(result.runs):,} runs, "
-                        f"{result.plan.n_points:,} points x {spec.replications} replications")
+    table = Table(
+        title=f"sweep {result.spec.name}: {len(result.runs):,} runs, "
+        f"{result.plan.n_points:,} points x {spec.replications} replications"
+    )
     for column in ("outcome", "mean", "std", "5%", "median", "95%"):
         table.add_column(column, justify="left" if column == "outcome" else "right")
     for outcome in spec.outcomes:
         values = result.runs[outcome]
-        table.add_row(outcome, f"{values.mean():.4g}", f"{values.std():.4g}",
-                      f"{values.quantile(0.05):.4g}", f"{values.median():.4g}",
-                      f"{values.quantile(0.95):.4g}")
+        table.add_row(
+            outcome,
+            f"{values.mean():.4g}",
+            f"{values.std():.4g}",
+            f"{values.quantile(0.05):.4g}",
+            f"{values.median():.4g}",
+            f"{values.quantile(0.95):.4g}",
+        )
     console.print(table)
     sens = result.sensitivity
     if len(sens):
@@ -60,27 +67,41 @@ def run_command(args: argparse.Namespace) -> int:
     resolved = load_sweep_spec(args.spec)
     out = Path(args.out) if args.out else default_out(args.spec)
     try:
-        result = run(resolved, out=out, executor=args.executor, workers=args.workers,
-                     progress=not args.quiet, max_runs=args.max_runs,
-                     dask_address=args.dask_address)
+        result = run(
+            resolved,
+            out=out,
+            executor=args.executor,
+            workers=args.workers,
+            progress=not args.quiet,
+            max_runs=args.max_runs,
+            dask_address=args.dask_address,
+        )
     except KeyboardInterrupt:
-        print(f"interrupted: finished runs are kept in {out}; run the same command to resume",
-              file=sys.stderr)
+        print(
+            f"interrupted: finished runs are kept in {out}; run the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     if not result.complete:
-        print(f"stopped after {result.ran} new runs: {len(result.runs):,} of "
-              f"{result.plan.n_runs:,} done in {out}; run the same command to resume")
+        print(
+            f"stopped after {result.ran} new runs: {len(result.runs):,} of "
+            f"{result.plan.n_runs:,} done in {out}; run the same command to resume"
+        )
         return 0
     if not args.quiet:
         _print_summary(result)
     if len(result.failed):
         first = result.failed["error"].iloc[0]
-        print(f"warning: {len(result.failed)} runs failed (outcomes NaN); first: {first}",
-              file=sys.stderr)
+        print(
+            f"warning: {len(result.failed)} runs failed (outcomes NaN); first: {first}",
+            file=sys.stderr,
+        )
     if args.report:
-        from simulator.sweep_report import write_report
+        from simulator.sweep.report import write_report
 
         print(f"dashboard written to {write_report(result, out)}")
-    print(f"results written to {out} ({result.ran} runs computed now, "
-          f"{len(result.runs) - result.ran} reused; {result.wall_time_s:.1f} s)")
+    print(
+        f"results written to {out} ({result.ran} runs computed now, "
+        f"{len(result.runs) - result.ran} reused; {result.wall_time_s:.1f} s)"
+    )
     return 0

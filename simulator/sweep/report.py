@@ -16,9 +16,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from simulator.dashboard import firm_colors, write_dashboard_html
+from simulator.dashboard.page import firm_colors, write_dashboard_html
 from simulator.sweep.analysis import series_quantiles
 from simulator.sweep.runner import SweepResult
+from simulator.sweep.store import SweepStore
 
 MAX_SCATTER_PANELS = 36
 MAX_POINT_LINES = 12
@@ -27,22 +28,58 @@ NEUTRAL = "#1f3b73"
 
 def _rgba(color: str, alpha: float) -> str:
     color = color.lstrip("#")
-    red, green, blue = (int(color[i:i + 2], 16) for i in (0, 2, 4))
+    red, green, blue = (int(color[i : i + 2], 16) for i in (0, 2, 4))
     return f"rgba({red},{green},{blue},{alpha})"
 
 
-def _band(fig: go.Figure, frame: pd.DataFrame, low: str, high: str, color: str, name: str,
-          alpha: float, group: str, **where) -> None:
-    fig.add_trace(go.Scatter(x=frame["step"], y=frame[high], mode="lines", line={"width": 0},
-                             hoverinfo="skip", showlegend=False, legendgroup=group), **where)
-    fig.add_trace(go.Scatter(x=frame["step"], y=frame[low], mode="lines", line={"width": 0},
-                             fill="tonexty", fillcolor=_rgba(color, alpha), name=name,
-                             hoverinfo="skip", showlegend=False, legendgroup=group), **where)
+def _band(
+    fig: go.Figure,
+    frame: pd.DataFrame,
+    low: str,
+    high: str,
+    color: str,
+    name: str,
+    alpha: float,
+    group: str,
+    **where,
+) -> None:
+    fig.add_trace(
+        go.Scatter(
+            x=frame["step"],
+            y=frame[high],
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=group,
+        ),
+        **where,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=frame["step"],
+            y=frame[low],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=_rgba(color, alpha),
+            name=name,
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=group,
+        ),
+        **where,
+    )
 
 
-def fan_chart(pooled: pd.DataFrame, variables: list[str], title: str, yaxis: str,
-              colors: dict[str, str] | None = None,
-              labels: dict[str, str] | None = None) -> go.Figure:
+def fan_chart(
+    pooled: pd.DataFrame,
+    variables: list[str],
+    title: str,
+    yaxis: str,
+    colors: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> go.Figure:
     """Median line with 25-75% and 5-95% bands over steps, one fan per variable.
 
     ``pooled`` is ``series_quantiles(series, by=())``: quantiles across all runs of the sweep.
@@ -56,13 +93,25 @@ def fan_chart(pooled: pd.DataFrame, variables: list[str], title: str, yaxis: str
         color = (colors or {}).get(variable, NEUTRAL)
         _band(fig, frame, "q05", "q95", color, f"{label} 5-95%", 0.15, label)
         _band(fig, frame, "q25", "q75", color, f"{label} 25-75%", 0.3, label)
-        fig.add_trace(go.Scatter(x=frame["step"], y=frame["q50"], mode="lines", name=label,
-                                 line={"color": color, "width": 2}, legendgroup=label,
-                                 hovertemplate=f"{label}<br>step %{{x}}<br>median %{{y:.4g}}"
-                                               "<extra></extra>"))
-    fig.update_layout(title=title + " (median, 25-75% and 5-95% of runs)", xaxis_title="step",
-                      yaxis_title=yaxis, template="plotly_white", height=430,
-                      margin={"t": 60, "b": 40})
+        fig.add_trace(
+            go.Scatter(
+                x=frame["step"],
+                y=frame["q50"],
+                mode="lines",
+                name=label,
+                line={"color": color, "width": 2},
+                legendgroup=label,
+                hovertemplate=f"{label}<br>step %{{x}}<br>median %{{y:.4g}}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title + " (median, 25-75% and 5-95% of runs)",
+        xaxis_title="step",
+        yaxis_title=yaxis,
+        template="plotly_white",
+        height=430,
+        margin={"t": 60, "b": 40},
+    )
     return fig
 
 
@@ -71,9 +120,14 @@ def share_fan_chart(pooled: pd.DataFrame) -> go.Figure:
     variables = sorted(v for v in pooled["variable"].unique() if v.startswith("share."))
     firms = [v.removeprefix("share.") for v in variables]
     colors = firm_colors(firms)
-    fig = fan_chart(pooled, variables, "Market share over time", "share of inside sales",
-                    colors={f"share.{f}": colors[f] for f in firms},
-                    labels={f"share.{f}": f for f in firms})
+    fig = fan_chart(
+        pooled,
+        variables,
+        "Market share over time",
+        "share of inside sales",
+        colors={f"share.{f}": colors[f] for f in firms},
+        labels={f"share.{f}": f for f in firms},
+    )
     fig.update_yaxes(tickformat=".0%")
     return fig
 
@@ -88,11 +142,19 @@ def outcome_histograms(runs: pd.DataFrame, outcomes: list[str]) -> go.Figure:
     rows, cols = _grid(len(outcomes), 3)
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=outcomes)
     for i, outcome in enumerate(outcomes):
-        fig.add_trace(go.Histogram(x=runs[outcome], name=outcome, marker_color=NEUTRAL,
-                                   showlegend=False, nbinsx=30),
-                      row=i // cols + 1, col=i % cols + 1)
-    fig.update_layout(title="Outcome distributions across all runs", template="plotly_white",
-                      height=max(320, 260 * rows), bargap=0.05)
+        fig.add_trace(
+            go.Histogram(
+                x=runs[outcome], name=outcome, marker_color=NEUTRAL, showlegend=False, nbinsx=30
+            ),
+            row=i // cols + 1,
+            col=i % cols + 1,
+        )
+    fig.update_layout(
+        title="Outcome distributions across all runs",
+        template="plotly_white",
+        height=max(320, 260 * rows),
+        bargap=0.05,
+    )
     return fig
 
 
@@ -103,21 +165,36 @@ def parameter_scatter(runs: pd.DataFrame, parameters: list[str], outcomes: list[
     parameters = parameters[:MAX_SCATTER_PANELS]
     rows, cols = len(outcomes), len(parameters)
     labels = short_labels(parameters)
-    fig = make_subplots(rows=rows, cols=cols, shared_yaxes="rows", horizontal_spacing=0.03,
-                        vertical_spacing=0.06 if rows > 1 else 0.1)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        shared_yaxes="rows",
+        horizontal_spacing=0.03,
+        vertical_spacing=0.06 if rows > 1 else 0.1,
+    )
     for r, outcome in enumerate(outcomes, start=1):
         for c, parameter in enumerate(parameters, start=1):
-            fig.add_trace(go.Scattergl(
-                x=runs[parameter], y=runs[outcome], mode="markers", showlegend=False,
-                marker={"size": 4, "color": NEUTRAL, "opacity": 0.45},
-                hovertemplate=f"{parameter} %{{x}}<br>{outcome} %{{y:.4g}}<extra></extra>"),
-                row=r, col=c)
+            fig.add_trace(
+                go.Scattergl(
+                    x=runs[parameter],
+                    y=runs[outcome],
+                    mode="markers",
+                    showlegend=False,
+                    marker={"size": 4, "color": NEUTRAL, "opacity": 0.45},
+                    hovertemplate=f"{parameter} %{{x}}<br>{outcome} %{{y:.4g}}<extra></extra>",
+                ),
+                row=r,
+                col=c,
+            )
             if r == rows:
                 fig.update_xaxes(title_text=labels[parameter], row=r, col=c)
             if c == 1:
                 fig.update_yaxes(title_text=outcome, row=r, col=c)
-    fig.update_layout(title="Outcomes against parameters (one point per run)",
-                      template="plotly_white", height=max(360, 240 * rows))
+    fig.update_layout(
+        title="Outcomes against parameters (one point per run)",
+        template="plotly_white",
+        height=max(360, 240 * rows),
+    )
     return fig
 
 
@@ -132,8 +209,7 @@ def short_labels(paths: list[str]) -> dict[str, str]:
         parts = path.split(".")
         for keep in range(2, len(parts) + 1):
             label = ".".join(parts[-keep:])
-            clashes = [p for p in paths if p != path and
-                       (p == label or p.endswith("." + label))]
+            clashes = [p for p in paths if p != path and (p == label or p.endswith("." + label))]
             if not clashes:
                 break
         labels[path] = label if len(parts) > 1 else path
@@ -160,47 +236,78 @@ def sensitivity_chart(sensitivity: pd.DataFrame) -> go.Figure:
     for outcome in outcomes:
         r2 = sensitivity[(sensitivity["outcome"] == outcome) & (sensitivity["index"] == "R2")]
         titles.append(outcome + (f" (R² {r2['value'].iloc[0]:.2f})" if len(r2) else ""))
-    fig = make_subplots(rows=rows, cols=cols, shared_yaxes=True, horizontal_spacing=0.02,
-                        vertical_spacing=0.12 / max(rows, 1) + 0.04,
-                        subplot_titles=titles or ["no sensitivity"])
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        shared_yaxes=True,
+        horizontal_spacing=0.02,
+        vertical_spacing=0.12 / max(rows, 1) + 0.04,
+        subplot_titles=titles or ["no sensitivity"],
+    )
     palette = {"S1": "#1f77b4", "ST": "#ff7f0e", "SRC": NEUTRAL}
     order = [_term_label(t, labels) for t in terms]
     for i, outcome in enumerate(outcomes):
         frame = bars[bars["outcome"] == outcome]
         for index, part in frame.groupby("index", sort=False):
-            fig.add_trace(go.Bar(
-                y=[_term_label(t, labels) for t in part["term"]], x=part["value"],
-                orientation="h", name=index, marker_color=palette.get(index, NEUTRAL),
-                legendgroup=index, showlegend=i == 0, customdata=part["term"],
-                error_x={"type": "data", "array": part["conf"], "visible": True},
-                hovertemplate="%{customdata}<br>" + index + " %{x:.3f}<extra></extra>"),
-                row=i // cols + 1, col=i % cols + 1)
+            fig.add_trace(
+                go.Bar(
+                    y=[_term_label(t, labels) for t in part["term"]],
+                    x=part["value"],
+                    orientation="h",
+                    name=index,
+                    marker_color=palette.get(index, NEUTRAL),
+                    legendgroup=index,
+                    showlegend=i == 0,
+                    customdata=part["term"],
+                    error_x={"type": "data", "array": part["conf"], "visible": True},
+                    hovertemplate="%{customdata}<br>" + index + " %{x:.3f}<extra></extra>",
+                ),
+                row=i // cols + 1,
+                col=i % cols + 1,
+            )
     fig.update_yaxes(categoryorder="array", categoryarray=order[::-1])
     method = sensitivity["method"].iloc[0] if len(sensitivity) else ""
-    title = ("Sobol indices: first order S1 and total ST (95% bootstrap intervals; "
-             "ST - S1 is the share through interactions)"
-             if method == "sobol" else
-             "Standardised regression coefficients (95% intervals; trust them when R² is high)")
+    title = (
+        "Sobol indices: first order S1 and total ST (95% bootstrap intervals; "
+        "ST - S1 is the share through interactions)"
+        if method == "sobol"
+        else "Standardised regression coefficients (95% intervals; trust them when R² is high)"
+    )
     per_row = 60 + 28 * len(terms) * (2 if method == "sobol" else 1)
-    fig.update_layout(title=title, template="plotly_white", barmode="group",
-                      height=max(360, 100 + per_row * rows))
+    fig.update_layout(
+        title=title, template="plotly_white", barmode="group", height=max(360, 100 + per_row * rows)
+    )
     return fig
 
 
-def point_medians_chart(quantiles: pd.DataFrame, points: pd.DataFrame, variable: str,
-                        title: str, yaxis: str) -> go.Figure:
+def point_medians_chart(
+    quantiles: pd.DataFrame, points: pd.DataFrame, variable: str, title: str, yaxis: str
+) -> go.Figure:
     """The median path of ``variable`` at each parameter point (for designs with few points)."""
     fig = go.Figure()
     frame = quantiles[quantiles["variable"] == variable]
     for point, part in frame.groupby("point", sort=True):
         values = points.loc[point]
-        label = ", ".join(f"{short_labels(list(points.columns))[k]}={v}"
-                          for k, v in values.items()) or f"point {point}"
-        fig.add_trace(go.Scatter(x=part["step"], y=part["q50"], mode="lines", name=label,
-                                 hovertemplate=label + "<br>step %{x}<br>median %{y:.4g}"
-                                 "<extra></extra>"))
-    fig.update_layout(title=title + " (median across replications, per parameter point)",
-                      xaxis_title="step", yaxis_title=yaxis, template="plotly_white", height=430)
+        label = (
+            ", ".join(f"{short_labels(list(points.columns))[k]}={v}" for k, v in values.items())
+            or f"point {point}"
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=part["step"],
+                y=part["q50"],
+                mode="lines",
+                name=label,
+                hovertemplate=label + "<br>step %{x}<br>median %{y:.4g}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title + " (median across replications, per parameter point)",
+        xaxis_title="step",
+        yaxis_title=yaxis,
+        template="plotly_white",
+        height=430,
+    )
     return fig
 
 
@@ -215,12 +322,18 @@ def sweep_figures(result: SweepResult) -> list[go.Figure]:
         outcome_histograms(result.runs, list(spec.outcomes)),
     ]
     if spec.parameters and result.plan.n_points <= MAX_POINT_LINES and spec.replications > 1:
-        points = (result.runs.groupby("point", sort=True)[list(spec.parameters)].first()
-                  .map(lambda v: f"{v:.3g}" if isinstance(v, float) else v))
-        figures += [point_medians_chart(result.quantiles, points, variable, title, axis)
-                    for variable, title, axis in (
-                        ("hhi", "HHI over time", "HHI (0-10,000)"),
-                        ("price_index", "Price index over time", "quantity-weighted price"))]
+        points = (
+            result.runs.groupby("point", sort=True)[list(spec.parameters)]
+            .first()
+            .map(lambda v: f"{v:.3g}" if isinstance(v, float) else v)
+        )
+        figures += [
+            point_medians_chart(result.quantiles, points, variable, title, axis)
+            for variable, title, axis in (
+                ("hhi", "HHI over time", "HHI (0-10,000)"),
+                ("price_index", "Price index over time", "quantity-weighted price"),
+            )
+        ]
     if spec.parameters:
         figures.append(parameter_scatter(result.runs, list(spec.parameters), list(spec.outcomes)))
     if len(result.sensitivity):
@@ -233,8 +346,6 @@ def write_report(result: SweepResult, out: str | Path | None = None) -> Path:
     out = Path(out) if out is not None else result.out
     if out is None:
         raise ValueError("write_report needs a folder: the sweep ran without `out`")
-    from simulator.sweep.store import SweepStore
-
     SweepStore(out).write_tables({"sensitivity": result.sensitivity})
     resolved = result.spec
     spec = resolved.spec
@@ -251,5 +362,6 @@ def write_report(result: SweepResult, out: str | Path | None = None) -> Path:
     }
     if spec.description:
         header = {"question": spec.description, **header}
-    return write_dashboard_html(out / "dashboard.html", f"Sweep: {resolved.name}", header,
-                                sweep_figures(result))
+    return write_dashboard_html(
+        out / "dashboard.html", f"Sweep: {resolved.name}", header, sweep_figures(result)
+    )

@@ -8,23 +8,24 @@ DataCollector agent reporters read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import mesa
 import numpy as np
 
-from simulator.market.state import FIRM_MATRICES, FIRM_VECTORS
+from simulator.market.state import FIRM_MATRICES, FIRM_VECTORS, MarketState
 
-if TYPE_CHECKING:
-    from simulator.model import MarketModel
+
+class MarketShell(mesa.Model):
+    """What an agent needs of its model: a mesa.Model holding the market state."""
+
+    state: MarketState
 
 
 class CompanyAgent(mesa.Agent):
     """A firm: a name, an archetype and a row of the market state."""
 
-    model: MarketModel
+    model: MarketShell
 
-    def __init__(self, model: MarketModel, name: str, archetype: str, row: int):
+    def __init__(self, model: MarketShell, name: str, archetype: str, row: int):
         super().__init__(model)
         self.name = name
         self.archetype = archetype

@@ -18,7 +18,7 @@ import mesa
 import numpy as np
 
 from simulator import schema
-from simulator.agents import CompanyAgent
+from simulator.agents import CompanyAgent, MarketShell
 from simulator.config import Company, Scenario, load_scenario, merge, parse_scenario
 from simulator.market import events
 from simulator.market.demand import SegmentParams
@@ -96,7 +96,7 @@ def firm_row(spec: Company, scenario: Scenario, step: int) -> dict[str, Any]:
     }
 
 
-class MarketModel(mesa.Model):
+class MarketModel(MarketShell):
     """LLM companies competing and cooperating across market segments.
 
     ``scenario`` is a Scenario, a path to a YAML file or a mapping; ``seed`` overrides the
@@ -158,7 +158,7 @@ class MarketModel(mesa.Model):
         state = self.state
         if not state.n_firms:
             return
-        clearing = clear.clear(state, self.network, self.market.open_source, self.market.spillover)
+        clearing = clear.clear(state, self.network, self.market.open_model, self.market.spillover)
         state.demand, state.sales = clearing.demand, clearing.sales
         state.quantity = clearing.sales.sum(axis=1)
         state.revenue = state.price * state.quantity
@@ -181,7 +181,7 @@ class MarketModel(mesa.Model):
         self.network.add_firm(spec.name)
         if entrant:  # an entrant starts by fine-tuning the best open model, if that is better
             base = finetune_base_compute(
-                state.model_compute, state.open_weights, self.market.open_source.finetune_efficiency
+                state.model_compute, state.open_weights, self.market.open_model.finetune_efficiency
             )
             state.model_compute[row] = max(state.model_compute[row], base)
         rows = np.array([row])
@@ -223,7 +223,7 @@ class MarketModel(mesa.Model):
 
     def open_weights(self, rows: np.ndarray) -> None:
         """Publish the weights of the firms in ``rows`` (an event, a rule or the scenario)."""
-        decide.publish_weights(self.state, rows, self.market.open_source.releaser_brand_gain)
+        decide.publish_weights(self.state, rows, self.market.open_model.releaser_brand_gain)
 
     # --- one step -----------------------------------------------------------------------
 
@@ -238,14 +238,14 @@ class MarketModel(mesa.Model):
         for event in self.scenario.events:
             if event.step == step:
                 events.fire(self, event)
-        release.release(state, step, self.quality_source, market.open_source.finetune_efficiency)
-        decide.decide(state, self.rules, self.network, market.open_source, market.brand_decay)
+        release.release(state, step, self.quality_source, market.open_model.finetune_efficiency)
+        decide.decide(state, self.rules, self.network, market.open_model, market.brand_decay)
         network.update_links(state, self.network, self.rules, step)
         self._clearing = None
         if state.n_firms:
-            self._clearing = clear.clear(state, self.network, market.open_source, market.spillover)
+            self._clearing = clear.clear(state, self.network, market.open_model, market.spillover)
             account.account(
-                state, self._clearing, self.network, market.open_source.community_rate
+                state, self._clearing, self.network, market.open_model.community_rate
             )
         self.outcome.update(record.outcomes(state, self._clearing, self.network))
         self.datacollector.collect(self)

@@ -26,37 +26,23 @@ the two firms' segment focus (helping a close rival costs you):
 
 from __future__ import annotations
 
-from typing import Protocol
-
 import networkx as nx
 import numpy as np
 
+from simulator.config.schema import NetworkTerms
 from simulator.market.strategy.links import LINK_TYPES
 
 Array = np.ndarray
 
 
-class LinkTerms(Protocol):
-    """Economic parameters of the link types (the scenario's ``market.network``)."""
-
-    pool_share: float
-    returns: float
-    brand_share: float
-    sharing_value: float
-    rivalry: float
-    cost: dict[str, float]
-    term: int
-    max_links: int
-
-
-def link_cost(terms: LinkTerms, link_type: str) -> float:
+def link_cost(terms: NetworkTerms, link_type: str) -> float:
     """Cost per step of holding one link of ``link_type``."""
     return terms.cost.get(link_type, 1.0)
 
 
 def expected_gains(
     link_type: str,
-    terms: LinkTerms,
+    terms: NetworkTerms,
     overlap: Array,
     rd_spend: Array,
     marketing: Array,
@@ -77,7 +63,7 @@ def expected_gains(
 class PartnershipNetwork:
     """The graph plus the rules that form and dissolve its links."""
 
-    def __init__(self, terms: LinkTerms):
+    def __init__(self, terms: NetworkTerms):
         self.graph = nx.Graph()
         self.terms = terms
 

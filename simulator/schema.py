@@ -153,7 +153,7 @@ FIRMS: tuple[Column, ...] = (
     Column("model_compute", "FLOPs", "Real training compute behind the shipped model.",
            "model_compute"),
     Column("innovation", "FLOPs", "model_compute per generation.", "innovation"),
-    Column("open_source", "bool", "The firm's weights are open.", "open_weights"),
+    Column("open_weights", "bool", "The firm's weights are open.", "open_weights"),
     Column(
         "degree_centrality",
         "0-1",

@@ -10,7 +10,9 @@ from simulator import simulate
 from simulator.config import ScenarioError, parse_scenario
 from simulator.market.dynamics import entry_rate, homogenization
 from simulator.metrics import HHI_BANDS_2010, hhi_band
-from simulator.network import LinkTerms, PartnershipNetwork
+from simulator.config.schema import NetworkTerms
+from simulator.market.strategy import LINK_RULE
+from simulator.network import PartnershipNetwork, link_cost
 
 TWO_FIRMS = {
     "name": "pair",
@@ -32,12 +34,12 @@ TWO_FIRMS = {
         {
             "name": "A",
             "unit_cost": 0.8,
-            "strategy": {"rd_min": 5.0, "links": [], "marketing_min": 2},
+            "strategy": {"rd_min": 5.0, "link_types": [], "marketing_min": 2},
         },
         {
             "name": "B",
             "unit_cost": 0.8,
-            "strategy": {"rd_min": 5.0, "links": [], "marketing_min": 2},
+            "strategy": {"rd_min": 5.0, "link_types": [], "marketing_min": 2},
         },
     ],
 }
@@ -52,9 +54,30 @@ def scenario(**changes) -> dict:
 # --- network -------------------------------------------------------------------------------
 
 
+def willing(terms, rule_names, link_types, gains):
+    """What each firm's link rule (from the registry) accepts, per link type."""
+    out = {}
+    for link_type, gain in gains.items():
+        net = gain - link_cost(terms, link_type)
+        accepts = np.zeros(net.shape, dtype=bool)
+        for i, name in enumerate(rule_names):
+            types = np.empty(1, dtype=object)
+            types[0] = link_types[i]
+            rows = np.array([i])
+            accepts[i] = LINK_RULE.make(name).willing(
+                link_type, net[rows], rows, {"link_types": types}
+            )[0]
+        out[link_type] = accepts
+    return out
+
+
+def update(net, step, names, rules, allowed, gains):
+    net.update(step, names, gains, willing(net.terms, rules, allowed, gains))
+
+
 def test_links_form_only_with_mutual_gain():
     net = PartnershipNetwork(
-        LinkTerms(cost={"joint_rd": 1.0, "alliance": 1.0, "market_sharing": 1.0})
+        NetworkTerms(cost={"joint_rd": 1.0, "alliance": 1.0, "market_sharing": 1.0})
     )
     names = ["A", "B", "C"]
     for n in names:
@@ -67,31 +90,29 @@ def test_links_form_only_with_mutual_gain():
         ]
     )  # C gains from B, not enough from A
     allowed = [{"joint_rd"}] * 3
-    net.update(1, names, ["gain_seeking"] * 3, allowed, {"joint_rd": gain})
+    update(net, 1, names, ["gain_seeking"] * 3, allowed, {"joint_rd": gain})
     assert net.edges() == [("A", "B", "joint_rd", 1)]
     # a firm whose rule is `none` never links, whatever the gain
-    other = PartnershipNetwork(LinkTerms())
+    other = PartnershipNetwork(NetworkTerms())
     for n in names:
         other.add_firm(n)
-    other.update(1, names, ["none", "gain_seeking", "gain_seeking"], allowed, {"joint_rd": gain})
+    update(other, 1, names, ["none", "gain_seeking", "gain_seeking"], allowed, {"joint_rd": gain})
     assert other.edges() == []
 
 
 def test_links_dissolve_when_they_stop_paying_or_expire():
-    net = PartnershipNetwork(LinkTerms(term=3, cost={"joint_rd": 1.0}))
+    net = PartnershipNetwork(NetworkTerms(term=3, cost={"joint_rd": 1.0}))
     names = ["A", "B"]
     for n in names:
         net.add_firm(n)
     paying = {"joint_rd": np.array([[0.0, 5.0], [5.0, 0.0]])}
-    net.update(1, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
-    net.update(4, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # within term: kept
+    update(net, 1, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
+    update(net, 4, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # within term: kept
     assert len(net.edges()) == 1
-    net.update(5, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # term over
+    update(net, 5, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # term over
     assert net.edges() == []
-    net.update(6, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
-    net.update(
-        7,
-        names,
+    update(net, 6, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
+    update(net, 7, names,
         ["gain_seeking"] * 2,
         [{"joint_rd"}] * 2,
         {"joint_rd": np.array([[0.0, 5.0], [0.2, 0.0]])},
@@ -147,14 +168,14 @@ def test_open_sourcing_lowers_releaser_price_and_raises_rivals_next_quality():
         "unit_cost": 0.8,
         "initial_compute": 1e26,
         "release_cycle": 3,
-        "strategy": {"links": []},
+        "strategy": {"link_types": []},
     }
     laggard = {
         "name": "Laggard",
         "unit_cost": 0.8,
         "initial_compute": 1e23,
         "release_cycle": 3,
-        "strategy": {"links": []},
+        "strategy": {"link_types": []},
     }
     closed = scenario(steps=20, companies=[leader, laggard])
     opened = scenario(
@@ -171,7 +192,7 @@ def test_open_sourcing_lowers_releaser_price_and_raises_rivals_next_quality():
     model = open_run.model.set_index("step")
     assert (model.loc[:9, "open_share"] == 0).all() and (model.loc[10:, "open_share"] > 0).all()
     assert (model.loc[10:, "n_open"] == 1).all()
-    assert open_run.firms.query("firm == 'Leader' and step == 10")["open_source"].item()
+    assert open_run.firms.query("firm == 'Leader' and step == 10")["open_weights"].item()
 
 
 # --- entry and exit --------------------------------------------------------------------------
@@ -205,7 +226,7 @@ def test_more_entry_with_a_strong_open_model():
     def entries(open_source: bool, seed: int) -> int:
         data = scenario(steps=60, seed=seed)
         data["market"]["entry"] = {"base_rate": 0.05, "open_sensitivity": 5.0, "max_firms": 100}
-        data["companies"][0].update(open_source=open_source, initial_compute=1e26)
+        data["companies"][0].update(open_weights=open_source, initial_compute=1e26)
         return len(simulate(data).summary["entries"])
 
     closed = sum(entries(False, s) for s in range(3))

@@ -456,7 +456,7 @@ def test_network_edges_are_coloured_by_type_and_follow_the_slider(result):
 
 def test_network_marks_open_source_firms(result):
     firms = base_result(result).firms.assign(
-        open_source=result.firms["firm"] == "Lab", degree_centrality=0.5
+        open_weights=result.firms["firm"] == "Lab", degree_centrality=0.5
     )
     figure = dashboard.network_figure(dataclasses.replace(result, firms=firms), events=[])
     nodes = next(t for t in figure.data if t.meta["role"] == "nodes")

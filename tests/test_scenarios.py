@@ -54,7 +54,7 @@ def test_challenger_alliance_startups_pool_and_gain_quality(runs):
     data = yaml.safe_load(Path("scenarios/challenger_alliance.yaml").read_text(encoding="utf-8"))
     solo = copy.deepcopy(data)
     for firm in solo["companies"]:
-        firm.setdefault("strategy", {})["network"] = "none"
+        firm.setdefault("strategy", {})["link_rule"] = "none"
     alone = simulate(solo)
 
     def quality(run):

@@ -16,7 +16,7 @@ BUILTIN_ARCHETYPES: dict[str, dict[str, Any]] = {
             "rd_share": 0.25,
             "marketing_share": 0.08,
             "rd_min": 10.0,
-            "links": ["alliance"],
+            "link_types": ["alliance"],
         },
     },
     "startup": {
@@ -32,7 +32,7 @@ BUILTIN_ARCHETYPES: dict[str, dict[str, Any]] = {
             "rd_share": 0.3,
             "marketing_share": 0.05,
             "rd_min": 2.0,
-            "links": ["joint_rd", "alliance"],
+            "link_types": ["joint_rd", "alliance"],
         },
     },
     "research_lab": {
@@ -46,8 +46,8 @@ BUILTIN_ARCHETYPES: dict[str, dict[str, Any]] = {
             "rd_share": 0.35,
             "marketing_share": 0.02,
             "rd_min": 3.0,
-            "open_source": "when_behind",
-            "links": ["joint_rd"],
+            "open_source_rule": "when_behind",
+            "link_types": ["joint_rd"],
         },
     },
     "multinational": {
@@ -62,7 +62,7 @@ BUILTIN_ARCHETYPES: dict[str, dict[str, Any]] = {
             "speed": 0.3,
             "rd_share": 0.2,
             "marketing_share": 0.05,
-            "links": ["alliance", "joint_rd"],
+            "link_types": ["alliance", "joint_rd"],
         },
     },
 }

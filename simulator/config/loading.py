@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
 from simulator.config.schema import Company, Scenario, merge
+from simulator.market.events import EVENT_KINDS
 
 
 class ScenarioError(ValueError):
@@ -46,13 +47,31 @@ def _field_path(loc: tuple[Any, ...], data: Any) -> str:
 _MESSAGES = {
     "extra_forbidden": "unknown key",
     "missing": "required field is missing",
-    "union_tag_not_found": "needs a `kind` (compute_price, cost_index, segment, regulation, "
-    "open_source or entry_wave)",
+    "union_tag_not_found": f"needs a `kind` ({', '.join(EVENT_KINDS)})",
 }
+
+RENAMED_KEYS: dict[tuple[str | None, str], str] = {
+    ("strategy", "open_source"): "open_source_rule",
+    ("strategy", "network"): "link_rule",
+    ("strategy", "links"): "link_types",
+    ("market", "open_source"): "open_model",
+    (None, "open_source"): "open_weights",  # a company's or archetype's flag
+}
+"""Keys renamed in version 0.2 (one meaning per name): (parent key, old key) -> new key."""
+
+
+def _renamed(loc: tuple[Any, ...]) -> str | None:
+    parent = loc[-2] if len(loc) > 1 and isinstance(loc[-2], str) else None
+    key = loc[-1] if loc else None
+    return RENAMED_KEYS.get((parent, key)) or (
+        RENAMED_KEYS.get((None, key)) if parent not in ("strategy", "market") else None
+    )
 
 
 def _describe(error: dict[str, Any]) -> str:
     message = _MESSAGES.get(error["type"], error["msg"])
+    if error["type"] == "extra_forbidden" and (new := _renamed(tuple(error["loc"]))):
+        message = f"unknown key (renamed to `{new}`)"
     message = message.removeprefix("Value error, ")
     if (
         error["type"] not in ("missing",)

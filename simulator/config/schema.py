@@ -7,22 +7,22 @@ documented in one place: the ``description`` of its field. Loading and error tex
 
 from __future__ import annotations
 
+import copy
+import functools
+import operator
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, create_model, field_validator
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
-from simulator.market.strategy import PRICING_RULES
+from simulator.market.events import EVENTS
+from simulator.market.params import Strict
+from simulator.market.strategy import DECISIONS
+from simulator.market.strategy.links import LinkType
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, le=1)]
-
-
-class Strict(BaseModel):
-    """Unknown keys are errors: a typo must never be silently ignored."""
-
-    model_config = ConfigDict(extra="forbid", validate_default=True)
 
 
 class Segment(Strict):
@@ -46,11 +46,10 @@ class Segment(Strict):
     outside_utility: float = Field(0.0, description="u0_s: utility of buying no LLM product.")
 
 
-LinkType = Literal["joint_rd", "market_sharing", "alliance"]
 
 
-class OpenSourceTerms(Strict):
-    """What releasing a model's weights does (simulator/model.py, phase 2-5)."""
+class OpenModelTerms(Strict):
+    """What published weights do to the market (simulator/market/open_source.py)."""
 
     mode: Literal["free_product", "outside_option"] = Field(
         "free_product",
@@ -166,8 +165,8 @@ class Market(Strict):
         False, description="Unserved demand of capacity-limited firms spills to rivals (else lost)."
     )
     price_cap: PositiveFloat = Field(100.0, description="Default highest price a firm may set.")
-    open_source: OpenSourceTerms = Field(
-        default_factory=OpenSourceTerms, description="Effects of open model weights."
+    open_model: OpenModelTerms = Field(
+        default_factory=OpenModelTerms, description="Effects of open model weights."
     )
     entry: EntryTerms = Field(default_factory=EntryTerms, description="Entry of new firms.")
     exit_after: int = Field(
@@ -194,70 +193,42 @@ class Market(Strict):
         return value
 
 
-class Strategy(Strict):
-    """A firm's decision rules: R = h(P_1..P_n) for price, shares of revenue for budgets."""
+def _strategy_model() -> type[Strict]:
+    """The Strategy model, built from the decision registries (simulator.market.strategy).
 
-    pricing: str = Field(
-        "best_response",
-        description="Pricing rule: "
-        + ", ".join(f"{name} ({rule.description})" for name, rule in sorted(PRICING_RULES.items())),
+    For each decision, a field naming the firm's rule (e.g. ``pricing: undercut``); then every
+    parameter any rule declares, flat (``undercut_by: 0.05``), described with the rules that
+    read it. A firm carries every parameter; only its chosen rules read theirs.
+    """
+    fields: dict[str, Any] = {}
+    validators: dict[str, Any] = {}
+    for registry in DECISIONS:
+        fields[registry.key] = (
+            str,
+            Field(registry.default, description=f"{registry.label.capitalize()}: "
+                  + registry.describe() + "."),
+        )
+        validators[f"_known_{registry.key}"] = field_validator(registry.key)(
+            classmethod(lambda cls, value, registry=registry: registry.check(value))
+        )
+    for registry in DECISIONS:
+        for name, (annotation, info, users) in registry.parameters().items():
+            if name in fields:
+                raise ValueError(f"strategy parameter {name!r} is declared by two decisions")
+            info = copy.copy(info)
+            info.description = f"{', '.join(users)} ({registry.key}): {info.description}"
+            fields[name] = (annotation, info)
+    model = create_model(
+        "Strategy",
+        __base__=Strict,
+        __doc__="A firm's decision rules, one per decision, and the rules' parameters.",
+        __validators__=validators,
+        **fields,
     )
-    undercut_by: float = Field(
-        0.05, gt=0, lt=1, description="undercut: fraction below the cheapest rival's price."
-    )
-    markup: NonNegativeFloat = Field(0.3, description="cost_plus: price = cost * (1 + markup).")
-    follow: Literal["mean", "leader"] = Field(
-        "mean",
-        description="match: follow the rivals' mean price or the price of the largest rival.",
-    )
-    speed: float = Field(0.5, gt=0, le=1, description="match: fraction of the gap closed per step.")
-    marketing_share: Share = Field(0.05, description="Marketing spend I as a share of revenue.")
-    marketing_min: NonNegativeFloat = Field(0.0, description="Marketing spend floor per step.")
-    rd_share: Share = Field(0.15, description="R&D spend R as a share of revenue.")
-    rd_min: NonNegativeFloat = Field(0.0, description="R&D spend floor per step (paid from cash).")
-    network: str = Field(
-        "gain_seeking",
-        description="Partnership rule: gain_seeking (propose and "
-        "accept links with expected gain above cost) or none.",
-    )
-    links: list[LinkType] = Field(
-        default_factory=lambda: ["joint_rd", "alliance"],
-        description="Link types the firm proposes and accepts (market_sharing is opt-in).",
-    )
-    open_source: Literal["never", "always", "when_behind"] = Field(
-        "never",
-        description="Open-weights rule: never, always, or when_behind (open once the "
-        "firm's best quality falls below the median of its rivals').",
-    )
-    focus: Literal["fixed", "follow_demand", "differentiate"] = Field(
-        "fixed",
-        description="Segment-focus rule for the data mix: fixed; follow_demand (move "
-        "towards the largest segments: products converge); differentiate (move towards segments "
-        "rivals neglect).",
-    )
-    focus_speed: Share = Field(
-        0.1, description="Share of the gap to the target focus closed per step."
-    )
+    return model
 
-    @field_validator("network")
-    @classmethod
-    def _known_network_rule(cls, value: str) -> str:
-        from simulator.network import NETWORK_RULES
 
-        if value not in NETWORK_RULES:
-            raise ValueError(
-                f"unknown network rule {value!r}; known: {', '.join(sorted(NETWORK_RULES))}"
-            )
-        return value
-
-    @field_validator("pricing")
-    @classmethod
-    def _known_rule(cls, value: str) -> str:
-        if value not in PRICING_RULES:
-            raise ValueError(
-                f"unknown pricing rule {value!r}; known: {', '.join(sorted(PRICING_RULES))}"
-            )
-        return value
+Strategy = _strategy_model()
 
 
 class Company(Strict):
@@ -267,7 +238,7 @@ class Company(Strict):
     archetype: str | None = Field(
         None, description="Archetype whose defaults this firm starts from."
     )
-    open_source: bool = Field(False, description="Its model's weights are open from step 0.")
+    open_weights: bool = Field(False, description="Its model's weights are open from step 0.")
     unit_cost: PositiveFloat = Field(description="Unit cost C per demand unit served at step 0.")
     initial_price: PositiveFloat | None = Field(
         None, description="Price at step 0; default 1.5 x unit_cost."
@@ -305,59 +276,11 @@ class Company(Strict):
     strategy: Strategy = Field(default_factory=Strategy, description="Decision rules.")
 
 
-class EventBase(Strict):
-    step: int = Field(ge=1, description="Step at which the event fires (before releases).")
-    label: str = Field("", description="Text shown on dashboards; default: the event's kind.")
-
-
-class ComputePriceEvent(EventBase):
-    kind: Literal["compute_price"] = Field(description="Training compute gets cheaper or dearer.")
-    factor: PositiveFloat = Field(description="Multiplies market.compute_price (0.5: halves it).")
-
-
-class CostIndexEvent(EventBase):
-    kind: Literal["cost_index"] = Field(description="Serving (inference) cost shock for all firms.")
-    factor: PositiveFloat = Field(description="Multiplies market.cost_index.")
-
-
-class SegmentEvent(EventBase):
-    kind: Literal["segment"] = Field(description="A segment grows, shrinks or changes its growth.")
-    segment: str = Field(description="Segment name.")
-    size_factor: PositiveFloat = Field(1.0, description="Multiplies the segment's current size.")
-    growth: float | None = Field(None, gt=-1, description="New growth rate per step (null: keep).")
-
-
-class RegulationEvent(EventBase):
-    kind: Literal["regulation"] = Field(
-        description="A rule adds per-unit cost and/or caps data use."
-    )
-    unit_cost_add: NonNegativeFloat = Field(0.0, description="Compliance cost per unit served.")
-    data_cap: dict[str, Share] | None = Field(
-        None, description="Highest data-mix weight allowed per segment (e.g. {chinese: 0.1})."
-    )
-    firms: list[str] | None = Field(None, description="Firms affected (null: all active firms).")
-
-
-class OpenSourceEvent(EventBase):
-    kind: Literal["open_source"] = Field(description="A named firm releases its model's weights.")
-    firm: str = Field(description="The firm that open-sources.")
-
-
-class EntryWaveEvent(EventBase):
-    kind: Literal["entry_wave"] = Field(description="Several firms of one archetype enter at once.")
-    archetype: str = Field(description="Archetype of the entrants.")
-    count: int = Field(1, ge=1, le=1000, description="Number of entrants.")
-
-
 Event = Annotated[
-    ComputePriceEvent
-    | CostIndexEvent
-    | SegmentEvent
-    | RegulationEvent
-    | OpenSourceEvent
-    | EntryWaveEvent,
+    functools.reduce(operator.or_, [model for model, _handler in EVENTS.values()]),
     Field(discriminator="kind"),
 ]
+"""Any scheduled event: the kinds registered in simulator.market.events."""
 
 
 class InitialLink(Strict):

@@ -52,11 +52,8 @@ def _node_trace(
     step_rows: pd.DataFrame, positions: dict[str, tuple[float, float]], colors: dict[str, str]
 ) -> go.Scatter:
     rows = step_rows[step_rows["firm"].isin(list(positions))]
-    open_source = (
-        rows["open_source"].astype(bool)
-        if "open_source" in rows
-        else pd.Series(False, index=rows.index)
-    )
+    flag = next((c for c in ("open_weights", "open_source") if c in rows), None)  # 0.1 runs
+    open_weights = rows[flag].astype(bool) if flag else pd.Series(False, index=rows.index)
     centrality = rows.get("degree_centrality")
     text = []
     for position, row in enumerate(rows.itertuples()):
@@ -64,7 +61,7 @@ def _node_trace(
         archetype = getattr(row, "archetype", None)
         if isinstance(archetype, str) and archetype:
             line += f" ({archetype})"
-        if bool(open_source.iloc[position]):
+        if bool(open_weights.iloc[position]):
             line += ", open-source"
         if centrality is not None:
             line += f", degree centrality {centrality.iloc[position]:.2f}"
@@ -81,7 +78,7 @@ def _node_trace(
         marker={
             "size": _array(10 + 60 * np.sqrt(rows["share"].clip(lower=0).to_numpy()), 1),
             "color": [colors.get(f, OTHERS_COLOR) for f in rows["firm"]],
-            "symbol": ["diamond" if o else "circle" for o in open_source],
+            "symbol": ["diamond" if o else "circle" for o in open_weights],
             "line": {"width": 1, "color": "#333"},
             "opacity": 1.0,
         },

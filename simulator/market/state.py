@@ -76,7 +76,6 @@ class MarketState:
     archetypes: list[str] = field(default_factory=list)
     rules: dict[str, Array] = field(default_factory=dict)  # decision -> rule name per firm
     params: dict[str, Array] = field(default_factory=dict)  # rule parameter -> value per firm
-    link_types: list[frozenset[str]] = field(default_factory=list)  # types a firm takes part in
     columns: dict[str, Array] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -118,20 +117,20 @@ class MarketState:
         values: dict[str, Any],
         rules: dict[str, str],
         params: dict[str, Any],
-        link_types: frozenset[str],
     ) -> int:
         """Append one firm's row (columns not in ``values`` start at zero); returns its row."""
         self.names.append(name)
         self.archetypes.append(archetype)
-        self.link_types.append(link_types)
         for key, column in self.columns.items():
             default = np.zeros(column.shape[1:], dtype=column.dtype)
             value = np.asarray(values.get(key, default), dtype=column.dtype)
             self.columns[key] = np.concatenate([column, value[None]])
         for table, new in ((self.rules, rules), (self.params, params)):
             for key, value in new.items():
+                cell = np.empty(1, dtype=object)
+                cell[0] = value  # lists stay one cell (e.g. link_types)
                 old = table.get(key, np.zeros(0, dtype=object))
-                table[key] = np.append(old.astype(object), np.array([value], dtype=object))
+                table[key] = np.concatenate([old.astype(object), cell])
         for key, column in self.params.items():  # numeric parameters as float arrays
             if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in column):
                 self.params[key] = column.astype(float)
@@ -143,7 +142,6 @@ class MarketState:
         keep[np.asarray(rows, dtype=int)] = False
         self.names = [n for n, k in zip(self.names, keep, strict=True) if k]
         self.archetypes = [a for a, k in zip(self.archetypes, keep, strict=True) if k]
-        self.link_types = [t for t, k in zip(self.link_types, keep, strict=True) if k]
         for table in (self.columns, self.rules, self.params):
             for key in table:
                 table[key] = table[key][keep]

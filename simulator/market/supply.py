@@ -11,6 +11,8 @@ All functions are pure and vectorised over firms (F) x segments (S).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 Array = np.ndarray
@@ -69,7 +71,20 @@ def unit_cost(
     """
     exponent = np.log2(1.0 - np.asarray(learning_rate, dtype=float))
     experience = 1.0 + np.asarray(cumulative_output, dtype=float) / output_scale
-    return np.asarray(base_cost, dtype=float) * cost_index * experience**exponent
+    return np.asarray(base_cost, dtype=float) * cost_index * libm_power(experience, exponent)
+
+
+def libm_power(base: Array, exponent: Array) -> Array:
+    """base ** exponent elementwise with the C library's pow.
+
+    numpy's vectorised float64 power (SIMD) can differ from libm's pow in the last bit; this
+    keeps a firm's cost bit-identical however many firms are evaluated together (and to the
+    per-firm evaluation the reference outputs were recorded with).
+    """
+    base, exponent = np.broadcast_arrays(np.asarray(base, dtype=float), exponent)
+    flat = [math.pow(b, e) for b, e in zip(base.ravel().tolist(), exponent.ravel().tolist())]
+    out = np.array(flat, dtype=float).reshape(base.shape)
+    return out if out.ndim else out[()]
 
 
 def rd_compute(rd_spend: Array, compute_price: float) -> Array:

@@ -5,6 +5,8 @@ partnership link. A link forms only when both firms are willing (simulator.netwo
 from __future__ import annotations
 
 import numpy as np
+from typing import Literal
+
 from pydantic import Field
 
 from simulator.market.params import Strict
@@ -14,6 +16,7 @@ Array = np.ndarray
 
 LINK_TYPES = ("joint_rd", "market_sharing", "alliance")
 """The partnership link types (simulator/network.py documents their economics)."""
+LinkType = Literal[LINK_TYPES]
 
 
 class LinkRule(Rule):
@@ -40,7 +43,7 @@ class GainSeeking(LinkRule):
     description = "propose and accept links of its `link_types` with expected gain above cost"
 
     class Params(Strict):
-        link_types: list[str] = Field(
+        link_types: list[LinkType] = Field(
             default_factory=lambda: ["joint_rd", "alliance"],
             description="Link types the firm proposes and accepts (market_sharing is opt-in): "
             + ", ".join(LINK_TYPES)

@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from simulator.lm import corpus, zoo
-from simulator.lm.zoo import ZooQuality, load_zoo_table, quality_from_bpb
+from simulator.lm import corpus, grid, lookup, zoo
+from simulator.lm import fit as zoo_fit
+from simulator.lm.grid import load_zoo_table
+from simulator.lm.lookup import ZooQuality, quality_from_bpb
 
-SHIPPED = zoo.shipped_table_path()
+SHIPPED = grid.shipped_table_path()
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -24,14 +26,23 @@ def synthetic_table(seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     rows = []
     flops = 1e11 * 2.0 ** np.arange(8)
-    for mix in zoo.ZOO_MIXES:
+    for mix in grid.ZOO_MIXES:
         for segment in corpus.SEGMENTS:
             h = corpus.unigram_entropy(segment)
-            floor = 2.0 if mix == segment else 2.5 if mix == zoo.UNIFORM else 4.0
+            floor = 2.0 if mix == segment else 2.5 if mix == grid.UNIFORM else 4.0
             for level, c in enumerate(flops):
                 bpb = floor + 8.0 * (c / 1e9) ** -0.25 + rng.normal(0, 0.05)
-                rows.append(dict(level=level, mix_name=mix, segment=segment, bpb=bpb,
-                                 h_unigram=h, flops=c, config_hash=f"{mix}{level}"))
+                rows.append(
+                    dict(
+                        level=level,
+                        mix_name=mix,
+                        segment=segment,
+                        bpb=bpb,
+                        h_unigram=h,
+                        flops=c,
+                        config_hash=f"{mix}{level}",
+                    )
+                )
     return pd.DataFrame(rows)
 
 
@@ -44,16 +55,16 @@ def test_quality_from_bpb_anchors():
 
 
 def test_compute_frontier_is_the_running_minimum():
-    frontier = zoo.compute_frontier([5.0, 4.0, 4.2, 3.0, 3.1, 2.0])
+    frontier = zoo_fit.compute_frontier([5.0, 4.0, 4.2, 3.0, 3.1, 2.0])
     assert frontier.tolist() == [5.0, 4.0, 4.0, 3.0, 3.0, 2.0]
     c = 1e10 * 2.0 ** np.arange(6)
-    fit = zoo.fit_frontier(c, np.array([5.0, 4.0, 4.2, 3.0, 3.1, 2.0]))
+    fit = zoo_fit.fit_frontier(c, np.array([5.0, 4.0, 4.2, 3.0, 3.1, 2.0]))
     assert fit.n_capped == 2 and fit.r2_raw is not None and fit.r2_raw <= fit.r2 + 1e-9
 
 
 def test_power_law_fit_recovers_known_exponent():
     c = 1e10 * 2.0 ** np.arange(10)
-    fit = zoo.fit_power_law(c, 1.5 + 300.0 * c**-0.3)
+    fit = zoo_fit.fit_power_law(c, 1.5 + 300.0 * c**-0.3)
     assert fit.alpha == pytest.approx(0.3, rel=1e-3)
     assert abs(fit.E - 1.5) < 1.5e-3
     assert fit.r2 > 0.9999
@@ -120,15 +131,15 @@ def test_shipped_table_shapes_quality_and_extrapolation_flag():
 def test_shipped_table_grid_and_fit_quality():
     table = load_zoo_table()
     per_mix = table.groupby("mix_name")["flops"].nunique()
-    assert set(zoo.ZOO_MIXES) <= set(per_mix.index)
-    assert (per_mix[list(zoo.ZOO_MIXES)] >= 8).all()
+    assert set(grid.ZOO_MIXES) <= set(per_mix.index)
+    assert (per_mix[list(grid.ZOO_MIXES)] >= 8).all()
     assert table["config_hash"].nunique() >= 40
     assert table["flops"].max() / table["flops"].min() >= 100
     for segment in corpus.SEGMENTS:
         own = table[(table["mix_name"] == segment) & (table["segment"] == segment)]
         smallest = own[own["flops"] == own["flops"].min()]["bpb"].mean()
         assert smallest < corpus.unigram_entropy(segment), segment
-    fits = zoo.fit_segments(table)
+    fits = zoo_fit.fit_segments(table)
     assert set(fits) == set(corpus.SEGMENTS)
     for segment, fit in fits.items():
         assert fit.r2 >= 0.95, (segment, fit)
@@ -137,13 +148,24 @@ def test_shipped_table_grid_and_fit_quality():
 
 def test_zoo_show_prints_table_and_fit():
     result = subprocess.run(
-        [sys.executable, "-m", "simulator.lm.cli", "zoo", "show"],
-        capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+        [sys.executable, "-m", "simulator.lm", "zoo", "show"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert "R^2" in result.stdout and "validation bits per byte" in result.stdout
     for segment in corpus.SEGMENTS:
         assert segment in result.stdout
+
+
+def test_zoo_facade_reexports_the_split_modules():
+    assert zoo.ZooQuality is lookup.ZooQuality and zoo.quality_from_bpb is lookup.quality_from_bpb
+    assert zoo.load_zoo_table is grid.load_zoo_table and zoo.fit_segments is zoo_fit.fit_segments
+    for name in zoo.__all__:
+        defined = [getattr(module, name, None) for module in (grid, zoo_fit, lookup)]
+        assert any(value is getattr(zoo, name) for value in defined), name
 
 
 def test_train_missing_measures_the_firm_point_and_caches_it(tmp_path, monkeypatch):
@@ -158,7 +180,7 @@ def test_train_missing_measures_the_firm_point_and_caches_it(tmp_path, monkeypat
     mix = np.array([[0.7, 0.3], [0.7, 0.3]])
     _, bpb, extrapolated = quality_map(real, mix)
     assert extrapolated.tolist() == [False, True]
-    measured = zoo.ensure_point({"code": 0.7, "creative": 0.3}, 1e9)
+    measured = grid.ensure_point({"code": 0.7, "creative": 0.3}, 1e9)
     assert measured.from_cache  # the lookup above trained and stored exactly this point
     assert bpb[0].tolist() == [measured.bpb["code"], measured.bpb["creative"]]
 

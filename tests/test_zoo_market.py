@@ -6,7 +6,7 @@ import sys
 import numpy as np
 
 from simulator import simulate
-from simulator.lm.zoo import ZooQuality, quality_from_bpb
+from simulator.lm.lookup import ZooQuality, quality_from_bpb
 
 
 def test_scenario_run_uses_zoo_qualities(small_scenario):

@@ -46,13 +46,17 @@ def _parse_positive(option: str, text: str | None) -> float | None:
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     """Options that define a training run (shared by `lm train` and `lm sample`)."""
-    parser.add_argument("--mix", default="creative",
-                        help="segment name, 'uniform', or weights like code=0.7,creative=0.3")
+    parser.add_argument(
+        "--mix",
+        default="creative",
+        help="segment name, 'uniform', or weights like code=0.7,creative=0.3",
+    )
     budget = parser.add_mutually_exclusive_group()
     budget.add_argument("--flops", help="training compute budget in FLOPs (e.g. 1e12)")
     budget.add_argument("--steps", type=int, help="explicit number of optimizer steps")
-    parser.add_argument("--zoo-level", type=int,
-                        help="use the architecture and budget of this small-grid zoo level")
+    parser.add_argument(
+        "--zoo-level", type=int, help="use the architecture and budget of this small-grid zoo level"
+    )
     parser.add_argument("--n-layer", type=int, default=2)
     parser.add_argument("--n-embd", type=int, default=64)
     parser.add_argument("--n-head", type=int, default=4)
@@ -67,7 +71,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _config_from_args(args: argparse.Namespace):
     """TrainConfig from the shared model options, or UsageError naming the bad option."""
-    from simulator.lm import zoo
+    from simulator.lm.grid import GRIDS, grid_config
     from simulator.lm.train import TrainConfig
 
     mix = _parse_mix(args.mix)
@@ -86,11 +90,16 @@ def _config_from_args(args: argparse.Namespace):
         if found is None:
             raise UsageError(f"--base: no trained model with config hash {args.base!r}")
     if args.zoo_level is not None:
-        levels = zoo.GRIDS["small"]
+        levels = GRIDS["small"]
         if not 0 <= args.zoo_level < len(levels):
             raise UsageError(f"--zoo-level: must be 0..{len(levels) - 1}, got {args.zoo_level}")
-        config = zoo.grid_config(levels[args.zoo_level], "uniform", seed=args.seed,
-                                 threads=args.threads, device=args.device)
+        config = grid_config(
+            levels[args.zoo_level],
+            "uniform",
+            seed=args.seed,
+            threads=args.threads,
+            device=args.device,
+        )
         config.mix = mix
         if flops is not None or args.steps is not None:
             config.flops, config.steps = flops, args.steps
@@ -100,9 +109,19 @@ def _config_from_args(args: argparse.Namespace):
         raise UsageError("--flops or --steps (or --zoo-level) is required")
     try:
         return TrainConfig(
-            mix=mix, flops=flops, steps=args.steps, n_layer=args.n_layer, n_embd=args.n_embd,
-            n_head=args.n_head, block_size=args.block_size, batch_size=args.batch_size,
-            lr=args.lr, seed=args.seed, base=args.base, device=args.device, threads=args.threads,
+            mix=mix,
+            flops=flops,
+            steps=args.steps,
+            n_layer=args.n_layer,
+            n_embd=args.n_embd,
+            n_head=args.n_head,
+            block_size=args.block_size,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            base=args.base,
+            device=args.device,
+            threads=args.threads,
         )
     except ValueError as error:
         raise UsageError(str(error)) from None
@@ -129,7 +148,8 @@ def handle_train(args: argparse.Namespace) -> int:
 def handle_sample(args: argparse.Namespace) -> int:
     import torch
 
-    from simulator.lm import zoo
+    from simulator.lm.grid import load_zoo_table
+    from simulator.lm.lookup import quality_from_bpb
     from simulator.lm.train import load_model
 
     try:
@@ -154,52 +174,63 @@ def handle_sample(args: argparse.Namespace) -> int:
     prompt = args.prompt.encode("utf-8") or b"\n"
     idx = torch.tensor([list(prompt)], dtype=torch.long)
     generator = torch.Generator().manual_seed(args.sample_seed)
-    out = model.generate(idx, args.length, temperature=args.temperature, top_k=args.top_k,
-                         generator=generator)
+    out = model.generate(
+        idx, args.length, temperature=args.temperature, top_k=args.top_k, generator=generator
+    )
     text = bytes(out[0].tolist()).decode("utf-8", errors="replace")
     qualities = ""
     try:
-        table = zoo.load_zoo_table()
+        table = load_zoo_table()
         best = table.groupby("segment")["bpb"].min()
         qualities = "  quality " + " ".join(
-            f"{s}={float(zoo.quality_from_bpb(b, corpus.unigram_entropy(s), best[s])):.2f}"
+            f"{s}={float(quality_from_bpb(b, corpus.unigram_entropy(s), best[s])):.2f}"
             for s, b in measurement.bpb.items()
         )
     except FileNotFoundError:
         pass
     bpb_text = " ".join(f"{s}={b:.3f}" for s, b in measurement.bpb.items())
-    print(f"# model {config_hash} mix {measurement.mix_name} params {measurement.params:,} "
-          f"flops {measurement.flops:.3g}\n# bpb {bpb_text}{qualities}")
+    print(
+        f"# model {config_hash} mix {measurement.mix_name} params {measurement.params:,} "
+        f"flops {measurement.flops:.3g}\n# bpb {bpb_text}{qualities}"
+    )
     print(text)
     return 0
 
 
 def handle_zoo_build(args: argparse.Namespace) -> int:
-    from simulator.lm import zoo
+    from simulator.lm.fit import fit_segments, format_fits
+    from simulator.lm.grid import build_zoo, resolve_grid
 
     if args.threads < 1:
         return _fail("lm zoo build", f"--threads: must be >= 1, got {args.threads}")
     try:
-        zoo.resolve_grid(args.grid)
+        resolve_grid(args.grid)
     except ValueError as error:
         return _fail("lm zoo build", f"--grid: {error}")
-    table = zoo.build_zoo(grid=args.grid, threads=args.threads, out=args.out, device=args.device,
-                          seed=args.seed, quiet=args.quiet,
-                          log=lambda line: print(line, file=sys.stderr, flush=True))
+    table = build_zoo(
+        grid=args.grid,
+        threads=args.threads,
+        out=args.out,
+        device=args.device,
+        seed=args.seed,
+        quiet=args.quiet,
+        log=lambda line: print(line, file=sys.stderr, flush=True),
+    )
     if not args.quiet:
-        print(zoo.format_fits(zoo.fit_segments(table)))
+        print(format_fits(fit_segments(table)))
     return 0
 
 
 def handle_zoo_show(args: argparse.Namespace) -> int:
-    from simulator.lm import zoo
+    from simulator.lm.fit import fit_segments, format_fits, format_table
+    from simulator.lm.grid import load_zoo_table
 
     try:
-        table = zoo.load_zoo_table(args.table)
+        table = load_zoo_table(args.table)
     except (FileNotFoundError, ValueError) as error:
         return _fail("lm zoo show", f"--table: {error}")
-    print(zoo.format_table(table))
-    print(zoo.format_fits(zoo.fit_segments(table)))
+    print(format_table(table))
+    print(format_fits(fit_segments(table)))
     return 0
 
 
@@ -229,8 +260,12 @@ def add_lm_commands(subparsers) -> None:
     sample.add_argument("--length", type=int, default=300, help="bytes to generate")
     sample.add_argument("--temperature", type=float, default=0.8)
     sample.add_argument("--top-k", type=int, default=None)
-    sample.add_argument("--sample-seed", type=int, default=0,
-                        help="seed of the sampler (--seed is the training seed)")
+    sample.add_argument(
+        "--sample-seed",
+        type=int,
+        default=0,
+        help="seed of the sampler (--seed is the training seed)",
+    )
     sample.set_defaults(func=handle_sample)
 
     zoo_parser = lm_sub.add_parser("zoo", help="the measured model zoo")
@@ -250,7 +285,7 @@ def add_lm_commands(subparsers) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run `llm-market lm <argv>` standalone (python -m simulator.lm.cli ...)."""
+    """Run `llm-market lm <argv>` standalone (`python -m simulator.lm ...`)."""
     parser = argparse.ArgumentParser(prog="llm-market")
     subparsers = parser.add_subparsers(dest="command")
     add_lm_commands(subparsers)

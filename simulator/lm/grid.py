@@ -1,0 +1,302 @@
+"""The zoo's compute grid, its build, and the shipped measurement table.
+
+Grid. `llm-market lm zoo build` trains every (compute level x mix) point of a grid: compute
+levels grow geometrically from the smallest budget (8 levels x1.95 = 2.03 orders of magnitude on
+the CPU "small" grid), the architecture grows with compute like a scaling-law sweep, and the
+mixes are the four single-segment mixes plus the uniform mix. The cheapest levels average
+several seeds. Every model is evaluated on all four segments, so the shipped table
+(data/zoo.csv) has one row per (trained config, evaluated segment): columns grid, level,
+mix_name, segment, bpb, h_unigram, flops, params, tokens, steps, architecture, batch size, lr,
+seed, config_hash, wall time, tokens/s, device, threads, torch_version. Points come from
+`train`, hence from the cache, so an interrupted build resumes where it stopped; the table is
+written once, atomically.
+
+`load_zoo_table` reads the table (cached per process), and `ensure_point` trains (or fetches)
+one off-grid (mix, compute) point with the architecture of the nearest grid level.
+
+This module imports numpy and pandas only; torch is imported when a point is trained (and
+scipy not at all).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from simulator.atomic import atomic_write
+from simulator.lm import corpus
+
+if TYPE_CHECKING:
+    from simulator.lm.train import Measurement, TrainConfig
+
+ZOO_CSV_NAME = "zoo.csv"
+UNIFORM = "uniform"
+ZOO_MIXES: tuple[str, ...] = (*corpus.SEGMENTS, UNIFORM)
+#: Order in which `build_zoo` trains the mixes (code first: its curve is the hardest to fit).
+BUILD_ORDER: tuple[str, ...] = ("code", "assistant", "creative", "chinese", UNIFORM)
+
+
+# --------------------------------------------------------------------------------------------
+# Grid
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GridPoint:
+    """One compute level of a grid: budget in FLOPs and the architecture trained at it."""
+
+    level: int
+    flops: float
+    n_layer: int
+    n_embd: int
+    n_head: int
+    batch_size: int
+    lr: float
+    seeds: int = 1  # independent trainings averaged at this level (cheap levels are noisy)
+    block_size: int = 128
+
+
+def _geometric_levels(
+    first_flops: float, ratio: float, rungs: Sequence[tuple]
+) -> tuple[GridPoint, ...]:
+    return tuple(
+        GridPoint(level, float(f"{first_flops * ratio**level:.4g}"), *rung)
+        for level, rung in enumerate(rungs)
+    )
+
+
+#: CPU grid: ~30 min on one thread of a 2-core laptop-class CPU (5 mixes x 8 levels, x1.95
+#: per level = 2.03 orders of magnitude). rungs: (n_layer, n_embd, n_head, batch_size, lr,
+#: seeds). At these budgets training is limited by optimizer steps, so the batch stays small
+#: (8 sequences; 4 at the cheapest level) and steps grow smoothly with compute (~490 -> ~3900)
+#: while width and depth grow slowly, like a scaling-law sweep. The cheapest levels average
+#: several seeds because single short runs scatter by ~0.1-0.2 bpb.
+SMALL_GRID: tuple[GridPoint, ...] = _geometric_levels(
+    5e10,
+    1.95,
+    [
+        (1, 32, 2, 4, 1e-2, 3),
+        (1, 32, 2, 8, 1e-2, 3),
+        (2, 32, 2, 8, 1e-2, 3),
+        (2, 40, 2, 8, 8e-3, 2),
+        (2, 48, 3, 8, 8e-3, 2),
+        (3, 48, 3, 8, 8e-3),
+        (3, 56, 4, 8, 6e-3),
+        (3, 64, 4, 8, 6e-3),
+    ],
+)
+
+#: GPU grid: 10 doublings from 1e13 FLOPs, models up to ~10M parameters.
+LARGE_GRID: tuple[GridPoint, ...] = _geometric_levels(
+    1e13,
+    2.0,
+    [
+        (3, 96, 4, 16, 4e-3),
+        (3, 128, 4, 16, 3e-3),
+        (4, 128, 4, 32, 3e-3),
+        (4, 160, 5, 32, 2.5e-3),
+        (4, 192, 6, 32, 2e-3),
+        (5, 224, 7, 64, 2e-3),
+        (6, 256, 8, 64, 1.5e-3),
+        (6, 320, 8, 64, 1.2e-3),
+        (8, 320, 8, 64, 1e-3),
+        (8, 384, 8, 64, 1e-3),
+    ],
+)
+
+GRIDS = {"small": SMALL_GRID, "large": LARGE_GRID}
+
+
+def resolve_grid(name: str) -> str:
+    """'auto' -> 'large' when CUDA is available, else 'small'."""
+    if name == "auto":
+        import torch
+
+        return "large" if torch.cuda.is_available() else "small"
+    if name not in GRIDS:
+        raise ValueError(f"unknown grid {name!r}; use small, large or auto")
+    return name
+
+
+def mix_weights(mix: str) -> dict[str, float]:
+    return corpus.parse_mix(mix)
+
+
+def grid_config(
+    point: GridPoint, mix: str, seed: int = 0, threads: int = 1, device: str = "auto"
+) -> TrainConfig:
+    from simulator.lm.train import TrainConfig
+
+    return TrainConfig(
+        mix=mix_weights(mix),
+        flops=point.flops,
+        n_layer=point.n_layer,
+        n_embd=point.n_embd,
+        n_head=point.n_head,
+        block_size=point.block_size,
+        batch_size=point.batch_size,
+        lr=point.lr,
+        seed=seed,
+        threads=threads,
+        device=device,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Build
+# --------------------------------------------------------------------------------------------
+
+
+def measurement_rows(measurement: Measurement, grid: str, level: int) -> list[dict]:
+    """One table row per evaluated segment of a measurement."""
+    config = measurement.config
+    return [
+        {
+            "grid": grid,
+            "level": level,
+            "mix_name": measurement.mix_name,
+            "segment": segment,
+            "bpb": bpb,
+            "h_unigram": corpus.unigram_entropy(segment),
+            "flops": measurement.flops,
+            "params": measurement.params,
+            "tokens": measurement.tokens,
+            "steps": measurement.steps,
+            "n_layer": config["n_layer"],
+            "n_embd": config["n_embd"],
+            "n_head": config["n_head"],
+            "block_size": config["block_size"],
+            "batch_size": config["batch_size"],
+            "lr": config["lr"],
+            "seed": measurement.seed,
+            "config_hash": measurement.config_hash,
+            "wall_time_s": round(measurement.wall_time_s, 3),
+            "train_time_s": round(measurement.train_time_s, 3),
+            "tokens_per_s": round(measurement.tokens_per_s, 1),
+            "device": measurement.device,
+            "threads": measurement.threads,
+            "torch_version": measurement.torch_version,
+        }
+        for segment, bpb in measurement.bpb.items()
+    ]
+
+
+def shipped_table_path() -> Path:
+    """Path of data/zoo.csv inside the package (it may not exist yet)."""
+    return Path(str(resources.files("simulator.lm").joinpath("data").joinpath(ZOO_CSV_NAME)))
+
+
+def build_zoo(
+    grid: str = "auto",
+    threads: int = 1,
+    out: str | Path | None = None,
+    device: str = "auto",
+    seed: int = 0,
+    quiet: bool = False,
+    log=print,
+) -> pd.DataFrame:
+    """Train (or fetch from the cache) every grid point and write the table to `out`.
+
+    Resumable: finished points live in the cache, so a rerun only trains the missing ones.
+    The table is written once at the end, atomically.
+    """
+    from simulator.lm.train import train
+
+    grid = resolve_grid(grid)
+    points = GRIDS[grid]
+    out_path = Path(out) if out is not None else shipped_table_path()
+    jobs = [
+        (mix, point, seed + offset)
+        for mix in BUILD_ORDER
+        for point in points
+        for offset in range(point.seeds)
+    ]
+    rows: list[dict] = []
+    started = time.perf_counter()
+    for index, (mix, point, point_seed) in enumerate(jobs, start=1):
+        config = grid_config(point, mix, seed=point_seed, threads=threads, device=device)
+        measurement = train(config, quiet=True)
+        rows.extend(measurement_rows(measurement, grid, point.level))
+        source = "cache" if measurement.from_cache else f"{measurement.wall_time_s:.1f}s"
+        own = measurement.bpb.get(mix) if mix in corpus.SEGMENTS else None
+        own_text = f" {mix} bpb {own:.3f}" if own is not None else ""
+        if not quiet:
+            elapsed = time.perf_counter() - started
+            log(
+                f"[{index}/{len(jobs)}] {mix:9s} level {point.level} seed {point_seed} "
+                f"flops {point.flops:.3g} params {measurement.params:,} "
+                f"({source}, total {elapsed:.0f}s){own_text}"
+            )
+    table = pd.DataFrame(rows)
+    table["built_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    table["build_wall_s"] = round(time.perf_counter() - started, 1)
+    atomic_write(out_path, lambda path: table.to_csv(path, index=False))
+    if not quiet:
+        log(f"wrote {len(table)} rows ({len(jobs)} trainings) to {out_path}")
+    return table
+
+
+def ensure_point(
+    mix: Mapping[str, float],
+    zoo_flops: float,
+    grid: str = "small",
+    seed: int = 0,
+    threads: int = 1,
+    quiet: bool = True,
+) -> Measurement:
+    """Train (or fetch from the cache) the model for a data mix at a zoo budget.
+
+    The architecture is that of the grid level nearest in log-compute; the mix weights are
+    rounded to 2 decimals and the budget to 3 significant digits so nearby requests share a
+    cache entry. Meant to run before a simulation, never inside a market step.
+    """
+    from simulator.lm.train import train
+
+    if not (math.isfinite(zoo_flops) and zoo_flops > 0):
+        raise ValueError(f"zoo_flops must be > 0, got {zoo_flops}")
+    rounded = corpus.normalise_mix({s: round(float(w), 2) for s, w in mix.items()})
+    points = GRIDS[resolve_grid(grid)]
+    nearest = min(points, key=lambda p: abs(math.log10(p.flops) - math.log10(zoo_flops)))
+    config = grid_config(nearest, "uniform", seed=seed, threads=threads)
+    config.mix = rounded
+    config.flops = float(f"{zoo_flops:.3g}")
+    return train(config, quiet=quiet)
+
+
+# --------------------------------------------------------------------------------------------
+# Table
+# --------------------------------------------------------------------------------------------
+
+REQUIRED_COLUMNS = ("level", "mix_name", "segment", "bpb", "h_unigram", "flops", "config_hash")
+
+
+def load_zoo_table(path: str | Path | None = None) -> pd.DataFrame:
+    """Read the zoo table (default: the one shipped in the package); a copy of a cached read,
+    so sweeps that build many ZooQuality objects parse the CSV once per process."""
+    table_path = Path(path) if path is not None else shipped_table_path()
+    stat = table_path.stat() if table_path.is_file() else None
+    key = (str(table_path.resolve()), stat.st_mtime_ns if stat else None)
+    return _read_zoo_table(*key).copy()
+
+
+@functools.lru_cache(maxsize=8)
+def _read_zoo_table(path: str, mtime_ns: int | None) -> pd.DataFrame:
+    table_path = Path(path)
+    if not table_path.is_file():
+        raise FileNotFoundError(
+            f"zoo table not found at {table_path}; build it with `llm-market lm zoo build`"
+        )
+    table = pd.read_csv(table_path)
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    if missing:
+        raise ValueError(f"zoo table {table_path} lacks columns: {', '.join(missing)}")
+    return table

@@ -1,0 +1,216 @@
+"""The map from a firm's real-world training budget and data mix to product quality per market
+segment, read from the zoo's measurements (ZooQuality, used by the market).
+
+1. Real budget -> zoo compute. log10(zoo FLOPs) is a linear function of log10(real FLOPs)
+   sending compute_range[0] to the smallest measured zoo budget and compute_range[1] to the
+   largest; monotone increasing.
+2. Zoo compute -> bpb for each measured mix curve. The measured points of each (mix, segment)
+   curve are replaced by their compute frontier (running minimum, see simulator.lm.fit), then
+   interpolated with monotone PCHIP in log10(compute). Outside the measured range the curve
+   continues with its fitted power law, shifted to meet the end point (so it stays continuous
+   and monotone; flat if the fit does not decrease), and the firm is flagged `extrapolated`.
+3. Data mix -> bpb on segment s, with w the firm's weight on s and C its zoo compute:
+   - w in [1/4, 1]: linear in w from the uniform mix at C (w = 1/4) to the model trained on s
+     alone at C (w = 1).
+   - w in (0, 1/4): the uniform mix at the reduced compute C * w / (1/4), i.e. the same amount
+     of s-data as the firm's (power law below the measured range), capped by the w = 0 anchor.
+   - w = 0: the mean bpb on s of the models trained on the other single segments ("never saw
+     s"; e.g. ~10-20 bpb for English-only models on Chinese bytes), held flat outside the
+     measured compute range.
+   Anchors are ordered first: single = min(single, uniform) (where the data disagree, e.g. the
+   assistant-only models over-fit at the top budgets and the uniform mix does better on
+   assistant, focusing on s is credited with the better value) and never-saw = max(never-saw,
+   uniform). So more weight on s never worsens bpb on s, and more compute never worsens it.
+4. bpb -> quality. Q = (H_unigram - bpb) / (H_unigram - bpb_best): H_unigram is the segment's
+   byte-unigram cross-entropy (corpus.unigram_entropy), bpb_best the best bpb in the zoo for
+   the segment. Q = 0 knows only byte frequencies, Q = 1 matches the best measured model, Q > 1
+   can only come from extrapolation and Q < 0 is worse than byte frequencies (e.g. an
+   English-only model on Chinese). Q is not clipped.
+
+With train_missing=True the firm's exact (mix, compute) point is trained (simulator.lm.grid
+.ensure_point, cached) instead of interpolated.
+
+This module imports numpy, pandas and scipy only; torch is imported when a point is trained
+(train_missing), never at import and never by a lookup.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from simulator.lm import corpus
+from simulator.lm.fit import PowerLawFit, compute_frontier, curve_points, fit_power_law
+from simulator.lm.grid import UNIFORM, ensure_point, load_zoo_table
+
+
+def quality_from_bpb(bpb, h_unigram, bpb_best):
+    """Q = (H_unigram - bpb) / (H_unigram - bpb_best): 0 at byte frequencies, 1 at the best
+    measured model. Works elementwise on numpy arrays and on floats."""
+    return (np.asarray(h_unigram) - np.asarray(bpb)) / (
+        np.asarray(h_unigram) - np.asarray(bpb_best)
+    )
+
+
+class MonotoneCurve:
+    """bpb as a non-increasing function of compute for one (mix, segment) of the zoo.
+
+    Inside the measured range: monotone PCHIP in log10(FLOPs) through the frontier points.
+    Outside: the fitted power law shifted to meet the end point (flat if the fit does not
+    decrease or could not be made).
+    """
+
+    def __init__(self, flops: np.ndarray, bpb: np.ndarray, power_law: bool = True):
+        from scipy.interpolate import PchipInterpolator
+
+        self.log_flops = np.log10(np.asarray(flops, dtype=float))
+        self.bpb = compute_frontier(bpb)
+        self.fit: PowerLawFit | None = None
+        if power_law:
+            try:
+                self.fit = fit_power_law(flops, self.bpb)
+            except (ValueError, RuntimeError):
+                self.fit = None
+        if len(self.log_flops) >= 2:
+            self.inside = PchipInterpolator(self.log_flops, self.bpb, extrapolate=False)
+        else:
+            self.inside = None
+
+    def __call__(self, log_flops: np.ndarray) -> np.ndarray:
+        x = np.asarray(log_flops, dtype=float)
+        low, high = self.log_flops[0], self.log_flops[-1]
+        if self.inside is not None:
+            result = self.inside(np.clip(x, low, high))
+        else:
+            result = np.full_like(x, self.bpb[0])
+        if self.fit is not None and self.fit.decreasing:
+            below, above = x < low, x > high
+            result = np.where(below, self.bpb[0] + self.fit(10**x) - self.fit(10**low), result)
+            result = np.where(above, self.bpb[-1] + self.fit(10**x) - self.fit(10**high), result)
+        return result
+
+
+class ZooQuality:
+    """Maps a firm's effective training compute and data mix to bpb and quality per segment.
+
+    See the module docstring for the four steps (real budget -> zoo compute -> bpb per measured
+    mix -> blend by the firm's mix -> quality).
+    """
+
+    #: Weight the uniform zoo mix puts on each segment (anchor of the mix blend).
+    UNIFORM_WEIGHT = 1.0 / len(corpus.SEGMENTS)
+
+    def __init__(
+        self,
+        segments: list[str],
+        compute_range: tuple[float, float],
+        table: pd.DataFrame | None = None,
+        train_missing: bool = False,
+        threads: int = 1,
+    ):
+        for segment in segments:
+            if segment not in corpus.SEGMENTS:
+                raise ValueError(
+                    f"segment {segment!r} has no zoo measurements; "
+                    f"supported: {', '.join(corpus.SEGMENTS)}"
+                )
+        low, high = (float(v) for v in compute_range)
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"compute_range must satisfy 0 < low < high, got {compute_range}")
+        self.segments = list(segments)
+        self.compute_range = (low, high)
+        self.table = load_zoo_table() if table is None else table
+        self.train_missing = train_missing
+        self.threads = threads
+        self.grid = str(self.table["grid"].iloc[0]) if "grid" in self.table.columns else "small"
+        flops = self.table["flops"].to_numpy(dtype=float)
+        self.zoo_range = (float(flops.min()), float(flops.max()))
+        self.h_unigram: dict[str, float] = {}
+        self.bpb_best: dict[str, float] = {}
+        self._own: dict[str, MonotoneCurve] = {}
+        self._uniform: dict[str, MonotoneCurve] = {}
+        self._never_saw: dict[str, list[MonotoneCurve]] = {}
+        for segment in self.segments:
+            rows = self.table[self.table["segment"] == segment]
+            self.h_unigram[segment] = float(rows["h_unigram"].iloc[0])
+            self.bpb_best[segment] = float(rows["bpb"].min())
+            self._own[segment] = MonotoneCurve(*curve_points(self.table, segment, segment))
+            self._uniform[segment] = MonotoneCurve(*curve_points(self.table, UNIFORM, segment))
+            # No scaling law for a segment never trained on: flat outside the measured range.
+            self._never_saw[segment] = [
+                MonotoneCurve(*curve_points(self.table, other, segment), power_law=False)
+                for other in corpus.SEGMENTS
+                if other != segment
+            ]
+        self._trained: dict[tuple, dict[str, float]] = {}
+
+    def zoo_compute(self, real_flops: np.ndarray) -> np.ndarray:
+        """log10(zoo) = linear in log10(real), sending compute_range onto the zoo's range."""
+        real = np.asarray(real_flops, dtype=float)
+        if np.any(~np.isfinite(real)) or np.any(real <= 0):
+            raise ValueError("real_flops must be finite and > 0")
+        (r_low, r_high), (z_low, z_high) = self.compute_range, self.zoo_range
+        fraction = (np.log10(real) - math.log10(r_low)) / (math.log10(r_high) - math.log10(r_low))
+        return 10 ** (math.log10(z_low) + fraction * (math.log10(z_high) - math.log10(z_low)))
+
+    def segment_bpb(self, segment: str, log_zoo_flops: np.ndarray, weight: np.ndarray):
+        """bpb on `segment` for compute (log10 zoo FLOPs) and the firm's weight on it."""
+        log_c = np.asarray(log_zoo_flops, dtype=float)
+        uniform_curve = self._uniform[segment]
+        uniform = uniform_curve(log_c)
+        own = np.minimum(self._own[segment](log_c), uniform)
+        never_saw = np.mean([curve(log_c) for curve in self._never_saw[segment]], axis=0)
+        never_saw = np.maximum(never_saw, uniform)
+        u = self.UNIFORM_WEIGHT
+        w = np.clip(np.asarray(weight, dtype=float), 0.0, 1.0)
+        high_part = uniform + (own - uniform) * (np.maximum(w, u) - u) / (1.0 - u)
+        # Below the uniform weight: the uniform model at the compute that holds as much s-data.
+        with np.errstate(divide="ignore"):
+            log_effective = log_c + np.log10(np.minimum(w, u) / u)
+        reduced = np.where(w > 0, uniform_curve(np.maximum(log_effective, -300.0)), np.inf)
+        low_part = np.minimum(never_saw, reduced)
+        return np.where(w >= u, high_part, low_part)
+
+    def __call__(
+        self, real_flops: np.ndarray, mix: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(quality (F,S), bpb (F,S), extrapolated (F,)) for F firms over the S segments."""
+        real = np.atleast_1d(np.asarray(real_flops, dtype=float))
+        weights = np.asarray(mix, dtype=float)
+        if real.ndim != 1:
+            raise ValueError(f"real_flops must have shape (F,), got {real.shape}")
+        if weights.shape != (len(real), len(self.segments)):
+            raise ValueError(
+                f"mix must have shape (F, S) = ({len(real)}, {len(self.segments)}), "
+                f"got {weights.shape}"
+            )
+        if np.any(~np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("mix weights must be finite and >= 0")
+        totals = weights.sum(axis=1, keepdims=True)
+        if np.any(totals <= 0):
+            raise ValueError("every firm's mix must have positive total weight")
+        weights = weights / totals
+        zoo_flops = self.zoo_compute(real)
+        log_zoo = np.log10(zoo_flops)
+        z_low, z_high = self.zoo_range
+        extrapolated = (zoo_flops < z_low * (1 - 1e-9)) | (zoo_flops > z_high * (1 + 1e-9))
+        bpb = np.column_stack(
+            [self.segment_bpb(s, log_zoo, weights[:, j]) for j, s in enumerate(self.segments)]
+        )
+        if self.train_missing:
+            for firm in np.flatnonzero(~extrapolated):
+                measured = self._measured_bpb(weights[firm], float(zoo_flops[firm]))
+                bpb[firm] = [measured[s] for s in self.segments]
+        h = np.array([self.h_unigram[s] for s in self.segments])
+        best = np.array([self.bpb_best[s] for s in self.segments])
+        return quality_from_bpb(bpb, h, best), bpb, extrapolated
+
+    def _measured_bpb(self, weights: np.ndarray, zoo_flops: float) -> dict[str, float]:
+        mix = {s: round(float(w), 2) for s, w in zip(self.segments, weights, strict=True)}
+        key = (tuple(sorted(mix.items())), float(f"{zoo_flops:.3g}"))
+        if key not in self._trained:
+            measurement = ensure_point(mix, zoo_flops, grid=self.grid, threads=self.threads)
+            self._trained[key] = measurement.bpb
+        return self._trained[key]

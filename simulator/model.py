@@ -39,7 +39,7 @@ def make_quality_source(scenario: Scenario, allow_training: bool = True) -> Qual
     market = scenario.market
     if market.quality_model == "placeholder" or not scenario.needs_quality_model:
         return PlaceholderQuality(market.compute_range)
-    from simulator.lm.zoo import ZooQuality
+    from simulator.lm.lookup import ZooQuality
 
     return ZooQuality(
         scenario.segment_names,

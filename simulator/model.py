@@ -17,7 +17,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from simulator import schema
+from simulator import metrics, schema
 from simulator.agents import CompanyAgent, MarketShell
 from simulator.config import Company, Scenario, load_scenario, merge, parse_scenario
 from simulator.market import events
@@ -162,7 +162,7 @@ class MarketModel(MarketShell):
         state.demand, state.sales = clearing.demand, clearing.sales
         state.quantity = clearing.sales.sum(axis=1)
         state.revenue = state.price * state.quantity
-        state.share = record.metrics.market_shares(state.quantity)
+        state.share = metrics.market_shares(state.quantity)
 
     # --- firms entering and leaving ---------------------------------------------------------
 

@@ -21,12 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from simulator import metrics
+from simulator import metrics, schema
 from simulator.atomic import atomic_write, atomic_write_text
 from simulator.config import Scenario, parse_scenario, scenario_to_yaml
 
-TABLES = ("model", "firms", "segments", "edges")
-EDGE_COLUMNS = ["step", "source", "target", "type", "start_step"]
+TABLES = tuple(schema.TABLES)
 
 
 @dataclass
@@ -38,7 +37,7 @@ class RunResult:
     firms: pd.DataFrame
     segments: pd.DataFrame
     summary: dict[str, Any]
-    edges: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=EDGE_COLUMNS))
+    edges: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=schema.EDGE_COLUMNS))
 
 
 def frames_from_model(model) -> dict[str, pd.DataFrame]:

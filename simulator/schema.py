@@ -205,6 +205,13 @@ def column_names(table: str) -> list[str]:
     return [c.name for c in TABLES[table]]
 
 
+def require(table: str, names) -> None:
+    """Raise if a module reads a column ``table`` does not have (checked at import)."""
+    unknown = sorted(set(names) - set(column_names(table)))
+    if unknown:
+        raise KeyError(f"{table} table has no column(s) {', '.join(unknown)} (simulator.schema)")
+
+
 def model_reporters() -> dict[str, Any]:
     """DataCollector model reporters, in table order."""
     return {c.name: c.read for c in MODEL}

@@ -73,7 +73,7 @@ def small_scenario() -> dict:
 
 
 def segment_params(n: int = 1, alpha=1.0, beta=1.0, gamma=0.0, mu=0.25, u0=0.0) -> SegmentParams:
-    full = lambda v: np.full(n, float(v))  # noqa: E731
+    full = lambda v: np.broadcast_to(np.asarray(v, dtype=float), (n,)).copy()  # noqa: E731
     return SegmentParams(
         alpha=full(alpha), beta=full(beta), gamma=full(gamma), mu=full(mu), u0=full(u0)
     )

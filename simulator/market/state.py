@@ -10,7 +10,7 @@ which firms entered, which is also the order of every output table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -162,8 +162,3 @@ class MarketState:
             )
             + self.compliance_cost[rows]
         )
-
-
-def state_fields() -> list[str]:
-    """Names of the state's own (non-column) fields, for documentation and tests."""
-    return [f.name for f in fields(MarketState)]

@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from simulator import metrics
 from simulator.market import dynamics
 from simulator.market.demand import consumer_surplus, utilities
@@ -88,7 +86,3 @@ def edge_rows(network: PartnershipNetwork, step: int) -> dict[str, list]:
 def extend(table: dict[str, list], rows: dict[str, list]) -> None:
     for column, values in rows.items():
         table[column].extend(values)
-
-
-def open_count(state: MarketState) -> int:
-    return int(np.count_nonzero(state.open_weights))

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from simulator import schema
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -43,6 +45,7 @@ def _final_firms(result: RunResult) -> pd.DataFrame:
 
 
 def _firm_final(column: str, missing: float) -> Callable[[RunResult, str | None], float]:
+    schema.require("firms", [column])
     def compute(result: RunResult, firm: str | None) -> float:
         final = _final_firms(result)
         return float(final.at[firm, column]) if firm in final.index else missing
@@ -51,6 +54,7 @@ def _firm_final(column: str, missing: float) -> Callable[[RunResult, str | None]
 
 def _firm_series(column: str, how: str) -> Callable[[RunResult, str | None], float]:
     """Mean or sum over all steps of a firm's column; steps after an exit count as 0."""
+    schema.require("firms", [column])
     def compute(result: RunResult, firm: str | None) -> float:
         values = result.firms.loc[result.firms["firm"] == firm, column].fillna(0.0)
         total = float(values.sum())
@@ -72,6 +76,7 @@ def _changes(result: RunResult, key: str, sign: int) -> float:
 
 
 def _model(column: str, how: str) -> Callable[[RunResult, str | None], float]:
+    schema.require("model", [column])
     def compute(result: RunResult, firm: str | None) -> float:
         series = result.model[column]
         if how == "final":

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator import schema
 from simulator.sweep.outcomes import compute_outcomes
 
 MODEL_SERIES = ("hhi", "price_index", "price_dispersion", "consumer_surplus", "total_demand",
@@ -25,6 +26,7 @@ MODEL_SERIES = ("hhi", "price_index", "price_dispersion", "consumer_surplus", "t
 """Model-level columns kept per step (those the model has); firm shares follow as
 ``share.<firm>`` columns. A curated list, so quantile tables stay small for big sweeps."""
 COUNT_SERIES = ("n_firms", "entries", "exits", "n_links")
+schema.require("model", MODEL_SERIES)
 ENTRANTS_SHARE = "share.entrants"
 
 _WORKER_STATE: dict[str, Any] = {}

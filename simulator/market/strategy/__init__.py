@@ -61,3 +61,17 @@ __all__ = [
     "own_demand",
     "register",
 ]
+
+
+def rules_table() -> str:
+    """The README's table of decisions, rules and their parameters."""
+    lines = ["| decision (strategy key) | rule | what it does | parameters |", "|---|---|---|---|"]
+    for registry in DECISIONS:
+        for name, rule in sorted(registry.rules.items()):
+            default = " (default)" if name == registry.default else ""
+            params = ", ".join(f"`{p}`" for p in rule.Params.model_fields) or "—"
+            lines.append(
+                f"| {registry.label} (`{registry.key}`) | `{name}`{default} | "
+                f"{rule.description} | {params} |"
+            )
+    return "\n".join(lines)

@@ -25,7 +25,7 @@ from simulator.market.strategy.pricing import (
     PricingRule,
     best_response_prices,
     make_rule,
-    own_demand,
+    own_market,
     register,
 )
 from simulator.market.strategy.registry import NoParams, Registry, Rule
@@ -58,7 +58,7 @@ __all__ = [
     "best_response_prices",
     "budget_from_revenue",
     "make_rule",
-    "own_demand",
+    "own_market",
     "register",
 ]
 

@@ -19,7 +19,12 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from simulator.market.demand import SegmentParams, log_inclusive_value, utilities
+from simulator.market.demand import SegmentParams, utilities
+from simulator.market.strategy.best_response import (
+    OwnMarket,
+    global_best_response,
+    rivals_log_denominator,
+)
 from simulator.market.params import Strict
 from simulator.market.strategy.registry import Registry, Rule
 
@@ -68,103 +73,26 @@ make_rule = PRICING.make
 # --- best response: maximise own one-period profit given rivals' last prices -------------
 
 
-def _rivals_log_denominator(view: MarketView, firms: Array) -> Array:
-    """ln(exp(u0/mu) + sum_{j != i} exp(u_j/mu)) for each firm i in ``firms``: shape (G, S)."""
-    u = utilities(view.prices, view.quality, view.brand, view.seg)
-    lse = log_inclusive_value(u, view.seg)
-    own_share = np.exp(u[firms] / view.seg.mu - lse)
-    # leave-one-out: total minus own term, kept positive by the outside option
-    return lse + np.log1p(-np.minimum(own_share, 1.0 - 1e-16))
-
-
-def own_demand(
-    price: Array, view: MarketView, firms: Array, log_rest: Array
-) -> tuple[Array, Array]:
-    """Each firm's total demand and per-segment shares at its own ``price``, rivals fixed."""
-    v = utilities(price, view.quality[firms], view.brand[firms], view.seg)
-    shares = 1.0 / (1.0 + np.exp(np.clip(log_rest - v / view.seg.mu, -700, 700)))
-    return (view.size * shares).sum(axis=1), shares
-
-
-def _bisect(fn, lo: Array, hi: Array, iterations: int = 100) -> Array:
-    """Vectorised bisection for a function positive at ``lo`` and negative at ``hi``."""
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        positive = fn(mid) > 0
-        lo = np.where(positive, mid, lo)
-        hi = np.where(positive, hi, mid)
-    return 0.5 * (lo + hi)
-
-
-def _safeguarded_newton(fn_and_slope, lo: Array, hi: Array, iterations: int = 100) -> Array:
-    """Vectorised Newton iteration kept inside a shrinking bracket [lo, hi].
-
-    ``fn_and_slope(x) -> (f, f')`` with f > 0 at lo and f < 0 at hi. A Newton step that
-    leaves the bracket is replaced by bisection, so convergence is guaranteed; near the root
-    it is quadratic (a handful of iterations instead of bisection's ~50).
-    """
-    x = 0.5 * (lo + hi)
-    for _ in range(iterations):
-        value, slope = fn_and_slope(x)
-        positive = value > 0
-        lo = np.where(positive, x, lo)
-        hi = np.where(positive, hi, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            newton = x - value / slope
-        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
-        new_x = np.where(inside, newton, 0.5 * (lo + hi))
-        done = np.abs(new_x - x) <= 1e-13 * (1.0 + np.abs(x))
-        x = new_x
-        if done.all():
-            break
-    return x
+def own_market(view: MarketView, firms: Array) -> OwnMarket:
+    """What each firm of ``firms`` faces when it alone moves its price (rivals at last prices)."""
+    seg = view.seg
+    u = utilities(view.prices, view.quality, view.brand, seg)
+    scaled = np.vstack([seg.u0[None, :], u]) / seg.mu
+    base = u[firms] + seg.alpha * view.prices[firms][:, None]  # utility before price
+    return OwnMarket(
+        base_utility=base,
+        log_rest=rivals_log_denominator(scaled, np.asarray(firms) + 1),
+        cost=view.costs[firms],
+        capacity=view.capacity[firms],
+        seg=seg,
+        size=view.size,
+    )
 
 
 def best_response_prices(view: MarketView, firms: Array) -> Array:
-    """argmax_p (p - c_i) * min(D_i(p), K_i) with rivals at their last prices, per firm.
-
-    The logit profit is quasi-concave in own price, so the optimum is the root of the
-    first-order condition  sum_s M_s s_is [1 - (p - c_i) alpha_s / mu_s (1 - s_is)] = 0,
-    found by a vectorised Newton iteration safeguarded by bisection. With a binding capacity
-    the firm prices up to the price at which demand equals capacity when that is higher.
-    """
-    costs = view.costs[firms]
-    log_rest = _rivals_log_denominator(view, firms)
-    slope = view.seg.alpha / view.seg.mu
-
-    def marginal_profit(p: Array) -> Array:
-        _, s = own_demand(p, view, firms, log_rest)
-        return (view.size * s * (1.0 - (p - costs)[:, None] * slope * (1.0 - s))).sum(axis=1)
-
-    def marginal_profit_and_slope(p: Array) -> tuple[Array, Array]:
-        _, s = own_demand(p, view, firms, log_rest)
-        markup = (p - costs)[:, None]
-        value = (view.size * s * (1.0 - markup * slope * (1.0 - s))).sum(axis=1)
-        curvature = view.size * slope * s * (1.0 - s) * (markup * slope * (1.0 - 2.0 * s) - 2.0)
-        return value, curvature.sum(axis=1)
-
-    lo = costs.copy()
-    hi = costs + 1.0 / slope.min()
-    for _ in range(200):  # widen until the FOC is negative at hi for every firm
-        still_positive = marginal_profit(hi) > 0
-        if not still_positive.any():
-            break
-        hi = np.where(still_positive, costs + 2.0 * (hi - costs), hi)
-    price = _safeguarded_newton(marginal_profit_and_slope, lo, hi)
-
-    capacity = view.capacity[firms]
-    limited = np.isfinite(capacity)
-    if limited.any():
-
-        def excess_demand(p: Array) -> Array:
-            return own_demand(p, view, firms, log_rest)[0] - capacity
-
-        binding = limited & (excess_demand(price) > 0)
-        if binding.any():
-            cap_hi = np.maximum(view.cap[firms], price)
-            clearing = _bisect(excess_demand, price, cap_hi)
-            price = np.where(binding, np.maximum(price, clearing), price)
-    return price
+    """argmax over p in [floor, cap] of (p - c_i) min(D_i(p), K_i), rivals at last prices:
+    the global best response of simulator.market.strategy.best_response."""
+    return global_best_response(own_market(view, firms), view.floor[firms], view.cap[firms])
 
 
 @register

@@ -1,0 +1,220 @@
+"""Global best response: argmax over own price of one-period profit, rivals' prices fixed.
+
+For firm i with unit cost c, capacity K and rivals fixed, demand in segment s is the logit
+
+    sigma_s(p) = 1 / (1 + exp(R_s - (a_s - alpha_s p) / mu_s)),    D(p) = sum_s M_s sigma_s(p)
+
+(a_s = beta_s Q_is + gamma_s ln(1 + B_i) the firm's price-free utility, R_s the log of the
+rivals' and the outside option's exp-utilities) and profit is (p - c) min(D(p), K). With one
+segment the uncapped profit is quasi-concave, but with several segments that differ (a small
+price-insensitive one and a large price-sensitive one) it can have several local maxima, so
+the first-order condition
+
+    g(p) = sum_s M_s sigma_s (1 - (p - c) k_s (1 - sigma_s)) = 0,     k_s = alpha_s / mu_s
+
+has several roots. The search is global and vectorised over firms:
+
+1. Beyond H = c + max_s (max(p0_s - c, 0) + 2 / k_s), with p0_s the price at which
+   sigma_s = 1/2, every segment's term of g is negative (its bracket only falls with p), so
+   every maximum lies in [floor, min(cap, H)].
+2. g is sampled on a grid made of a uniform grid over that interval plus, per segment, points
+   spaced 0.5 / k_s around p0_s (each term's features have the logistic width 1 / k_s).
+3. Every bracket where g turns from positive to non-positive is refined by a safeguarded
+   Newton iteration (all brackets of all firms at once).
+4. Candidates: those roots, both ends, the best grid point and the price at which demand
+   equals capacity (below it profit (p - c) K rises with p); the most profitable one wins.
+
+The rivals' log-denominator R is computed by leave-one-out log-sum-exp, directly over the
+rivals and the outside option where the firm's own share exceeds 1/2 (where subtracting its
+term from the total would lose the rivals' weight to rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator.market.demand import SegmentParams
+
+Array = np.ndarray
+
+LOCAL_GRID = np.arange(-24.0, 24.0 + 1e-9, 0.5)
+"""Per-segment grid around sigma = 1/2, in units of the logistic width 1 / k_s."""
+UNIFORM_POINTS = 64
+"""Points of the uniform grid over the whole search interval."""
+
+
+def rivals_log_denominator(scaled: Array, rows: Array) -> Array:
+    """ln(sum over every row but ``rows[g]`` of exp(scaled)), per segment: (G, S).
+
+    ``scaled`` (1 + P, S) holds u0/mu in row 0 and each product's u/mu below it; ``rows`` are
+    the rows of the firms asked about (>= 1). Exact where a firm's share is near 1.
+    """
+    top = scaled.max(axis=0)
+    lse = top + np.log(np.exp(scaled - top).sum(axis=0))
+    own_share = np.exp(scaled[rows] - lse)
+    with np.errstate(divide="ignore"):
+        rest = lse + np.log1p(-np.minimum(own_share, 1.0))
+    dominant = own_share > 0.5  # at most one row per segment
+    for s in np.flatnonzero(dominant.any(axis=0)):
+        g = np.flatnonzero(dominant[:, s])
+        others = np.delete(scaled[:, s], rows[g[0]])
+        peak = others.max()
+        rest[g, s] = peak + np.log(np.exp(others - peak).sum())
+    return rest
+
+
+@dataclass(frozen=True)
+class OwnMarket:
+    """What one group of firms faces when it alone changes its price (arrays over G firms)."""
+
+    base_utility: Array  # a_is = beta_s Q_is + gamma_s ln(1 + B_i), (G, S)
+    log_rest: Array  # R_is, (G, S)
+    cost: Array  # (G,)
+    capacity: Array  # (G,), np.inf when unlimited
+    seg: SegmentParams
+    size: Array  # (S,)
+
+    def take(self, index: Array) -> OwnMarket:
+        """The firms ``index`` (with repetition), for evaluating many prices per firm."""
+        return OwnMarket(
+            self.base_utility[index],
+            self.log_rest[index],
+            self.cost[index],
+            self.capacity[index],
+            self.seg,
+            self.size,
+        )
+
+    def shares(self, price: Array) -> Array:
+        """sigma_is at own price (G,) or a grid of prices (G, N): shape (..., S)."""
+        price = np.asarray(price, dtype=float)[..., None]
+        base = self.base_utility.reshape(self.base_utility.shape[:1] + (1,) * (price.ndim - 2) + (-1,))
+        rest = self.log_rest.reshape(base.shape)
+        z = np.clip(rest - (base - self.seg.alpha * price) / self.seg.mu, -700.0, 700.0)
+        return 1.0 / (1.0 + np.exp(z))
+
+    def _expand(self, values: Array, price: Array) -> Array:
+        return values.reshape(values.shape + (1,) * (np.ndim(price) - 1))
+
+    def demand(self, price: Array) -> Array:
+        return (self.size * self.shares(price)).sum(axis=-1)
+
+    def profit(self, price: Array) -> Array:
+        """(p - c) min(D(p), K)."""
+        cost, capacity = self._expand(self.cost, price), self._expand(self.capacity, price)
+        return (price - cost) * np.minimum(self.demand(price), capacity)
+
+    def foc(self, price: Array) -> tuple[Array, Array]:
+        """g(p) and g'(p) of the uncapped profit (see the module docstring)."""
+        s = self.shares(price)
+        k = self.seg.alpha / self.seg.mu
+        markup = (np.asarray(price) - self._expand(self.cost, price))[..., None]
+        value = (self.size * s * (1.0 - markup * k * (1.0 - s))).sum(axis=-1)
+        slope = (self.size * k * s * (1.0 - s) * (markup * k * (1.0 - 2.0 * s) - 2.0)).sum(axis=-1)
+        return value, slope
+
+    def half_share_price(self) -> Array:
+        """p0_is: the own price at which sigma_is = 1/2, (G, S)."""
+        return (self.base_utility - self.seg.mu * self.log_rest) / self.seg.alpha
+
+    def search_ceiling(self) -> Array:
+        """H: above it every segment's term of g is negative, so no maximum lies there."""
+        k = self.seg.alpha / self.seg.mu
+        beyond = np.maximum(self.half_share_price() - self.cost[:, None], 0.0) + 2.0 / k
+        return self.cost + beyond.max(axis=1) * (1.0 + 1e-12) + 1e-12
+
+
+def safeguarded_newton(fn_and_slope, lo: Array, hi: Array, iterations: int = 100) -> Array:
+    """Vectorised Newton iteration kept inside a shrinking bracket [lo, hi].
+
+    ``fn_and_slope(x) -> (f, f')`` with f > 0 at lo and f <= 0 at hi. A Newton step that
+    leaves the bracket is replaced by bisection, so convergence is guaranteed; near the root
+    it is quadratic.
+    """
+    x = 0.5 * (lo + hi)
+    for _ in range(iterations):
+        value, slope = fn_and_slope(x)
+        positive = value > 0
+        lo = np.where(positive, x, lo)
+        hi = np.where(positive, hi, x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = x - value / slope
+        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        new_x = np.where(inside, newton, 0.5 * (lo + hi))
+        done = np.abs(new_x - x) <= 1e-13 * (1.0 + np.abs(x))
+        x = new_x
+        if done.all():
+            break
+    return x
+
+
+def bisect(fn, lo: Array, hi: Array, iterations: int = 200) -> Array:
+    """Vectorised bisection for a function positive at ``lo`` and not positive at ``hi``."""
+    for _ in range(iterations):
+        mid = 0.5 * (lo + hi)
+        positive = fn(mid) > 0
+        lo = np.where(positive, mid, lo)
+        hi = np.where(positive, hi, mid)
+        if np.all(hi - lo <= 1e-15 * (1.0 + np.abs(hi))):
+            break
+    return 0.5 * (lo + hi)
+
+
+def search_grid(market: OwnMarket, lo: Array, hi: Array) -> Array:
+    """Sorted sample prices in [lo, hi] per firm, (G, N)."""
+    uniform = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, UNIFORM_POINTS)
+    width = market.seg.mu / market.seg.alpha  # 1 / k_s
+    local = market.half_share_price()[:, :, None] + width[None, :, None] * LOCAL_GRID
+    grid = np.concatenate([uniform, local.reshape(len(lo), -1)], axis=1)
+    return np.sort(np.clip(grid, lo[:, None], hi[:, None]), axis=1)
+
+
+def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
+    """The profit-maximising own price in [floor, cap] of every firm of ``market``."""
+    n = len(floor)
+    lo = np.asarray(floor, dtype=float)
+    hi = np.maximum(np.minimum(np.asarray(cap, dtype=float), market.search_ceiling()), lo)
+    grid = search_grid(market, lo, hi)
+    value, _ = market.foc(grid)
+    profit = market.profit(grid)
+
+    firm_index = np.arange(n)
+    candidates = [lo, hi, grid[firm_index, np.argmax(profit, axis=1)]]
+    owners = [firm_index] * 3
+
+    turns = (value[:, :-1] > 0) & (value[:, 1:] <= 0)  # a local maximum of the uncapped profit
+    g, j = np.nonzero(turns)
+    if len(g):
+        local = market.take(g)
+        roots = safeguarded_newton(local.foc, grid[g, j], grid[g, j + 1])
+        candidates.append(roots)
+        owners.append(g)
+
+    limited = np.isfinite(market.capacity)
+    if limited.any():  # the price at which demand falls to capacity (profit rises below it)
+        rows = np.flatnonzero(limited)
+        sub = market.take(rows)
+        binding = sub.demand(lo[rows]) > sub.capacity
+        rows, sub = rows[binding], sub.take(np.flatnonzero(binding))
+        if len(rows):
+            top = np.maximum(hi[rows], lo[rows])  # demand falls to capacity below cap or at it
+            ceiling = np.asarray(cap, dtype=float)[rows]
+            for _ in range(200):
+                short = (sub.demand(top) > sub.capacity) & (top < ceiling)
+                if not short.any():
+                    break
+                top = np.where(short, np.minimum(top + 2.0 * (top - lo[rows]) + 1.0, ceiling), top)
+            clearing = bisect(lambda p: sub.demand(p) - sub.capacity, lo[rows], top)
+            candidates.append(np.where(sub.demand(top) > sub.capacity, top, clearing))
+            owners.append(rows)
+
+    price = np.concatenate(candidates)
+    owner = np.concatenate(owners)
+    earned = market.take(owner).profit(price)
+    order = np.lexsort((-earned, owner))  # per firm, the most profitable candidate first
+    first = np.r_[True, owner[order][1:] != owner[order][:-1]]
+    best = np.empty(n)
+    best[owner[order][first]] = price[order][first]
+    return best

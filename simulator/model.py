@@ -132,24 +132,19 @@ class MarketModel(MarketShell):
         for link in scenario.links:
             self.network.link(link.source, link.target, link.type, 0, link.term)
         self._clearing: clear.Clearing | None = None
-        self.outcome: dict[str, Any] = {
-            "hhi": 0.0,
-            "price_index": 0.0,
-            "consumer_surplus": 0.0,
-            "total_demand": 0.0,
-            "total_sales": 0.0,
-            "outside_share": 0.0,
-            "open_share": 0.0,
+        self.outcome: dict[str, Any] = record.outcomes(self.state, None, self.network) | {
             "best_open_quality": 0.0,
             "homogenization": 0.0,
-            "price_dispersion": 0.0,
-            "network": self.network.metrics(),
         }
         self._initial_sales()
         self.datacollector = mesa.DataCollector(
             model_reporters=schema.model_reporters(),
             agent_reporters=schema.agent_reporters(),
-            tables={"segments": schema.column_names("segments"), "edges": schema.EDGE_COLUMNS},
+            tables={
+                "segments": schema.column_names("segments"),
+                "edges": schema.EDGE_COLUMNS,
+                "open_model": schema.column_names("firms"),
+            },
         )
 
     def _initial_sales(self) -> None:
@@ -162,7 +157,7 @@ class MarketModel(MarketShell):
         state.demand, state.sales = clearing.demand, clearing.sales
         state.quantity = clearing.sales.sum(axis=1)
         state.revenue = state.price * state.quantity
-        state.share = metrics.market_shares(state.quantity)
+        state.firm_share = state.share = metrics.market_shares(state.quantity)
 
     # --- firms entering and leaving ---------------------------------------------------------
 
@@ -252,6 +247,7 @@ class MarketModel(MarketShell):
         tables = self.datacollector.tables
         record.extend(tables["segments"], record.segment_rows(state, self._clearing, step))
         record.extend(tables["edges"], record.edge_rows(self.network, step))
+        record.extend(tables["open_model"], record.open_model_row(state, self._clearing, step))
         state.size = state.size * (1.0 + state.growth)
 
     def run(self, steps: int | None = None, progress=None) -> None:

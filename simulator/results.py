@@ -49,6 +49,11 @@ def frames_from_model(model) -> dict[str, pd.DataFrame]:
     first = ["step", "firm", "firm_id"]
     firms.insert(0, "step", collector.get_agent_vars_dataframe().index.get_level_values("Step"))
     firms = firms[first + [c for c in firms.columns if c not in first]]
+    open_rows = collector.get_table_dataframe("open_model")
+    if len(open_rows):  # the open model's rows follow the firms' rows of their step
+        open_rows = open_rows.astype(firms.dtypes.to_dict())
+        firms = pd.concat([firms, open_rows], ignore_index=True)
+        firms = firms.sort_values("step", kind="stable")
     segments = collector.get_table_dataframe("segments")
     edges = collector.get_table_dataframe("edges").astype(
         {
@@ -88,6 +93,7 @@ def summarize(
         "seed": seed,
         "steps": last_step,
         "final_hhi": final_hhi,
+        "final_hhi_all_products": float(model["hhi_all_products"].iloc[-1]),
         "hhi_band_2023": metrics.hhi_band(final_hhi, metrics.HHI_BANDS_2023),
         "hhi_band_2010": metrics.hhi_band(final_hhi, metrics.HHI_BANDS_2010),
         "final_share": {k: float(v) for k, v in final["share"].items()},

@@ -35,7 +35,18 @@ def _network(key: str) -> Callable[[Any], Any]:
 
 MODEL: tuple[Column, ...] = (
     Column("step", "step", "Step (month) just simulated, from 1.", "steps"),
-    Column("hhi", "0-10,000", "Herfindahl-Hirschman index of firms' shares.", _outcome("hhi")),
+    Column(
+        "hhi",
+        "0-10,000",
+        "Herfindahl-Hirschman index over the firms (shares among the firms' units sold).",
+        _outcome("hhi"),
+    ),
+    Column(
+        "hhi_all_products",
+        "0-10,000",
+        "Herfindahl-Hirschman index over all products, the open model included.",
+        _outcome("hhi_all_products"),
+    ),
     Column(
         "hhi_band_2023",
         "label",
@@ -60,18 +71,40 @@ MODEL: tuple[Column, ...] = (
     Column(
         "consumer_surplus",
         "money",
-        "Logit consumer surplus of this step (Small-Rosen), summed over segments.",
+        "Logit consumer surplus of this step (Small-Rosen), summed over segments, measured "
+        "from the scenario's own outside option; users a capacity turned away get none.",
         _outcome("consumer_surplus"),
     ),
     Column(
         "total_demand", "units", "Demand for the firms' products.", _outcome("total_demand")
     ),
     Column("total_sales", "units", "Units the firms served.", _outcome("total_sales")),
+    Column("market_size", "units", "Potential demand: sum of segment sizes.", _outcome("market_size")),
+    Column("open_demand", "units", "Users of the open model.", _outcome("open_demand")),
+    Column(
+        "outside_demand",
+        "units",
+        "Users who take no product (the outside option).",
+        _outcome("outside_demand"),
+    ),
+    Column(
+        "unserved_demand",
+        "units",
+        "Demand turned away by capacity limits (after any spillover). total_sales + "
+        "open_demand + outside_demand + unserved_demand = market_size.",
+        _outcome("unserved_demand"),
+    ),
     Column(
         "outside_share",
         "fraction",
-        "Share of all potential demand that buys no product (outside option).",
+        "outside_demand / market_size.",
         _outcome("outside_share"),
+    ),
+    Column(
+        "unserved_share",
+        "fraction",
+        "unserved_demand / market_size.",
+        _outcome("unserved_share"),
     ),
     Column("n_firms", "count", "Active firms.", lambda m: m.state.n_firms),
     Column(
@@ -124,8 +157,8 @@ MODEL: tuple[Column, ...] = (
 
 FIRMS: tuple[Column, ...] = (
     Column("step", "step", "Step."),
-    Column("firm", "name", "Firm name.", "name"),
-    Column("firm_id", "id", "Mesa agent id (unique within a run)."),
+    Column("firm", "name", "Firm name; `open model` is the open product's row.", "name"),
+    Column("firm_id", "id", "Mesa agent id (unique within a run); -1 for the open model."),
     Column("archetype", "name", "Archetype the firm started from ('' if none).", "archetype"),
     Column("price", "money/unit", "Price set this step.", "price"),
     Column("quantity", "units", "Units sold (after capacity).", "quantity"),
@@ -137,7 +170,12 @@ FIRMS: tuple[Column, ...] = (
         "profit",
     ),
     Column("cash", "money", "Cash after this step's profit.", "cash"),
-    Column("share", "fraction", "Share of the firms' total units sold.", "share"),
+    Column(
+        "share",
+        "fraction",
+        "Share of all units sold, the open model's users included (rows sum to 1 per step).",
+        "share",
+    ),
     Column("rd_spend", "money", "R&D spend R this step.", "rd_spend"),
     Column("marketing", "money", "Marketing spend I this step.", "marketing"),
     Column("brand", "brand stock", "Own brand stock B after this step's marketing.", "brand"),
@@ -172,7 +210,7 @@ FIRMS: tuple[Column, ...] = (
 
 SEGMENTS: tuple[Column, ...] = (
     Column("step", "step", "Step."),
-    Column("firm", "name", "Firm name."),
+    Column("firm", "name", "Firm name, or `open model`."),
     Column("segment", "name", "Segment name."),
     Column("share", "fraction", "Logit share of the segment's potential demand."),
     Column("demand", "units", "Demand for the firm in the segment."),
@@ -227,3 +265,35 @@ def markdown_table(table: str) -> str:
     lines = ["| column | unit | meaning |", "|---|---|---|"]
     lines += [f"| `{c.name}` | {c.unit} | {c.meaning} |" for c in TABLES[table]]
     return "\n".join(lines)
+
+
+def readme_blocks() -> dict[str, str]:
+    """The README's generated blocks: marker name -> content."""
+    from simulator.market.strategy import rules_table
+
+    tables = "\n\n".join(f"**{t}.parquet**\n\n{markdown_table(t)}" for t in TABLES)
+    return {"output-tables": tables, "decision-rules": rules_table()}
+
+
+def update_readme(path: str) -> bool:
+    """Rewrite the blocks between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` markers;
+    returns whether the file changed."""
+    import re
+    from pathlib import Path
+
+    file = Path(path)
+    text = original = file.read_text(encoding="utf-8")
+    for name, content in readme_blocks().items():
+        pattern = re.compile(rf"(<!-- {name}:start -->\n).*?(\n<!-- {name}:end -->)", re.S)
+        if not pattern.search(text):
+            raise KeyError(f"{path}: no <!-- {name}:start --> ... <!-- {name}:end --> block")
+        text = pattern.sub(lambda m, c=content: m.group(1) + c + m.group(2), text)
+    file.write_text(text, encoding="utf-8")
+    return text != original
+
+
+if __name__ == "__main__":  # python -m simulator.schema README.md
+    import sys
+
+    for readme in sys.argv[1:] or ["README.md"]:
+        print(f"{readme}: {'updated' if update_readme(readme) else 'up to date'}")

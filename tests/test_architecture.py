@@ -246,12 +246,11 @@ def test_recorded_tables_have_exactly_the_schema_columns(small_scenario):
 
 
 def test_readme_tables_are_the_generated_ones():
-    from simulator.market.strategy import rules_table
-
+    """README blocks between markers are generated: `python -m simulator.schema README.md`."""
     readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
-    assert rules_table() in readme, "README's table of decision rules is stale"
-    for table in schema.TABLES:
-        assert schema.markdown_table(table) in readme, f"README's {table} table is stale"
+    for name, content in schema.readme_blocks().items():
+        block = f"<!-- {name}:start -->\n{content}\n<!-- {name}:end -->"
+        assert block in readme, f"README's {name} block is stale: python -m simulator.schema"
 
 
 def test_require_names_the_missing_column():

@@ -108,3 +108,10 @@ def test_symmetric_collusion_beats_nash(n_firms):
     nash, joint = bertrand_nash(*args), joint_profit_prices(*args)
     assert np.all(joint > nash) and joint_profit(joint, *args) > joint_profit(nash, *args)
     np.testing.assert_allclose(joint, joint[0], rtol=1e-7)
+
+
+def test_joint_profit_reproduces_calvano_et_al_monopoly_price():
+    """Calvano et al. (2020) baseline: the joint-profit (monopoly) price is 1.925."""
+    seg = SegmentParams(np.ones(1), np.ones(1), np.zeros(1), np.full(1, 0.25), np.zeros(1))
+    joint = joint_profit_prices(np.ones(2), np.full((2, 1), 2.0), np.zeros(2), seg, np.ones(1))
+    np.testing.assert_allclose(joint, 1.92498, atol=1e-5)

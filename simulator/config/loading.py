@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
 from simulator.config.schema import Company, Scenario, merge
 from simulator.market.events import EVENT_KINDS
+from simulator.market.open_source import OPEN_MODEL
 
 
 class ScenarioError(ValueError):
@@ -96,6 +97,8 @@ def _semantic_errors(scenario: Scenario) -> list[str]:
     for company in scenario.companies:
         if company.name in firms:
             errors.append(f"companies.{company.name}: duplicate firm name")
+        if company.name == OPEN_MODEL:
+            errors.append(f"companies.{company.name}: the name is reserved for the open product")
         firms.add(company.name)
         for field in ("quality", "data_mix"):
             for key in getattr(company, field) or {}:

@@ -80,10 +80,22 @@ def update_brand(brand: Array, marketing: Array, decay: float | Array) -> Array:
     )
 
 
-def consumer_surplus(u: Array, seg: SegmentParams, size: Array) -> Array:
+def consumer_surplus(
+    u: Array,
+    seg: SegmentParams,
+    size: Array,
+    reference_u0: Array | None = None,
+    unserved: Array | None = None,
+) -> Array:
     """Logit consumer surplus per segment relative to 'outside option only', shape (S,).
 
-    CS_s = M_s * mu_s / alpha_s * (ln(exp(u0/mu) + sum_j exp(u_j/mu)) - u0/mu)
-    (Small & Rosen 1981), in money units.
+    CS_s = (M_s - U_s) * mu_s / alpha_s * (ln(exp(u0_s/mu_s) + sum_j exp(u_js/mu_s)) - r_s/mu_s)
+    (Small & Rosen 1981), in money units. ``reference_u0`` r (default u0) is the outside
+    utility surplus is measured from: the scenario's own, when an open model has raised u0.
+    ``unserved`` U: users a capacity limit turned away, who are counted at the outside
+    option (every logit choice group has the same expected utility, so the served users keep
+    the per-user surplus).
     """
-    return np.asarray(size) * seg.mu / seg.alpha * (log_inclusive_value(u, seg) - seg.u0 / seg.mu)
+    reference = seg.u0 if reference_u0 is None else np.asarray(reference_u0)
+    served = np.asarray(size) - (0.0 if unserved is None else np.asarray(unserved))
+    return served * seg.mu / seg.alpha * (log_inclusive_value(u, seg) - reference / seg.mu)

@@ -25,6 +25,9 @@ from simulator.market.demand import SegmentParams
 
 Array = np.ndarray
 
+OPEN_MODEL = "open model"
+"""The open product's name in the firm and segment tables (reserved: no firm may use it)."""
+
 
 def best_open_quality(quality: Array, open_weights: Array) -> Array:
     """Best quality per segment among open-weight models (S,); zeros when none is open."""

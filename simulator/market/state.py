@@ -52,7 +52,8 @@ FIRM_VECTORS: dict[str, Any] = {
     "rd_spend": float,
     "link_cost": float,
     "pooled_compute": float,
-    "share": float,
+    "firm_share": float,  # share of the firms' units sold (what decisions see)
+    "share": float,  # share of all products' units sold, the open model included
     "degree_centrality": float,
 }
 """Per-firm vectors of the state, with their dtype (shape (F,))."""

@@ -46,6 +46,9 @@ def account(
     state.refresh_unit_cost()
     state.pending_compute += own_compute + pooled + community
 
-    state.share = metrics.market_shares(state.quantity)
+    state.firm_share = metrics.market_shares(state.quantity)
+    state.share = metrics.market_shares(np.append(state.quantity, clearing.open_demand.sum()))[
+        : state.n_firms
+    ]
     centrality = network.degree_centrality()
     state.degree_centrality = [float(centrality.get(name, 0.0)) for name in state.names]

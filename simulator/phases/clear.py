@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.market.demand import D, SegmentParams
-from simulator.market.open_source import best_open_quality, with_open_model
+from simulator.market.open_source import OPEN_MODEL, best_open_quality, with_open_model
 from simulator.market.state import MarketState
 from simulator.market.supply import S
 from simulator.network import PartnershipNetwork
@@ -31,17 +31,28 @@ def products(
     return prices, quality, brand, seg
 
 
+
+
 @dataclass
 class Clearing:
-    """What one clearing produced: every product's demand, the firms' sales."""
+    """What one clearing produced. Per segment, every potential user is in exactly one of
+    firms' sales, the open model's demand, the outside option or unserved (turned away by a
+    capacity limit): they add up to the segment size."""
 
     prices: Array  # every product's price, firms first (P,)
     quality: Array  # (P, S)
     brand: Array  # (P,)
     seg: SegmentParams  # with the outside utility the open model may have raised
+    reference_u0: Array  # the scenario's own outside utility (S,): surplus is measured from it
     demand_all: Array  # demand of every product (P, S)
     shares: Array  # firms' logit shares (F, S)
     sales: Array  # firms' sales after capacity (F, S)
+    unserved: Array  # demand turned away by capacity limits, after any spillover (S,)
+    open_demand: Array  # users of the open model (S,); zeros without one
+    open_share: Array  # their share of each segment (S,)
+    open_quality: Array | None  # quality users get from the open model (S,), None without one
+    open_price: float  # what users pay for it
+    outside_demand: Array  # users who take the outside option (S,)
 
     @property
     def demand(self) -> Array:
@@ -52,7 +63,33 @@ def clear(
     state: MarketState, network: PartnershipNetwork, open_model, spillover: bool
 ) -> Clearing:
     prices, quality, brand, seg = products(state, network, open_model)
-    demand_all, shares_all = D(prices, quality, brand, seg, state.size)
+    size = state.size
+    demand_all, shares_all = D(prices, quality, brand, seg, size)
     n = state.n_firms
-    sales, _lost = S(demand_all[:n], state.capacity, spillover)
-    return Clearing(prices, quality, brand, seg, demand_all, shares_all[:n], sales)
+    sales, unserved = S(demand_all[:n], state.capacity, spillover)
+    outside = size - demand_all.sum(axis=0)  # everyone not choosing a product
+    open_demand = np.zeros(state.n_segments)
+    open_quality = None
+    if state.open_weights.any():
+        open_quality = open_model.usability * best_open_quality(state.quality, state.open_weights)
+        if open_model.mode == "free_product":
+            open_demand = demand_all[n:].sum(axis=0)
+        else:  # the open model is the outside option wherever it beats doing without
+            open_demand = np.where(seg.u0 > state.seg.u0, outside, 0.0)
+            outside = outside - open_demand
+    return Clearing(
+        prices,
+        quality,
+        brand,
+        seg,
+        state.seg.u0,
+        demand_all,
+        shares_all[:n],
+        sales,
+        unserved,
+        open_demand,
+        open_demand / size,
+        open_quality,
+        open_model.user_price,
+        np.maximum(outside, 0.0),
+    )

@@ -91,7 +91,7 @@ def set_prices(state: MarketState, rules: Rules, network: PartnershipNetwork, op
         brand=brand,
         seg=seg,
         size=state.size,
-        shares=pad(state.share, 0.0),
+        shares=pad(state.firm_share, 0.0),
         capacity=pad(state.capacity, np.inf),
         floor=pad(floors, 0.0),
         cap=pad(caps, np.inf),

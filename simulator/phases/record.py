@@ -6,13 +6,15 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from simulator import metrics
 from simulator.market import dynamics
 from simulator.market.demand import consumer_surplus, utilities
 from simulator.market.open_source import best_open_quality
 from simulator.market.state import MarketState
 from simulator.network import PartnershipNetwork
-from simulator.phases.clear import Clearing
+from simulator.phases.clear import OPEN_MODEL, Clearing
 
 
 def outcomes(
@@ -20,9 +22,11 @@ def outcomes(
 ) -> dict[str, float]:
     """Model-level outcomes of the step just cleared (``clearing`` None: no firm is left)."""
     out = {"network": network.metrics()}
-    if clearing is None:  # only the outside option (and any open product) remain
+    market_size = float(state.size.sum())
+    if clearing is None:  # only the outside option remains
         return out | {
             "hhi": 0.0,
+            "hhi_all_products": 0.0,
             "total_demand": 0.0,
             "total_sales": 0.0,
             "open_share": 0.0,
@@ -30,44 +34,108 @@ def outcomes(
             "price_dispersion": float("nan"),
             "consumer_surplus": 0.0,
             "outside_share": 1.0,
+            "unserved_share": 0.0,
+            "market_size": market_size,
+            "open_demand": 0.0,
+            "outside_demand": market_size,
+            "unserved_demand": 0.0,
         }
     n = state.n_firms
-    demand_all, sales = clearing.demand_all, clearing.sales
+    sales = clearing.sales
     u = utilities(clearing.prices, clearing.quality, clearing.brand, clearing.seg)
+    surplus = consumer_surplus(u, clearing.seg, state.size, clearing.reference_u0, clearing.unserved)
     total_sales = float(sales.sum())
-    open_demand = float(demand_all[n:].sum()) + sum(
-        float(q) for q in sales[state.open_weights].sum(axis=1)
-    )
-    inside = float(demand_all[n:].sum()) + total_sales
+    open_demand = float(clearing.open_demand.sum())
+    open_users = open_demand + sum(float(q) for q in sales[state.open_weights].sum(axis=1))
+    inside = open_demand + total_sales
+    all_products = metrics.market_shares(np.append(state.quantity, open_demand))
     return out | {
-        "hhi": metrics.hhi(state.share),
+        "hhi": metrics.hhi(state.firm_share),
+        "hhi_all_products": metrics.hhi(all_products),
         "price_index": metrics.price_index(clearing.prices[:n], state.quantity),
         "price_dispersion": dynamics.price_dispersion(clearing.prices[:n]),
-        "consumer_surplus": float(consumer_surplus(u, clearing.seg, state.size).sum()),
+        "consumer_surplus": float(surplus.sum()),
         "total_demand": float(clearing.demand.sum()),
         "total_sales": total_sales,
-        "outside_share": float(1.0 - demand_all.sum() / state.size.sum()),
-        "open_share": open_demand / inside if inside > 0 else 0.0,
+        "market_size": market_size,
+        "open_demand": open_demand,
+        "outside_demand": float(clearing.outside_demand.sum()),
+        "unserved_demand": float(clearing.unserved.sum()),
+        "outside_share": float(clearing.outside_demand.sum()) / market_size,
+        "unserved_share": float(clearing.unserved.sum()) / market_size,
+        "open_share": open_users / inside if inside > 0 else 0.0,
         "best_open_quality": float(best_open_quality(state.quality, state.open_weights).mean()),
         "homogenization": dynamics.homogenization(state.data_mix),
     }
 
 
 def segment_rows(state: MarketState, clearing: Clearing | None, step: int) -> dict[str, list]:
-    """Columns of the firm x segment rows of this step (firms in row order)."""
+    """Columns of the firm x segment rows of this step (firms in row order, then the open
+    model's rows while one exists)."""
     n, s = state.n_firms, state.n_segments
     if clearing is None or n == 0:
         return {}
+    rows = {
+        "share": clearing.shares,
+        "demand": clearing.demand,
+        "sales": clearing.sales,
+        "quality": clearing.quality[:n],
+        "bpb": state.bpb,
+        "focus": state.data_mix,
+    }
+    names = list(state.names)
+    if clearing.open_quality is not None:
+        open_row = {
+            "share": clearing.open_share,
+            "demand": clearing.open_demand,
+            "sales": clearing.open_demand,  # no capacity limit: every user is served
+            "quality": clearing.open_quality,
+            "bpb": np.full(s, np.nan),
+            "focus": np.full(s, np.nan),
+        }
+        rows = {k: np.vstack([v, open_row[k]]) for k, v in rows.items()}
+        names.append(OPEN_MODEL)
     return {
-        "step": [step] * (n * s),
-        "firm": [name for name in state.names for _ in range(s)],
-        "segment": state.segment_names * n,
-        "share": clearing.shares.ravel().tolist(),
-        "demand": clearing.demand.ravel().tolist(),
-        "sales": clearing.sales.ravel().tolist(),
-        "quality": clearing.quality[:n].ravel().tolist(),
-        "bpb": state.bpb.ravel().tolist(),
-        "focus": state.data_mix.ravel().tolist(),
+        "step": [step] * (len(names) * s),
+        "firm": [name for name in names for _ in range(s)],
+        "segment": state.segment_names * len(names),
+        **{k: v.ravel().tolist() for k, v in rows.items()},
+    }
+
+
+def open_model_row(state: MarketState, clearing: Clearing | None, step: int) -> dict[str, list]:
+    """The open model's row of the firms table this step (empty without an open model).
+
+    It is a product, not a firm: no costs, cash or links (NaN), firm_id -1."""
+    if clearing is None or clearing.open_quality is None:
+        return {}
+    nan = [float("nan")]
+    quantity = float(clearing.open_demand.sum())
+    price = clearing.open_price
+    total = quantity + float(clearing.sales.sum())
+    return {
+        "step": [step],
+        "firm": [OPEN_MODEL],
+        "firm_id": [-1],
+        "archetype": [""],
+        "price": [price],
+        "quantity": [quantity],
+        "revenue": [price * quantity],
+        "profit": nan,
+        "cash": nan,
+        "share": [quantity / total if total > 0 else 0.0],
+        "rd_spend": nan,
+        "marketing": nan,
+        "brand": [0.0],
+        "unit_cost": nan,
+        "margin": nan,
+        "generation": [0],
+        "model_compute": [float(state.model_compute[state.open_weights].max())],
+        "innovation": nan,
+        "open_weights": [True],
+        "degree_centrality": nan,
+        "link_cost": nan,
+        "pooled_compute": nan,
     }
 
 

@@ -31,11 +31,20 @@ def test_accounting_identities_hold(small_scenario):
     assert result.firms.loc[result.firms.firm == "Lab", "quantity"].max() <= 3.0 + 1e-9
 
 
-def test_prices_stay_between_cost_floor_and_cap(small_scenario):
+def test_a_binding_price_cap_holds_the_best_responder_there_and_helps_consumers(small_scenario):
+    """Prices lie in [cost, cap] by construction (the rules' output is clipped); what can go
+    wrong is whether the cap reaches the firms and what it does to the market."""
+    small_scenario["market"]["quality_model"] = "placeholder"
+    free = simulate(small_scenario)
     small_scenario["market"]["price_cap"] = 1.6
-    firms = simulate(small_scenario).firms
-    assert (firms["price"] >= firms["unit_cost"] - 1e-12).all()
-    assert (firms["price"] <= 1.6 + 1e-12).all()
+    capped = simulate(small_scenario)
+    free_prices = free.firms.pivot(index="step", columns="firm", values="price")
+    capped_prices = capped.firms.pivot(index="step", columns="firm", values="price")
+    assert (free_prices["Big"] > 1.6).all()  # Big's unconstrained best response is above it
+    np.testing.assert_allclose(capped_prices["Big"], 1.6)  # so it binds at every step
+    np.testing.assert_allclose(capped_prices["Lab"], free_prices["Lab"])  # cost_plus 1.4: slack
+    assert (capped.model["price_index"] < free.model["price_index"]).all()
+    assert (capped.model["consumer_surplus"] > free.model["consumer_surplus"]).all()
 
 
 def test_quality_changes_only_at_releases_and_grows_with_rd(small_scenario):

@@ -8,6 +8,7 @@ import yaml
 
 from simulator import simulate
 from simulator.config import load_scenario
+from simulator.metrics import HHI_BANDS_2010, HHI_BANDS_2023, hhi_band
 
 
 def before_after(frame, column: str, step: int) -> tuple[float, float]:
@@ -33,7 +34,12 @@ def test_baseline_runs_six_firms_four_segments(runs):
     assert set(result.segments.segment) == {"assistant", "code", "creative", "chinese"}
     assert result.firms.query("step == 1").shape[0] >= 6
     assert result.model.step.max() == 120
-    assert 0 < result.summary["final_hhi"] <= 10_000
+    # the headline HHI is the one of the last step's shares in the firms table, with its bands
+    last = result.firms[result.firms.step == 120].set_index("firm")["share"]
+    assert result.summary["final_share"] == pytest.approx(last.to_dict())
+    assert result.summary["final_hhi"] == pytest.approx(float(((100 * last) ** 2).sum()))
+    assert result.summary["hhi_band_2023"] == hhi_band(result.summary["final_hhi"], HHI_BANDS_2023)
+    assert result.summary["hhi_band_2010"] == hhi_band(result.summary["final_hhi"], HHI_BANDS_2010)
 
 
 def test_open_source_wave_lowers_prices_and_raises_entry(runs):

@@ -575,3 +575,21 @@ def test_cli_dashboard_on_a_bad_folder_is_one_line_and_exit_2(tmp_path, capsys, 
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not (folder / "dashboard.html").exists()
+
+
+def test_the_open_model_has_its_own_colour_and_no_network_node():
+    from simulator import simulate
+    from simulator.dashboard.page import OPEN_MODEL_COLOR
+    from simulator.market.open_source import OPEN_MODEL
+
+    result = simulate("scenarios/open_source_wave.yaml")
+    colors = dashboard.firm_colors(result.firms["firm"])
+    assert colors[OPEN_MODEL] == OPEN_MODEL_COLOR
+    assert OPEN_MODEL_COLOR not in {c for f, c in colors.items() if f != OPEN_MODEL}
+    # the firms' colours do not depend on whether the open model is in the frame
+    firms_only = dashboard.firm_colors(f for f in result.firms["firm"] if f != OPEN_MODEL)
+    assert all(colors[f] == c for f, c in firms_only.items())
+    shares = dashboard.share_figure(result)
+    assert OPEN_MODEL in {trace.name for trace in shares.data}
+    nodes = next(t for t in dashboard.network_figure(result).data if t.meta["role"] == "nodes")
+    assert not any(str(text).startswith(OPEN_MODEL) for text in nodes.text)

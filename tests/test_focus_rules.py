@@ -141,7 +141,7 @@ def market(rule: str) -> dict:
                 "data_mix": dict(zip(SIZES, mix, strict=True)),
                 "strategy": {
                     "pricing": "cost_plus",
-                    "links": [],
+                    "link_types": [],
                     "focus": rule,
                     "focus_speed": 0.2,
                 },

@@ -47,7 +47,7 @@ def symmetric_market(n: int) -> dict:
     firm = {
         "unit_cost": 0.8,
         "initial_compute": 1e24,
-        "strategy": {"pricing": "best_response", "links": []},
+        "strategy": {"pricing": "best_response", "link_types": []},
     }
     return {
         "name": f"symmetric-{n}",

@@ -1,5 +1,5 @@
 """Open weights: the two ways an open model reaches users (market.open_source.mode) and the
-open-sourcing rules (strategy.open_source: always, when_behind).
+open-sourcing rules (strategy.open_source_rule: always, when_behind).
 
 Qualities are fixed and prices cost-plus, so the only thing that differs between two runs is
 the open model; every run takes a few hundredths of a second.
@@ -15,6 +15,7 @@ import pytest
 
 from simulator import simulate
 from simulator.market.demand import D, SegmentParams
+from simulator.market.open_source import OPEN_MODEL
 
 OPEN_STEP = 6
 SEGMENTS = [
@@ -42,7 +43,7 @@ THREE_FIRMS = {
             "name": name,
             "unit_cost": 0.8,
             "quality": quality,
-            "strategy": {"pricing": "cost_plus", "markup": 0.5, "links": []},
+            "strategy": {"pricing": "cost_plus", "markup": 0.5, "link_types": []},
         }
         for name, quality in QUALITY.items()
     ],
@@ -53,13 +54,15 @@ def run(mode: str | None = None, **terms):
     """Nobody opens (mode None), or Opener releases its weights at OPEN_STEP under ``mode``."""
     data = copy.deepcopy(THREE_FIRMS)
     if mode is not None:
-        data["market"]["open_source"] = {"mode": mode, **terms}
+        data["market"]["open_model"] = {"mode": mode, **terms}
         data["events"] = [{"step": OPEN_STEP, "kind": "open_source", "firm": "Opener"}]
     return simulate(data)
 
 
 def by_step(result, column: str) -> pd.DataFrame:
-    return result.firms.pivot(index="step", columns="firm", values=column)
+    """The firms' ``column`` by step (the open model's own row left out)."""
+    firms = result.firms[result.firms.firm != OPEN_MODEL]
+    return firms.pivot(index="step", columns="firm", values=column)
 
 
 def size() -> np.ndarray:
@@ -103,16 +106,19 @@ def test_nothing_changes_before_the_release(closed):
 
 def test_outside_option_mode_raises_the_outside_share_and_adds_no_product(closed):
     opened = run("outside_option")
-    after = opened.model.step >= OPEN_STEP
-    # users who take the open model leave the firms' market: outside share up, every firm
-    # (the releaser too) sells less than when nobody opens
-    assert (opened.model.outside_share[after] > closed.model.outside_share[after] + 0.1).all()
+    model = opened.model
+    after = model.step >= OPEN_STEP
+    # users who take the open model (the raised outside option) leave the firms' market:
+    # open users plus non-buyers rise well above the non-buyers of the closed run, and every
+    # firm (the releaser too) sells less than when nobody opens
+    left = (model.outside_demand + model.open_demand) / model.market_size
+    assert (left[after] > closed.model.outside_share[after] + 0.1).all()
+    assert (model.open_demand[after] > 0).all() and (model.outside_demand[after] == 0).all()
     quantity, closed_quantity = by_step(opened, "quantity"), by_step(closed, "quantity")
     assert (quantity.loc[OPEN_STEP:] < closed_quantity.loc[OPEN_STEP:]).all().all()
-    # no product beyond the firms': their demand is all the inside demand there is
-    inside = size().sum() * (1.0 - opened.model.outside_share)
-    np.testing.assert_allclose(opened.model.total_demand, inside, rtol=1e-12)
-    assert len(opened.segments) == len(closed.segments)
+    # no product beyond the firms' in the logit: their demand is all the inside demand
+    inside = size().sum() - model.outside_demand - model.open_demand
+    np.testing.assert_allclose(model.total_demand, inside, rtol=1e-12)
     # and it is the logit demand with u0_s raised to the open model's utility
     # beta_s * usability * Q_open,s - alpha_s * user_price (usability 0.8, user_price 0)
     prices, quality, demand = firm_inputs(opened, OPEN_STEP + 1)
@@ -120,10 +126,11 @@ def test_outside_option_mode_raises_the_outside_share_and_adds_no_product(closed
     open_utility = seg.beta * 0.8 * quality[0] - seg.alpha * 0.0
     expected, _ = D(prices, quality, np.zeros(3), segment_params(open_utility), size())
     np.testing.assert_allclose(demand, expected, rtol=1e-9)
-    # open_share counts the releaser's own sales (no free product to add)
+    # open_share: the open model's users plus the releaser's own sales, over all served
     sales = by_step(opened, "quantity").loc[OPEN_STEP:]
+    users = model.open_demand[after].to_numpy()
     np.testing.assert_allclose(
-        opened.model.open_share[after], (sales["Opener"] / sales.sum(axis=1)).to_numpy()
+        model.open_share[after], (users + sales["Opener"]) / (users + sales.sum(axis=1))
     )
 
 
@@ -173,7 +180,7 @@ def rule_scenario(rules: dict[str, str], quality: dict[str, float], steps: int =
             "name": name,
             "unit_cost": 0.8,
             "quality": {"assistant": quality[name], "code": quality[name]},
-            "strategy": {"pricing": "cost_plus", "links": [], "open_source": rules[name]},
+            "strategy": {"pricing": "cost_plus", "link_types": [], "open_source_rule": rules[name]},
         }
         for name in rules
     ]
@@ -184,9 +191,9 @@ def test_always_opens_from_step_one_and_the_releaser_gains_goodwill():
     quality = {"A": 0.8, "B": 0.6, "C": 0.4}
     never = simulate(rule_scenario(dict.fromkeys(quality, "never"), quality))
     always = simulate(rule_scenario({"A": "never", "B": "always", "C": "never"}, quality))
-    is_open = by_step(always, "open_source")
+    is_open = by_step(always, "open_weights")
     assert is_open["B"].all() and not is_open[["A", "C"]].any().any()
-    assert not by_step(never, "open_source").any().any()
+    assert not by_step(never, "open_weights").any().any()
     model = always.model.set_index("step")
     assert (model.n_open == 1).all() and (model.open_share > 0).all()
     # community goodwill: the brand stock carries (1 - brand_decay) x releaser_brand_gain
@@ -201,7 +208,7 @@ def test_when_behind_opens_the_firms_below_their_rivals_median_only():
     # closed) and 0.7 for C and D (they open at once)
     quality = {"A": 0.9, "B": 0.7, "C": 0.5, "D": 0.3}
     result = simulate(rule_scenario(dict.fromkeys(quality, "when_behind"), quality))
-    is_open = by_step(result, "open_source")
+    is_open = by_step(result, "open_weights")
     assert is_open[["C", "D"]].all().all()
     assert not is_open[["A", "B"]].any().any()
     assert (result.model.n_open == 2).all()
@@ -211,7 +218,7 @@ def test_when_behind_at_exactly_the_median_stays_closed():
     """'Below the median' is strict: B's 0.5 is the median of 0.75 and 0.25 (exact floats)."""
     quality = {"A": 0.75, "B": 0.5, "C": 0.25}
     result = simulate(rule_scenario(dict.fromkeys(quality, "when_behind"), quality))
-    is_open = by_step(result, "open_source")
+    is_open = by_step(result, "open_weights")
     assert is_open["C"].all() and not is_open[["A", "B"]].any().any()
 
 
@@ -221,7 +228,7 @@ def test_when_behind_opens_at_the_step_rivals_overtake_and_stays_open():
     learner = {
         "unit_cost": 0.8,
         "initial_compute": 1e22,
-        "strategy": {"pricing": "cost_plus", "links": [], "rd_min": 2.0},
+        "strategy": {"pricing": "cost_plus", "link_types": [], "rd_min": 2.0},
     }
     data = copy.deepcopy(THREE_FIRMS)
     data["steps"] = 14
@@ -230,7 +237,7 @@ def test_when_behind_opens_at_the_step_rivals_overtake_and_stays_open():
             "name": "Fixed",
             "unit_cost": 0.8,
             "quality": {"assistant": 0.45, "code": 0.45},
-            "strategy": {"pricing": "cost_plus", "links": [], "open_source": "when_behind"},
+            "strategy": {"pricing": "cost_plus", "link_types": [], "open_source_rule": "when_behind"},
         },
         {**copy.deepcopy(learner), "name": "L1", "release_cycle": 4},
         {**copy.deepcopy(learner), "name": "L2", "release_cycle": 5},
@@ -240,7 +247,7 @@ def test_when_behind_opens_at_the_step_rivals_overtake_and_stays_open():
     behind = best["Fixed"] < best[["L1", "L2"]].median(axis=1)
     assert not behind.iloc[0] and behind.any()  # ahead at first, overtaken later
     first_behind = behind.idxmax()
-    is_open = by_step(result, "open_source")
+    is_open = by_step(result, "open_weights")
     assert is_open["Fixed"].idxmax() == first_behind
     assert not is_open["Fixed"].loc[: first_behind - 1].any()
     assert is_open["Fixed"].loc[first_behind:].all()  # opening is for good

@@ -108,21 +108,17 @@ def test_simple_rules_and_clipping_to_floor_and_cap():
     np.testing.assert_allclose(low, [1.0, 1.0, 1.0])  # never below the cost floor
 
 
-# --- known defects of best_response (strict xfail: a fix makes them fail; then drop the mark) --
+# --- former defects of best_response --------------------------------------------------
 #
 # Each case is a monopoly (cost 1) whose best response is checked against brute force over
 # [cost, cap]. Hypothesis found them while the properties in test_properties.py were written;
-# those properties now stay clear of them (one segment, or interior points only; no saturated
-# shares).
-#  two_peaks / cap_below_the_peak: with several segments, profit sum_s (p - c) M_s s_s(p) need
-#    not be quasi-concave in p (best_response_prices' docstring assumes it is) and can have two
-#    local maxima. Newton returns the root its bracket happens to hold (two_peaks: p = 3.0, the
-#    less profitable peak; the best price is 1.15), and clipping the unconstrained optimum to
-#    the cap is not the constrained optimum (cap_below_the_peak: peaks at 4.25 and 34.5, cap 5;
-#    the rule prices at the cap, on the falling side of the first peak).
-#  saturated_own_share: the leave-one-out denominator ln(total) + ln(1 - s_own) loses all
-#    precision when the firm's share at its last price rounds to 1, so the rule optimises a
-#    wrong demand curve (1.328 instead of 1.317).
+# the rule failed all three before the best response became global.
+#  two_peaks / cap_below_the_peak: with several segments profit need not be quasi-concave in
+#    p and can have two local maxima (two_peaks: Newton returned 3.0, the less profitable peak;
+#    the best price is 1.15), and clipping the unconstrained optimum to the cap is not the
+#    constrained optimum (cap_below_the_peak: peaks at 4.25 and 34.5, cap 5).
+#  saturated_own_share: the leave-one-out denominator ln(total) + ln(1 - s_own) lost all
+#    precision when the firm's share at its last price rounds to 1 (1.328 instead of 1.317).
 KNOWN_DEFECTS = {
     "two_peaks": dict(
         alpha=[8.0, 0.5], beta=[0, 0], gamma=[0, 0], mu=[1.0, 1.0], u0=[0.0, 11.0],
@@ -140,10 +136,7 @@ KNOWN_DEFECTS = {
 
 
 @pytest.mark.parametrize("case", KNOWN_DEFECTS)
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="best_response misses the profit maximum"
-)
-def test_best_response_known_defects(case):
+def test_best_response_is_global_in_the_former_defects(case):
     c = KNOWN_DEFECTS[case]
     seg = SegmentParams(*(np.array(c[k], float) for k in ("alpha", "beta", "gamma", "mu", "u0")))
     view = make_view([c["last_price"]], [1.0], [c["quality"]], seg, np.ones(len(c["alpha"])))

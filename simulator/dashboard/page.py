@@ -16,6 +16,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from simulator.atomic import atomic_write_text
+from simulator.market.open_source import OPEN_MODEL
 
 FIRM_PALETTE: tuple[str, ...] = (
     "#1f77b4",
@@ -42,6 +43,9 @@ FIRM_PALETTE: tuple[str, ...] = (
 """Colours of the first 20 firms: D3 category10, then its light companions (tab20), which
 differ from the first ten by lightness, so neighbours in a stack stay distinguishable."""
 
+OPEN_MODEL_COLOR = "#4d4d4d"
+"""The open model's fixed colour (dark grey) in every page, outside the firms' palette."""
+
 PLOT_CONFIG: dict = {"displaylogo": False, "responsive": True}
 
 
@@ -52,8 +56,9 @@ def firm_colors(firms: Iterable[str]) -> dict[str, str]:
     whatever order the frames list them in. Beyond the palette, colours continue around the
     hue circle by the golden angle, which keeps neighbours distinguishable for any count.
     """
-    names = sorted({str(firm) for firm in firms})
-    colors: dict[str, str] = {}
+    given = {str(firm) for firm in firms}
+    names = sorted(given - {OPEN_MODEL})
+    colors: dict[str, str] = {OPEN_MODEL: OPEN_MODEL_COLOR} if OPEN_MODEL in given else {}
     for index, name in enumerate(names):
         if index < len(FIRM_PALETTE):
             colors[name] = FIRM_PALETTE[index]

@@ -17,6 +17,7 @@ from simulator.dashboard.common import (
     scenario_events,
     shown_firms,
 )
+from simulator.market.open_source import OPEN_MODEL
 from simulator.results import RunResult
 
 MAX_NETWORK_FRAMES = 60
@@ -126,7 +127,7 @@ def network_figure(result: RunResult, events=None) -> go.Figure:
     """
     events = normalize_events(scenario_events(result) if events is None else events)
     colors = run_colors(result)
-    shown = shown_firms(result)
+    shown = [firm for firm in shown_firms(result) if firm != OPEN_MODEL]  # a product, no links
     positions = _circle_layout(shown)
     edges = run_edges(result)
     known = list(EDGE_STYLES)

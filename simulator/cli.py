@@ -1,12 +1,14 @@
 """The ``llm-market`` command.
 
-  llm-market run SCENARIO.yaml [--out DIR] [--seed N]   simulate, write a run folder
+  llm-market run SCENARIO.yaml [--out DIR] [--seed N]   simulate, write a run folder (--force)
   llm-market dashboard DIR [--out FILE]                 rebuild DIR/dashboard.html from its tables
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
   llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
 
 Bad input prints one line per problem on stderr and exits with code 2, never a traceback.
+Names and paths from the data are printed literally (no rich markup) with control characters
+escaped (``simulator.terminal``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import sys
 from pathlib import Path
 
 from simulator.config import ScenarioError, json_schema, load_scenario, parse_scenario
+from simulator.config.loading import check_seed
+from simulator.folders import RunFolderError, safe_folder_name
+from simulator.terminal import literal, printable
 
 EXIT_BAD_INPUT = 2
 
@@ -38,11 +43,15 @@ def cmd_validate(args: argparse.Namespace) -> int:
             scenario = load_scenario(path)
         except ScenarioError as exc:
             for line in exc.lines:
-                print(f"{path}: {line}", file=sys.stderr)
+                print(printable(f"{path}: {line}"), file=sys.stderr)
             status = EXIT_BAD_INPUT
         else:
-            print(f"{path}: ok ({scenario.name}: {len(scenario.companies)} firms, "
-                  f"{len(scenario.segment_names)} segments, {scenario.steps} steps)")
+            print(
+                printable(
+                    f"{path}: ok ({scenario.name}: {len(scenario.companies)} firms, "
+                    f"{len(scenario.segment_names)} segments, {scenario.steps} steps)"
+                )
+            )
     return status
 
 
@@ -57,26 +66,50 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
+def _number(value, spec: str) -> str:
+    """``value`` formatted with ``spec``; 'n/a' for a missing or NaN value."""
+    if value is None or value != value:
+        return "n/a"
+    return format(value, spec)
+
+
 def _summary_table(result) -> None:
     from rich.console import Console
     from rich.table import Table
 
     summary = result.summary
     final = result.firms[result.firms["step"] == result.firms["step"].max()]
-    table = Table(title=f"{summary['scenario']} - step {summary['steps']} (seed {summary['seed']})")
+    title = f"{summary['scenario']} - step {summary['steps']} (seed {summary['seed']})"
+    table = Table(title=literal(title))
     for column in ("firm", "share", "price", "unit cost", "profit/step", "cash"):
         table.add_column(column, justify="left" if column == "firm" else "right")
     for row in final.sort_values("share", ascending=False).itertuples():
-        table.add_row(row.firm, f"{row.share:.1%}", f"{row.price:.3f}", f"{row.unit_cost:.3f}",
-                      f"{row.profit:,.2f}", f"{row.cash:,.1f}")
+        table.add_row(
+            literal(row.firm),
+            _number(row.share, ".1%"),
+            _number(row.price, ".3f"),
+            _number(row.unit_cost, ".3f"),
+            _number(row.profit, ",.2f"),
+            _number(row.cash, ",.1f"),
+        )
     console = Console()
     console.print(table)
-    console.print(f"HHI {summary['final_hhi']:,.0f} ({summary['hhi_band_2023']}, 2023 guidelines)  "
-                  f"consumer surplus {summary['final_consumer_surplus']:,.2f}  "
-                  f"wall time {summary['wall_time_s']:.2f} s")
+    console.print(
+        literal(
+            f"HHI {_number(summary['final_hhi'], ',.0f')} ({summary['hhi_band_2023']}, 2023 "
+            f"guidelines)  consumer surplus {_number(summary['final_consumer_surplus'], ',.2f')}"
+            f"  wall time {summary['wall_time_s']:.2f} s"
+        )
+    )
+
+
+def default_run_dir(scenario_name: str) -> Path:
+    """``runs/<safe folder name of the scenario's name>``: always a folder directly in runs/."""
+    return Path("runs") / safe_folder_name(scenario_name)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rich.markup import escape
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from simulator.model import simulate
@@ -85,22 +118,45 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     if args.steps is not None:
         scenario = parse_scenario(scenario.model_dump(mode="json") | {"steps": args.steps})
-    out = Path(args.out) if args.out else Path("runs") / scenario.name
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=_console(), disable=args.quiet,
-                  transient=True) as progress:
-        task = progress.add_task(f"simulating {scenario.name}", total=scenario.steps)
-        result = simulate(scenario, seed=args.seed,
-                          progress=lambda step: progress.update(task, completed=step))
-    write_run(out, result)
+    seed = check_seed(args.seed)
+    if args.out is not None and not args.out.strip():
+        raise UserError("--out: empty folder path")
+    out = Path(args.out) if args.out is not None else default_run_dir(scenario.name)
+    check_run_dir_or_fail(out, args.force)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console(),
+        disable=args.quiet,
+        transient=True,
+    ) as progress:
+        description = escape(printable(f"simulating {scenario.name}"))
+        task = progress.add_task(description, total=scenario.steps)
+        result = simulate(
+            scenario, seed=seed, progress=lambda step: progress.update(task, completed=step)
+        )
+    extra = None
     if not args.no_dashboard:
         from simulator.dashboard import write_run_dashboard
 
-        write_run_dashboard(out)
+        extra = write_run_dashboard
+    write_run(out, result, force=args.force, extra=extra)
     if not args.quiet:
         _summary_table(result)
-    print(f"results written to {out}")
+    print(printable(f"results written to {out}"))
     return 0
+
+
+def check_run_dir_or_fail(out: Path, force: bool) -> None:
+    """The ``--out`` check before simulating: a bad folder is one line and exit code 2."""
+    from simulator.folders import check_run_dir
+
+    try:
+        check_run_dir(out, force)
+    except RunFolderError as exc:
+        raise UserError(f"--out {exc}") from None
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
@@ -115,22 +171,37 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     except (OSError, ValueError, KeyError, yaml.YAMLError) as exc:
         raise UserError(f"{args.run_dir}: cannot read the run folder ({exc})") from exc
     out = Path(args.out) if args.out else Path(args.run_dir) / "dashboard.html"
-    print(f"dashboard written to {write_run_dashboard(result, out)}")
+    print(printable(f"dashboard written to {write_run_dashboard(result, out)}"))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="llm-market", description="Agent-based simulator of the LLM market.")
+        prog="llm-market", description="Agent-based simulator of the LLM market."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="simulate a scenario and write a results folder")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--out", help="results folder (default: runs/<scenario name>)")
+    run.add_argument(
+        "--out",
+        help="results folder (default: runs/<name>, <name> made from the scenario's name: "
+        "characters other than A-Z a-z 0-9 . _ - become '-' (accents dropped), no leading or "
+        "trailing dots or dashes, at most 64 characters, plus '-' and 8 hex digits of the "
+        "name's SHA-256 when that changed it or left nothing ('run-<hash>')). The run is built "
+        "in a temporary sibling folder and swapped in, replacing an earlier run there as a whole",
+    )
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--steps", type=int, help="override the scenario's number of steps")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     run.add_argument("--no-dashboard", action="store_true", help="skip writing dashboard.html")
+    run.add_argument(
+        "--force",
+        action="store_true",
+        help="write into a non-empty --out folder that is not a run folder: files named like a "
+        "run's (scenario.yaml, the .parquet tables, summary.json, dashboard.html) are replaced "
+        "or removed, every other file is kept",
+    )
     run.set_defaults(func=cmd_run)
 
     dashboard = sub.add_parser("dashboard", help="rebuild a run folder's dashboard.html")
@@ -149,17 +220,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_lm_commands(sub)
 
-    sweep = sub.add_parser("sweep", help="Monte Carlo / sensitivity sweep over scenario "
-                           "parameters (resumable: run it again to finish)")
+    sweep = sub.add_parser(
+        "sweep",
+        help="Monte Carlo / sensitivity sweep over scenario "
+        "parameters (resumable: run it again to finish)",
+    )
     sweep.add_argument("spec", nargs="?", help="sweep spec YAML file (see scenarios/sweeps/)")
-    sweep.add_argument("--out", help="sweep folder (default: runs/sweeps/<spec name>)")
-    sweep.add_argument("--executor", choices=["serial", "processes", "dask"],
-                       help="override the spec's executor")
+    sweep.add_argument(
+        "--out",
+        help="sweep folder (default: runs/sweeps/<name>, <name> the spec file's name without "
+        ".yaml, made safe as for `run --out`)",
+    )
+    sweep.add_argument(
+        "--executor", choices=["serial", "processes", "dask"], help="override the spec's executor"
+    )
     sweep.add_argument("--workers", type=int, help="worker processes (default: all cores)")
     sweep.add_argument("--dask-address", help="Dask scheduler, e.g. tcp://host:8786")
     sweep.add_argument("--max-runs", type=int, help="stop after this many new runs")
-    sweep.add_argument("--report", action="store_true", help="write sensitivity tables and "
-                       "DIR/dashboard.html")
+    sweep.add_argument(
+        "--report", action="store_true", help="write sensitivity tables and DIR/dashboard.html"
+    )
     sweep.add_argument("--list-outcomes", action="store_true", help="list outcome metrics")
     sweep.add_argument("--schema", action="store_true", help="print the sweep spec JSON Schema")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar or summary")
@@ -173,10 +253,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ScenarioError as exc:
         for line in exc.lines:
-            print(f"error: {line}", file=sys.stderr)
+            print(printable(f"error: {line}"), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (UserError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (UserError, FileNotFoundError, RunFolderError) as exc:
+        print(printable(f"error: {exc}"), file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -19,7 +19,8 @@ import numpy as np
 
 from simulator import metrics, schema
 from simulator.agents import CompanyAgent, MarketShell
-from simulator.config import Company, Scenario, load_scenario, merge, parse_scenario
+from simulator.config import Company, Scenario, merge
+from simulator.config.loading import check_seed, scenario_from
 from simulator.market import events
 from simulator.market.demand import SegmentParams
 from simulator.market.open_source import entry_cost, finetune_base_compute
@@ -109,10 +110,7 @@ class MarketModel(MarketShell):
         seed: int | None = None,
         quality_source: QualitySource | None = None,
     ):
-        if isinstance(scenario, (str, Path)):
-            scenario = load_scenario(scenario)
-        elif isinstance(scenario, dict):
-            scenario = parse_scenario(scenario)
+        scenario, seed = scenario_from(scenario), check_seed(seed)
         seed = scenario.seed if seed is None else seed
         super().__init__(seed=seed)
         self.scenario = scenario

@@ -7,23 +7,28 @@ A run folder holds:
   segments.parquet   one row per step x firm x segment
   edges.parquet      one row per step x partnership link (source, target, type, start_step)
   summary.json       final shares, HHI, prices, wall time, versions, seed
-Every file is written to a temporary name in the same folder and renamed into place, so a
-reader never sees half a file.
+The folder is written as a whole: built in a temporary sibling folder and swapped in
+(``simulator.folders``), so a reader, or a run killed at any moment, finds the old complete run
+or the new one. ``summary.json`` is strict JSON: NaN and infinities are written as null.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from simulator import metrics, schema
 from simulator.atomic import atomic_write, atomic_write_text
 from simulator.config import Scenario, parse_scenario, scenario_to_yaml
+from simulator.folders import RunFolderError, replace_run_dir
 
 TABLES = tuple(schema.TABLES)
 
@@ -82,7 +87,6 @@ def summarize(
 ) -> dict[str, Any]:
     """Headline numbers of a run plus what is needed to reproduce it."""
     import mesa
-    import numpy as np
 
     model, firms = frames["model"], frames["firms"]
     last_step = int(model["step"].max())
@@ -128,15 +132,57 @@ def write_frame(path: Path, frame: pd.DataFrame) -> None:
     atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
 
-def write_run(out_dir: str | Path, result: RunResult) -> Path:
-    """Write a run folder; the summary goes last, so its presence marks a complete run."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "scenario.yaml", scenario_to_yaml(result.scenario))
+def strict_json(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (numpy ones too) replaced by None, so that it
+    is strict JSON (``json.dumps(..., allow_nan=False)`` passes)."""
+    if isinstance(value, dict):
+        return {str(k): strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+def summary_json(summary: dict[str, Any]) -> str:
+    """The summary as strict JSON text: NaN and infinities are written as null."""
+    return json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n"
+
+
+def write_run_files(folder: Path, result: RunResult) -> None:
+    """Write the run's files into ``folder`` (an existing folder), ``summary.json`` last."""
+    atomic_write_text(folder / "scenario.yaml", scenario_to_yaml(result.scenario))
     for name in TABLES:
-        write_frame(out / f"{name}.parquet", getattr(result, name))
-    atomic_write_text(out / "summary.json", json.dumps(result.summary, indent=2) + "\n")
-    return out
+        write_frame(folder / f"{name}.parquet", getattr(result, name))
+    atomic_write_text(folder / "summary.json", summary_json(result.summary))
+
+
+def write_run(
+    out_dir: str | Path,
+    result: RunResult,
+    force: bool = False,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Write a run folder as a whole: the run is built in a temporary sibling folder and swapped
+    in, so ``out_dir`` holds the old complete run or the new one at every moment, never a mix
+    (``simulator.folders``). ``extra(folder)`` adds files after the run's own (the CLI's
+    dashboard). A non-empty folder that is not a run folder raises ``RunFolderError`` unless
+    ``force``; then the run's files are written into it and its other files are kept."""
+
+    def build(folder: Path) -> None:
+        write_run_files(folder, result)
+        if extra is not None:
+            extra(folder)
+
+    try:
+        replace_run_dir(out_dir, build, force=force)
+    except OSError as exc:
+        raise RunFolderError(f"{out_dir}: cannot write the run folder ({exc})") from None
+    return Path(out_dir)
 
 
 def read_run(out_dir: str | Path) -> RunResult:

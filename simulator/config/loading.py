@@ -266,3 +266,69 @@ def scenario_to_yaml(scenario: Scenario) -> str:
 
 def json_schema() -> dict[str, Any]:
     return Scenario.model_json_schema()
+
+
+def _short_repr(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def scenario_from(obj: Any) -> Scenario:
+    """A validated Scenario from what ``simulate`` / ``MarketModel`` accept: a Scenario, a path
+    to a YAML file (``str`` or ``os.PathLike``) or a mapping of scenario keys.
+
+    Anything else (None, bytes, a list, a number...) raises ``ScenarioError`` with one line
+    naming what was given. A Scenario built in Python gets the cross-field checks that
+    ``parse_scenario`` runs (duplicate names, unknown segments, ...).
+    """
+    import os  # imported here, not at the top: these functions were appended to the file
+    from collections.abc import Mapping
+
+    if isinstance(obj, Scenario):
+        errors = _semantic_errors(obj)
+        if errors:
+            raise ScenarioError(errors)
+        return obj
+    if isinstance(obj, str | os.PathLike):
+        path = os.fspath(obj)
+        if not isinstance(path, str):
+            raise ScenarioError(
+                [f"scenario: a path must be text, not {type(path).__name__} ({_short_repr(path)})"]
+            )
+        if not path.strip():
+            raise ScenarioError(["scenario: empty path; give a scenario YAML file"])
+        if "\x00" in path:
+            raise ScenarioError([f"scenario: path contains a NUL character ({path!r})"])
+        return load_scenario(path)
+    if isinstance(obj, Mapping):
+        return parse_scenario(dict(obj))
+    hint = (
+        " (YAML text? pass yaml.safe_load(text), or the file's path)"
+        if isinstance(obj, bytes | bytearray)
+        else ""
+    )
+    raise ScenarioError(
+        [
+            "scenario: expected a Scenario, a path to a scenario YAML file or a mapping of "
+            f"scenario keys, got {type(obj).__name__} ({_short_repr(obj)}){hint}"
+        ]
+    )
+
+
+def check_seed(seed: Any) -> int | None:
+    """``seed`` as an int if it is None or a whole number >= 0 (numpy integers included);
+    otherwise ``ScenarioError`` naming the problem (bools and floats are refused)."""
+    import numbers
+
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise ScenarioError(
+            [
+                "seed: must be a whole number >= 0 or None, got "
+                f"{type(seed).__name__} ({_short_repr(seed)})"
+            ]
+        )
+    if seed < 0:
+        raise ScenarioError([f"seed: must be a whole number >= 0 (got {int(seed)})"])
+    return int(seed)

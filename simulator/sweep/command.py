@@ -6,13 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from simulator.folders import safe_folder_name
 from simulator.sweep.outcomes import describe_outcomes
 from simulator.sweep.runner import SweepResult, run
 from simulator.sweep.spec import load_sweep_spec
 
 
 def default_out(spec_path: str) -> Path:
-    return Path("runs") / "sweeps" / Path(spec_path).stem
+    return Path("runs") / "sweeps" / safe_folder_name(Path(spec_path).stem)
 
 
 def _print_summary(result: SweepResult) -> None:

@@ -96,8 +96,10 @@ def _summary_table(result) -> None:
     console.print(table)
     console.print(
         literal(
-            f"HHI {_number(summary['final_hhi'], ',.0f')} ({summary['hhi_band_2023']}, 2023 "
-            f"guidelines)  consumer surplus {_number(summary['final_consumer_surplus'], ',.2f')}"
+            f"HHI {_number(summary['final_hhi'], ',.0f')} over firms ({summary['hhi_band_2023']}, "
+            f"2023 guidelines), {_number(summary.get('final_hhi_all_products'), ',.0f')} over all "
+            f"products  consumer surplus (last step) "
+            f"{_number(summary['final_consumer_surplus'], ',.2f')}"
             f"  wall time {summary['wall_time_s']:.2f} s"
         )
     )

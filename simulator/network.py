@@ -44,19 +44,22 @@ def expected_gains(
     link_type: str,
     terms: NetworkTerms,
     overlap: Array,
-    rd_spend: Array,
-    marketing: Array,
-    revenue: Array,
+    own: dict[str, Array],
+    partner: dict[str, Array],
 ) -> Array:
-    """G[i, j]: firm i's expected gain per step from a ``link_type`` link with firm j."""
+    """Expected gain per step of the firms ``own`` from a ``link_type`` link with ``partner``.
+
+    ``own`` and ``partner`` map rd_spend, marketing and revenue to arrays that broadcast with
+    ``overlap`` (e.g. a column for the firms gaining and a row for their partners).
+    """
     if link_type == "joint_rd":
-        return terms.pool_share * (rd_spend[None, :] - terms.rivalry * overlap * rd_spend[:, None])
+        rd = "rd_spend"
+        return terms.pool_share * (partner[rd] - terms.rivalry * overlap * own[rd])
     if link_type == "alliance":
-        return terms.brand_share * (
-            marketing[None, :] - terms.rivalry * overlap * marketing[:, None]
-        )
+        ad = "marketing"
+        return terms.brand_share * (partner[ad] - terms.rivalry * overlap * own[ad])
     if link_type == "market_sharing":
-        return terms.sharing_value * overlap * np.maximum(revenue, 0.0)[:, None]
+        return terms.sharing_value * overlap * np.maximum(own["revenue"], 0.0)
     raise ValueError(f"unknown link type {link_type!r}")
 
 
@@ -92,30 +95,19 @@ class PartnershipNetwork:
     def update(
         self,
         step: int,
-        names: list[str],
-        gains: dict[str, Array],
-        willing: dict[str, Array],
+        drop: list[tuple[str, str]],
+        candidates: list[tuple[float, str, str, str]],
     ) -> None:
-        """Dissolve links that expired or stopped paying; form new links with mutual gain.
-
-        ``gains[type][i, j]`` is firm i's expected gain per step from linking with j;
-        ``willing[type][i, j]`` whether firm i's link rule accepts that link.
-        """
-        index = {n: i for i, n in enumerate(names)}
-        for a, b, data in list(self.graph.edges(data=True)):
-            i, j = index[a], index[b]
-            net = gains[data["type"]] - link_cost(self.terms, data["type"])
-            if step > data["end"] or net[i, j] <= 0 or net[j, i] <= 0:
+        """Dissolve the links in ``drop`` and those past their term, then form links from
+        ``candidates`` (joint net gain, firm, firm, type), best joint gain first (ties by
+        name), while both firms hold fewer than ``max_links``."""
+        for a, b in drop:
+            if self.graph.has_edge(a, b):
                 self.graph.remove_edge(a, b)
-
-        candidates = []
-        for link_type, gain in gains.items():
-            net = gain - link_cost(self.terms, link_type)
-            mutual = willing[link_type] & willing[link_type].T
-            np.fill_diagonal(mutual, False)
-            for i, j in zip(*np.nonzero(np.triu(mutual)), strict=True):
-                candidates.append((-(net[i, j] + net[j, i]), names[i], names[j], link_type))
-        for _, a, b, link_type in sorted(candidates):  # best joint gain first, ties by name
+        for a, b, data in list(self.graph.edges(data=True)):
+            if step > data["end"]:
+                self.graph.remove_edge(a, b)
+        for negative_gain, a, b, link_type in sorted((-g, a, b, t) for g, a, b, t in candidates):
             if self.graph.has_edge(a, b):
                 continue
             if max(self.graph.degree(a), self.graph.degree(b)) >= self.terms.max_links:

@@ -12,7 +12,10 @@ from simulator.market.dynamics import entry_rate, homogenization
 from simulator.metrics import HHI_BANDS_2010, hhi_band
 from simulator.config.schema import NetworkTerms
 from simulator.market.strategy import LINK_RULE
-from simulator.network import PartnershipNetwork, link_cost
+from simulator.market.state import MarketState
+from simulator.network import PartnershipNetwork
+from simulator.phases.network import unit_mix, update_links
+from tests.conftest import segment_params
 
 TWO_FIRMS = {
     "name": "pair",
@@ -54,69 +57,75 @@ def scenario(**changes) -> dict:
 # --- network -------------------------------------------------------------------------------
 
 
-def willing(terms, rule_names, link_types, gains):
-    """What each firm's link rule (from the registry) accepts, per link type."""
-    out = {}
-    for link_type, gain in gains.items():
-        net = gain - link_cost(terms, link_type)
-        accepts = np.zeros(net.shape, dtype=bool)
-        for i, name in enumerate(rule_names):
-            types = np.empty(1, dtype=object)
-            types[0] = link_types[i]
-            rows = np.array([i])
-            accepts[i] = LINK_RULE.make(name).willing(
-                link_type, net[rows], rows, {"link_types": types}
-            )[0]
-        out[link_type] = accepts
-    return out
+C_MIX = np.array([0.6, 0.75, np.sqrt(1 - 0.6**2 - 0.75**2)])
+MIXES = {"A": [1.0, 0.0, 0.0], "B": [0.0, 1.0, 0.0], "C": list(C_MIX / C_MIX.sum())}
 
 
-def update(net, step, names, rules, allowed, gains):
-    net.update(step, names, gains, willing(net.terms, rules, allowed, gains))
+def link_state(rd: dict[str, float], link_rules: dict[str, str]) -> MarketState:
+    """Firms with the given R&D spend, joint_rd links only, focus overlaps A-B 0, B-C 0.75,
+    A-C 0.6 (cosines of the data mixes)."""
+    state = MarketState(
+        segment_names=["s0", "s1", "s2"],
+        seg=segment_params(3),
+        size=np.ones(3),
+        growth=np.zeros(3),
+        cost_index=1.0,
+        compute_price=1.0,
+        learning_output_scale=100.0,
+    )
+    for name, spend in rd.items():
+        state.add_firm(
+            name,
+            "",
+            {"rd_spend": spend, "data_mix": MIXES[name]},
+            {"link_rule": link_rules.get(name, "gain_seeking")},
+            {"link_types": ["joint_rd"]},
+        )
+    return state
+
+
+LINK_RULES = {"link_rule": {name: LINK_RULE.make(name) for name in LINK_RULE.rules}}
+TERMS = {"pool_share": 1.0, "rivalry": 1.0, "cost": {"joint_rd": 1.0}}
+
+
+def network_for(state: MarketState, **terms) -> PartnershipNetwork:
+    net = PartnershipNetwork(NetworkTerms(**(TERMS | terms)))
+    for name in state.names:
+        net.add_firm(name)
+    return net
 
 
 def test_links_form_only_with_mutual_gain():
-    net = PartnershipNetwork(
-        NetworkTerms(cost={"joint_rd": 1.0, "alliance": 1.0, "market_sharing": 1.0})
-    )
-    names = ["A", "B", "C"]
-    for n in names:
-        net.add_firm(n)
-    gain = np.array(
-        [
-            [0.0, 5.0, 5.0],  # A gains from B and C
-            [5.0, 0.0, 0.5],  # B gains from A, not enough from C
-            [0.5, 5.0, 0.0],
-        ]
-    )  # C gains from B, not enough from A
-    allowed = [{"joint_rd"}] * 3
-    update(net, 1, names, ["gain_seeking"] * 3, allowed, {"joint_rd": gain})
+    """Gain of i from j: R_j - overlap_ij R_i - cost. With R = (3, 6, 5): A and B gain from
+    each other (5, 2); B loses from C (5 - 0.75 x 6 - 1 < 0) while C gains from B; C loses from
+    A (3 - 0.6 x 5 - 1 < 0) while A gains from C: only A-B is mutual."""
+    state = link_state({"A": 3.0, "B": 6.0, "C": 5.0}, {})
+    np.testing.assert_allclose(unit_mix(state.data_mix) @ unit_mix(state.data_mix).T,
+                               [[1, 0, 0.6], [0, 1, 0.75], [0.6, 0.75, 1]], atol=1e-12)
+    net = network_for(state)
+    update_links(state, net, LINK_RULES, 1)
     assert net.edges() == [("A", "B", "joint_rd", 1)]
     # a firm whose rule is `none` never links, whatever the gain
-    other = PartnershipNetwork(NetworkTerms())
-    for n in names:
-        other.add_firm(n)
-    update(other, 1, names, ["none", "gain_seeking", "gain_seeking"], allowed, {"joint_rd": gain})
+    state = link_state({"A": 3.0, "B": 6.0, "C": 5.0}, {"A": "none"})
+    other = network_for(state)
+    update_links(state, other, LINK_RULES, 1)
     assert other.edges() == []
 
 
 def test_links_dissolve_when_they_stop_paying_or_expire():
-    net = PartnershipNetwork(NetworkTerms(term=3, cost={"joint_rd": 1.0}))
-    names = ["A", "B"]
-    for n in names:
-        net.add_firm(n)
-    paying = {"joint_rd": np.array([[0.0, 5.0], [5.0, 0.0]])}
-    update(net, 1, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
-    update(net, 4, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # within term: kept
+    state = link_state({"A": 3.0, "B": 6.0}, {})
+    net = network_for(state, term=3)
+    update_links(state, net, LINK_RULES, 1)
+    state.params["link_types"][:] = [[], []]
+    update_links(state, net, LINK_RULES, 4)  # within term: kept, although nobody proposes
     assert len(net.edges()) == 1
-    update(net, 5, names, ["gain_seeking"] * 2, [set()] * 2, paying)  # term over
+    update_links(state, net, LINK_RULES, 5)  # term over
     assert net.edges() == []
-    update(net, 6, names, ["gain_seeking"] * 2, [{"joint_rd"}] * 2, paying)
-    update(net, 7, names,
-        ["gain_seeking"] * 2,
-        [{"joint_rd"}] * 2,
-        {"joint_rd": np.array([[0.0, 5.0], [0.2, 0.0]])},
-    )  # B's gain fell below cost
+    state.params["link_types"][:] = [["joint_rd"], ["joint_rd"]]
+    update_links(state, net, LINK_RULES, 6)
+    assert len(net.edges()) == 1
+    state.rd_spend[0] = 0.9  # B's gain from A: 0.9 - 0 x 6 - 1 < 0
+    update_links(state, net, LINK_RULES, 7)  # B's gain fell below cost
     assert net.edges() == []
 
 

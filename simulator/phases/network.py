@@ -1,31 +1,88 @@
 """Network phase: links expire, dissolve when unprofitable, and form where both firms' link
-rules accept them (simulator.network has the link economics)."""
+rules accept them (simulator.network has the link economics).
+
+Memory stays linear in the number of firms: pairs are evaluated in blocks of ``BLOCK`` rows
+(a block x all-firms slab at a time, never the firms x firms matrix), and each firm keeps at
+most ``CANDIDATES_PER_FIRM`` candidate links (its best by joint gain), which is every candidate
+it has in markets of up to 67 firms.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from simulator.market import dynamics
 from simulator.market.state import MarketState
 from simulator.market.strategy import LINK_RULE, LINK_TYPES
 from simulator.network import PartnershipNetwork, expected_gains, link_cost
 from simulator.phases.decide import Rules, groups
 
+BLOCK = 512
+"""Rows of the pair slab evaluated at once (memory ~ BLOCK x firms x a few arrays)."""
+CANDIDATES_PER_FIRM = 200
+"""Most candidate links a firm brings to the greedy formation step."""
+
+
+def unit_mix(mix: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length: their dot products are the focus overlaps (cosines)."""
+    return mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
+
+
+def willingness(state, rules: Rules, link_type: str, net: np.ndarray, deciders) -> np.ndarray:
+    """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule."""
+    accepts = np.zeros(net.shape, dtype=bool)
+    for rule, rows, params in groups(state, LINK_RULE, rules):
+        local = np.flatnonzero(np.isin(deciders, rows))
+        if len(local):
+            chosen = deciders[local]
+            accepts[local] = rule.willing(
+                link_type, net[local], chosen, {k: v[chosen] for k, v in state.params.items()}
+            )
+    return accepts
+
 
 def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, step: int) -> None:
-    if state.n_firms < 2:
+    n = state.n_firms
+    if n < 2:
         return
-    overlap = dynamics.cosine_similarity(state.data_mix)
     terms = network.terms
-    gains = {
-        t: expected_gains(t, terms, overlap, state.rd_spend, state.marketing, state.revenue)
-        for t in LINK_TYPES
-    }
-    willing = {}
-    for link_type, gain in gains.items():
-        net = gain - link_cost(terms, link_type)
-        accepts = np.zeros(net.shape, dtype=bool)
-        for rule, rows, params in groups(state, LINK_RULE, rules):
-            accepts[rows] = rule.willing(link_type, net[rows], rows, params)
-        willing[link_type] = accepts
-    network.update(step, state.names, gains, willing)
+    norm = unit_mix(state.data_mix)
+    values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}
+    row_of = {name: i for i, name in enumerate(state.names)}
+    edges_by_row: dict[int, list[tuple[int, str]]] = {}
+    for a, b, data in network.graph.edges(data=True):
+        i, j = sorted((row_of[a], row_of[b]))
+        edges_by_row.setdefault(i, []).append((j, data["type"]))
+    everyone = np.arange(n)
+    drop: list[tuple[str, str]] = []
+    candidates: list[tuple[float, str, str, str]] = []
+    for start in range(0, n, BLOCK):
+        block = everyone[start : start + BLOCK]
+        overlap = norm[block] @ norm.T  # (B, F), symmetric with the full product
+        rows = {k: v[block][:, None] for k, v in values.items()}
+        cols = {k: v[None, :] for k, v in values.items()}
+        later = everyone[None, :] > block[:, None]  # each pair once, from its first row
+        joint = []
+        for link_type in LINK_TYPES:
+            cost = link_cost(terms, link_type)
+            out = expected_gains(link_type, terms, overlap, rows, cols) - cost  # i's gain
+            back = expected_gains(link_type, terms, overlap, cols, rows) - cost  # j's gain
+            for offset, i in enumerate(block):
+                for j, held in edges_by_row.get(int(i), ()):
+                    if held == link_type and (out[offset, j] <= 0 or back[offset, j] <= 0):
+                        drop.append((state.names[i], state.names[j]))
+            mutual = willingness(state, rules, link_type, out, block)
+            mutual &= willingness(state, rules, link_type, back.T, everyone).T
+            mutual &= later
+            joint.append(np.where(mutual, out + back, -np.inf))
+        joint = np.stack(joint)  # (types, B, F)
+        for offset, i in enumerate(block):
+            gains = joint[:, offset, :].ravel()
+            found = np.flatnonzero(np.isfinite(gains))
+            if len(found) > CANDIDATES_PER_FIRM:
+                found = found[np.argsort(-gains[found], kind="stable")[:CANDIDATES_PER_FIRM]]
+            for flat in found:
+                t, j = divmod(int(flat), n)
+                candidates.append(
+                    (float(gains[flat]), state.names[i], state.names[j], LINK_TYPES[t])
+                )
+    network.update(step, drop, candidates)

@@ -26,6 +26,8 @@ the two firms' segment focus (helping a close rival costs you):
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import networkx as nx
 import numpy as np
 
@@ -96,21 +98,22 @@ class PartnershipNetwork:
         self,
         step: int,
         drop: list[tuple[str, str]],
-        candidates: list[tuple[float, str, str, str]],
+        candidates: Iterable[tuple[str, str, str]],
     ) -> None:
         """Dissolve the links in ``drop`` and those past their term, then form links from
-        ``candidates`` (joint net gain, firm, firm, type), best joint gain first (ties by
-        name), while both firms hold fewer than ``max_links``."""
+        ``candidates`` (firm, firm, type), taken in the order given (the network phase orders
+        them by joint gain, best first, ties by name), while both firms hold fewer than
+        ``max_links``."""
         for a, b in drop:
             if self.graph.has_edge(a, b):
                 self.graph.remove_edge(a, b)
         for a, b, data in list(self.graph.edges(data=True)):
             if step > data["end"]:
                 self.graph.remove_edge(a, b)
-        for negative_gain, a, b, link_type in sorted((-g, a, b, t) for g, a, b, t in candidates):
-            if self.graph.has_edge(a, b):
-                continue
-            if max(self.graph.degree(a), self.graph.degree(b)) >= self.terms.max_links:
+        degree = self.graph.degree
+        full = self.terms.max_links
+        for a, b, link_type in candidates:
+            if degree(a) >= full or degree(b) >= full or self.graph.has_edge(a, b):
                 continue
             self.link(a, b, link_type, step)
 

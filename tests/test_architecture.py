@@ -256,3 +256,37 @@ def test_readme_tables_are_the_generated_ones():
 def test_require_names_the_missing_column():
     with pytest.raises(KeyError, match="model table has no column\\(s\\) hhhi"):
         schema.require("model", ["hhi", "hhhi"])
+
+
+def test_a_step_allocates_less_than_one_firms_by_firms_matrix():
+    """Memory linear in firms: with 3,000 firms a step's peak allocation stays below a single
+    F x F float matrix (the network phase once built several)."""
+    import tracemalloc
+
+    from simulator.model import MarketModel
+
+    n = 3000
+    data = {
+        "name": "scale",
+        "steps": 2,
+        "market": {
+            "quality_model": "placeholder",
+            "entry": {"max_firms": n},
+            "segments": [{"name": "a", "size": 1000.0}],
+        },
+        "companies": [
+            {
+                "archetype": "startup",
+                "count": n,
+                "strategy": {"pricing": "best_response", "link_types": ["joint_rd", "alliance"]},
+            }
+        ],
+    }
+    model = MarketModel(data)
+    model.step()  # warm up caches and lazy imports
+    tracemalloc.start()
+    model.step()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert model.state.n_firms == n
+    assert peak < n * n * 8, f"peak {peak / 1e6:.0f} MB for {n} firms"

@@ -97,12 +97,17 @@ def cosine_similarity(mix: Array) -> Array:
 
 
 def homogenization(mix: Array) -> float:
-    """Mean pairwise cosine similarity of focus vectors; 1.0 for fewer than two firms."""
+    """Mean pairwise cosine similarity of focus vectors; 1.0 for fewer than two firms.
+
+    Computed in O(F S) as (|sum_i n_i|^2 - sum_i |n_i|^2) / (F (F - 1)) with n_i the unit
+    focus vectors (the sum over pairs i != j of n_i . n_j), never the F x F matrix.
+    """
     n = len(mix)
     if n < 2:
         return 1.0
-    similarity = cosine_similarity(mix)
-    return float((similarity.sum() - np.trace(similarity)) / (n * (n - 1)))
+    unit = mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
+    total = unit.sum(axis=0)
+    return float((total @ total - (unit * unit).sum()) / (n * (n - 1)))
 
 
 def price_dispersion(prices: Array) -> float:

@@ -2,9 +2,10 @@
 rules accept them (simulator.network has the link economics).
 
 Memory stays linear in the number of firms: pairs are evaluated in blocks of ``BLOCK`` rows
-(a block x all-firms slab at a time, never the firms x firms matrix), and each firm keeps at
-most ``CANDIDATES_PER_FIRM`` candidate links (its best by joint gain), which is every candidate
-it has in markets of up to 67 firms.
+(a block x all-firms slab at a time, never the firms x firms matrix), and each pair is
+proposed from its lower row, which keeps at most ``CANDIDATES_PER_FIRM`` candidate links (its
+best by joint gain): every candidate it has in markets of up to 22 firms, and far more than
+the ``max_links`` a firm can hold.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from simulator.market.strategy import LINK_RULE, LINK_TYPES
 from simulator.network import PartnershipNetwork, expected_gains, link_cost
 from simulator.phases.decide import Rules, groups
 
-BLOCK = 512
+BLOCK = 64
 """Rows of the pair slab evaluated at once (memory ~ BLOCK x firms x a few arrays)."""
-CANDIDATES_PER_FIRM = 200
+CANDIDATES_PER_FIRM = 64
 """Most candidate links a firm brings to the greedy formation step."""
 
 
@@ -54,15 +55,15 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
         edges_by_row.setdefault(i, []).append((j, data["type"]))
     everyone = np.arange(n)
     drop: list[tuple[str, str]] = []
-    candidates: list[tuple[float, str, str, str]] = []
+    found: list[tuple[np.ndarray, ...]] = []  # (joint gain, row i, row j, type index) arrays
     for start in range(0, n, BLOCK):
         block = everyone[start : start + BLOCK]
         overlap = norm[block] @ norm.T  # (B, F), symmetric with the full product
         rows = {k: v[block][:, None] for k, v in values.items()}
         cols = {k: v[None, :] for k, v in values.items()}
         later = everyone[None, :] > block[:, None]  # each pair once, from its first row
-        joint = []
-        for link_type in LINK_TYPES:
+        joint = np.full((len(LINK_TYPES), len(block), n), -np.inf)
+        for t, link_type in enumerate(LINK_TYPES):
             cost = link_cost(terms, link_type)
             out = expected_gains(link_type, terms, overlap, rows, cols) - cost  # i's gain
             back = expected_gains(link_type, terms, overlap, cols, rows) - cost  # j's gain
@@ -73,16 +74,20 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
             mutual = willingness(state, rules, link_type, out, block)
             mutual &= willingness(state, rules, link_type, back.T, everyone).T
             mutual &= later
-            joint.append(np.where(mutual, out + back, -np.inf))
-        joint = np.stack(joint)  # (types, B, F)
-        for offset, i in enumerate(block):
-            gains = joint[:, offset, :].ravel()
-            found = np.flatnonzero(np.isfinite(gains))
-            if len(found) > CANDIDATES_PER_FIRM:
-                found = found[np.argsort(-gains[found], kind="stable")[:CANDIDATES_PER_FIRM]]
-            for flat in found:
-                t, j = divmod(int(flat), n)
-                candidates.append(
-                    (float(gains[flat]), state.names[i], state.names[j], LINK_TYPES[t])
-                )
+            np.add(out, back, out=joint[t], where=mutual)
+        # per proposing row, its best CANDIDATES_PER_FIRM (type, partner) pairs
+        flat = joint.transpose(1, 0, 2).reshape(len(block), -1)  # (B, types x F)
+        keep = min(CANDIDATES_PER_FIRM, flat.shape[1])
+        best = np.argpartition(-flat, keep - 1, axis=1)[:, :keep]
+        gains = np.take_along_axis(flat, best, axis=1)
+        r, c = np.nonzero(np.isfinite(gains))
+        t, j = np.divmod(best[r, c], n)
+        found.append((gains[r, c], block[r], j, t))
+    gains, i, j, t = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    name_rank = np.argsort(np.argsort(np.array(state.names, dtype=object), kind="stable"))
+    type_rank = np.argsort(np.argsort(np.array(LINK_TYPES, dtype=object)))
+    # best joint gain first, ties by the two names, then the link type's name
+    order = np.lexsort((type_rank[t], name_rank[j], name_rank[i], -gains))
+    names = state.names
+    candidates = ((names[i[k]], names[j[k]], LINK_TYPES[t[k]]) for k in order)
     network.update(step, drop, candidates)

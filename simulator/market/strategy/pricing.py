@@ -104,13 +104,28 @@ class BestResponse(PricingRule):
         return best_response_prices(view, firms)
 
 
-def _rival_prices(view: MarketView, firms: Array) -> np.ma.MaskedArray:
-    """Rivals' last prices for each firm in ``firms``, own price masked out: (G, F)."""
-    prices = view.firm_prices
-    grid = np.broadcast_to(prices, (len(firms), len(prices)))
-    own = np.zeros(grid.shape, dtype=bool)
-    own[np.arange(len(firms)), firms] = True
-    return np.ma.masked_array(grid, mask=own)
+def _first_two(values: Array, largest: bool) -> tuple[int, int]:
+    """Indices of the two smallest (or largest) values, ties to the lower index."""
+    key = -values if largest else values
+    order = np.lexsort((np.arange(len(values)), key))
+    return int(order[0]), int(order[1])
+
+
+def cheapest_rival_price(prices: Array, firms: Array) -> Array:
+    """The lowest price among each firm's rivals, in O(F) (the two cheapest suffice)."""
+    first, second = _first_two(prices, largest=False)
+    return np.where(firms == first, prices[second], prices[first])
+
+
+def largest_rival(shares: Array, firms: Array) -> Array:
+    """Index of each firm's largest-share rival (the lower index on ties), in O(F)."""
+    first, second = _first_two(shares, largest=True)
+    return np.where(firms == first, second, first)
+
+
+def rivals_mean_price(prices: Array, firms: Array) -> Array:
+    """Mean price of each firm's rivals, in O(F)."""
+    return (prices.sum() - prices[firms]) / (len(prices) - 1)
 
 
 @register
@@ -126,7 +141,7 @@ class Undercut(PricingRule):
     def prices(self, view, firms, params):
         if len(view.firm_prices) < 2:
             return view.prices[firms]
-        cheapest = _rival_prices(view, firms).min(axis=1).filled(np.inf)
+        cheapest = cheapest_rival_price(view.firm_prices, firms)
         return cheapest * (1.0 - params["undercut_by"])
 
 
@@ -145,13 +160,8 @@ class Match(PricingRule):
         own = view.prices[firms]
         if len(view.firm_prices) < 2:
             return own
-        rivals = _rival_prices(view, firms)
-        mean_price = rivals.mean(axis=1).filled(np.nan)
-        rival_shares = np.ma.masked_array(
-            np.broadcast_to(view.shares[: view.n_firms], rivals.shape), mask=rivals.mask
-        )
-        leader = rival_shares.argmax(axis=1)
-        leader_price = view.prices[leader]
+        mean_price = rivals_mean_price(view.firm_prices, firms)
+        leader_price = view.prices[largest_rival(view.shares[: view.n_firms], firms)]
         target = np.where(params["follow"] == "leader", leader_price, mean_price)
         return own + params["speed"] * (target - own)
 

@@ -106,6 +106,13 @@ class OwnMarket:
         cost, capacity = self._expand(self.cost, price), self._expand(self.capacity, price)
         return (price - cost) * np.minimum(self.demand(price), capacity)
 
+    def excess_demand(self, price: Array) -> tuple[Array, Array]:
+        """D(p) - K and its slope -sum_s M_s k_s sigma_s (1 - sigma_s) (falls with p)."""
+        s = self.shares(price)
+        k = self.seg.alpha / self.seg.mu
+        slope = -(self.size * k * s * (1.0 - s)).sum(axis=-1)
+        return (self.size * s).sum(axis=-1) - self._expand(self.capacity, price), slope
+
     def foc(self, price: Array) -> tuple[Array, Array]:
         """g(p) and g'(p) of the uncapped profit (see the module docstring)."""
         s = self.shares(price)
@@ -126,14 +133,16 @@ class OwnMarket:
         return self.cost + beyond.max(axis=1) * (1.0 + 1e-12) + 1e-12
 
 
-def safeguarded_newton(fn_and_slope, lo: Array, hi: Array, iterations: int = 100) -> Array:
+def safeguarded_newton(
+    fn_and_slope, lo: Array, hi: Array, start: Array | None = None, iterations: int = 100
+) -> Array:
     """Vectorised Newton iteration kept inside a shrinking bracket [lo, hi].
 
     ``fn_and_slope(x) -> (f, f')`` with f > 0 at lo and f <= 0 at hi. A Newton step that
     leaves the bracket is replaced by bisection, so convergence is guaranteed; near the root
-    it is quadratic.
+    it is quadratic. ``start`` (default the midpoint) is the first iterate.
     """
-    x = 0.5 * (lo + hi)
+    x = 0.5 * (lo + hi) if start is None else np.clip(start, lo, hi)
     for _ in range(iterations):
         value, slope = fn_and_slope(x)
         positive = value > 0
@@ -150,18 +159,6 @@ def safeguarded_newton(fn_and_slope, lo: Array, hi: Array, iterations: int = 100
     return x
 
 
-def bisect(fn, lo: Array, hi: Array, iterations: int = 200) -> Array:
-    """Vectorised bisection for a function positive at ``lo`` and not positive at ``hi``."""
-    for _ in range(iterations):
-        mid = 0.5 * (lo + hi)
-        positive = fn(mid) > 0
-        lo = np.where(positive, mid, lo)
-        hi = np.where(positive, hi, mid)
-        if np.all(hi - lo <= 1e-15 * (1.0 + np.abs(hi))):
-            break
-    return 0.5 * (lo + hi)
-
-
 def search_grid(market: OwnMarket, lo: Array, hi: Array) -> Array:
     """Sorted sample prices in [lo, hi] per firm, (G, N)."""
     uniform = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, UNIFORM_POINTS)
@@ -171,14 +168,25 @@ def search_grid(market: OwnMarket, lo: Array, hi: Array) -> Array:
     return np.sort(np.clip(grid, lo[:, None], hi[:, None]), axis=1)
 
 
+def _interpolated(lo: Array, hi: Array, f_lo: Array, f_hi: Array) -> Array:
+    """Where the chord through (lo, f_lo) and (hi, f_hi) crosses zero (a first iterate)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x = lo + f_lo * (hi - lo) / (f_lo - f_hi)
+    return np.where(np.isfinite(x), x, 0.5 * (lo + hi))
+
+
 def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
     """The profit-maximising own price in [floor, cap] of every firm of ``market``."""
     n = len(floor)
     lo = np.asarray(floor, dtype=float)
     hi = np.maximum(np.minimum(np.asarray(cap, dtype=float), market.search_ceiling()), lo)
     grid = search_grid(market, lo, hi)
-    value, _ = market.foc(grid)
-    profit = market.profit(grid)
+    shares = market.shares(grid)  # (G, N, S)
+    k = market.seg.alpha / market.seg.mu
+    markup = grid - market.cost[:, None]
+    value = (market.size * shares * (1.0 - markup[..., None] * k * (1.0 - shares))).sum(axis=-1)
+    demand = (market.size * shares).sum(axis=-1)
+    profit = markup * np.minimum(demand, market.capacity[:, None])
 
     firm_index = np.arange(n)
     candidates = [lo, hi, grid[firm_index, np.argmax(profit, axis=1)]]
@@ -187,28 +195,32 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
     turns = (value[:, :-1] > 0) & (value[:, 1:] <= 0)  # a local maximum of the uncapped profit
     g, j = np.nonzero(turns)
     if len(g):
-        local = market.take(g)
-        roots = safeguarded_newton(local.foc, grid[g, j], grid[g, j + 1])
-        candidates.append(roots)
+        left, right = grid[g, j], grid[g, j + 1]
+        start = _interpolated(left, right, value[g, j], value[g, j + 1])
+        candidates.append(safeguarded_newton(market.take(g).foc, left, right, start))
         owners.append(g)
 
-    limited = np.isfinite(market.capacity)
-    if limited.any():  # the price at which demand falls to capacity (profit rises below it)
-        rows = np.flatnonzero(limited)
+    excess = demand - market.capacity[:, None]  # -inf where capacity is unlimited
+    binding = excess[:, 0] > 0  # demand at the floor exceeds capacity
+    if binding.any():  # the price at which demand falls to capacity (profit rises below it)
+        rows = np.flatnonzero(binding)
         sub = market.take(rows)
-        binding = sub.demand(lo[rows]) > sub.capacity
-        rows, sub = rows[binding], sub.take(np.flatnonzero(binding))
-        if len(rows):
-            top = np.maximum(hi[rows], lo[rows])  # demand falls to capacity below cap or at it
-            ceiling = np.asarray(cap, dtype=float)[rows]
-            for _ in range(200):
-                short = (sub.demand(top) > sub.capacity) & (top < ceiling)
-                if not short.any():
-                    break
-                top = np.where(short, np.minimum(top + 2.0 * (top - lo[rows]) + 1.0, ceiling), top)
-            clearing = bisect(lambda p: sub.demand(p) - sub.capacity, lo[rows], top)
-            candidates.append(np.where(sub.demand(top) > sub.capacity, top, clearing))
-            owners.append(rows)
+        crossed = excess[rows] <= 0
+        inside = crossed.any(axis=1)
+        j = np.argmax(crossed, axis=1)  # first grid point with demand <= capacity
+        left = np.where(inside, grid[rows, np.maximum(j - 1, 0)], hi[rows])
+        right = np.where(inside, grid[rows, j], hi[rows])
+        ceiling = np.asarray(cap, dtype=float)[rows]
+        for _ in range(200):  # beyond the search ceiling: widen up to the cap
+            short = ~inside & (sub.demand(right) > sub.capacity) & (right < ceiling)
+            if not short.any():
+                break
+            right = np.where(short, np.minimum(right + 2.0 * (right - lo[rows]) + 1.0, ceiling), right)
+        f_left, f_right = sub.excess_demand(left)[0], sub.excess_demand(right)[0]
+        start = _interpolated(left, right, f_left, f_right)
+        clearing = safeguarded_newton(sub.excess_demand, left, right, start)
+        candidates.append(np.where(f_right > 0, right, clearing))
+        owners.append(rows)
 
     price = np.concatenate(candidates)
     owner = np.concatenate(owners)

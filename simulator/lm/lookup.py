@@ -67,16 +67,26 @@ class MonotoneCurve:
 
         self.log_flops = np.log10(np.asarray(flops, dtype=float))
         self.bpb = compute_frontier(bpb)
-        self.fit: PowerLawFit | None = None
-        if power_law:
-            try:
-                self.fit = fit_power_law(flops, self.bpb)
-            except (ValueError, RuntimeError):
-                self.fit = None
+        self._flops = np.asarray(flops, dtype=float)
+        self._power_law = power_law
+        self._fit: PowerLawFit | None | bool = False  # False: not fitted yet
         if len(self.log_flops) >= 2:
             self.inside = PchipInterpolator(self.log_flops, self.bpb, extrapolate=False)
         else:
             self.inside = None
+
+    @property
+    def fit(self) -> PowerLawFit | None:
+        """The power law beyond the measured range, fitted on first use (only extrapolation
+        needs it, and fitting every curve up front dominated a short run's start-up)."""
+        if self._fit is False:
+            self._fit = None
+            if self._power_law:
+                try:
+                    self._fit = fit_power_law(self._flops, self.bpb)
+                except (ValueError, RuntimeError):
+                    self._fit = None
+        return self._fit
 
     def __call__(self, log_flops: np.ndarray) -> np.ndarray:
         x = np.asarray(log_flops, dtype=float)
@@ -85,8 +95,8 @@ class MonotoneCurve:
             result = self.inside(np.clip(x, low, high))
         else:
             result = np.full_like(x, self.bpb[0])
-        if self.fit is not None and self.fit.decreasing:
-            below, above = x < low, x > high
+        below, above = x < low, x > high
+        if (below.any() or above.any()) and self.fit is not None and self.fit.decreasing:
             result = np.where(below, self.bpb[0] + self.fit(10**x) - self.fit(10**low), result)
             result = np.where(above, self.bpb[-1] + self.fit(10**x) - self.fit(10**high), result)
         return result

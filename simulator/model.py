@@ -137,12 +137,7 @@ class MarketModel(MarketShell):
         self._initial_sales()
         self.datacollector = mesa.DataCollector(
             model_reporters=schema.model_reporters(),
-            agent_reporters=schema.agent_reporters(),
-            tables={
-                "segments": schema.column_names("segments"),
-                "edges": schema.EDGE_COLUMNS,
-                "open_model": schema.column_names("firms"),
-            },
+            tables={name: schema.column_names(name) for name in ("firms", "segments", "edges")},
         )
 
     def _initial_sales(self) -> None:
@@ -170,6 +165,7 @@ class MarketModel(MarketShell):
         )
         state.refresh_unit_cost(slice(row, row + 1))
         firm = CompanyAgent(self, spec.name, spec.archetype or "", row)
+        state.firm_id[row] = firm.unique_id
         self.firms.append(firm)
         self.network.add_firm(spec.name)
         if entrant:  # an entrant starts by fine-tuning the best open model, if that is better
@@ -243,9 +239,10 @@ class MarketModel(MarketShell):
         self.outcome.update(record.outcomes(state, self._clearing, self.network))
         self.datacollector.collect(self)
         tables = self.datacollector.tables
+        record.extend(tables["firms"], schema.firm_columns(state, step))
+        record.extend(tables["firms"], record.open_model_row(state, self._clearing, step))
         record.extend(tables["segments"], record.segment_rows(state, self._clearing, step))
         record.extend(tables["edges"], record.edge_rows(self.network, step))
-        record.extend(tables["open_model"], record.open_model_row(state, self._clearing, step))
         state.size = state.size * (1.0 + state.growth)
 
     def run(self, steps: int | None = None, progress=None) -> None:

@@ -49,16 +49,7 @@ def frames_from_model(model) -> dict[str, pd.DataFrame]:
     """Model-, firm- and segment-level frames from a finished MarketModel's DataCollector."""
     collector = model.datacollector
     model_frame = collector.get_model_vars_dataframe().reset_index(drop=True)
-    firms = collector.get_agent_vars_dataframe().reset_index()
-    firms = firms.rename(columns={"AgentID": "firm_id"}).drop(columns=["Step"])
-    first = ["step", "firm", "firm_id"]
-    firms.insert(0, "step", collector.get_agent_vars_dataframe().index.get_level_values("Step"))
-    firms = firms[first + [c for c in firms.columns if c not in first]]
-    open_rows = collector.get_table_dataframe("open_model")
-    if len(open_rows):  # the open model's rows follow the firms' rows of their step
-        open_rows = open_rows.astype(firms.dtypes.to_dict())
-        firms = pd.concat([firms, open_rows], ignore_index=True)
-        firms = firms.sort_values("step", kind="stable")
+    firms = collector.get_table_dataframe("firms")
     segments = collector.get_table_dataframe("segments")
     edges = collector.get_table_dataframe("edges").astype(
         {

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from simulator import metrics
 
 
@@ -155,11 +157,17 @@ MODEL: tuple[Column, ...] = (
 )
 """model.parquet: one row per step."""
 
+def _margin(state) -> Any:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(state.revenue > 0, state.profit / state.revenue, np.nan)
+
+
 FIRMS: tuple[Column, ...] = (
     Column("step", "step", "Step."),
-    Column("firm", "name", "Firm name; `open model` is the open product's row.", "name"),
-    Column("firm_id", "id", "Mesa agent id (unique within a run); -1 for the open model."),
-    Column("archetype", "name", "Archetype the firm started from ('' if none).", "archetype"),
+    Column("firm", "name", "Firm name; `open model` is the open product's row."),
+    Column("firm_id", "id", "Mesa agent id (unique within a run); -1 for the open model.",
+           "firm_id"),
+    Column("archetype", "name", "Archetype the firm started from ('' if none)."),
     Column("price", "money/unit", "Price set this step.", "price"),
     Column("quantity", "units", "Units sold (after capacity).", "quantity"),
     Column("revenue", "money", "price x quantity.", "revenue"),
@@ -186,11 +194,12 @@ FIRMS: tuple[Column, ...] = (
         "used the cost before it).",
         "unit_cost",
     ),
-    Column("margin", "fraction", "profit / revenue (NaN without revenue).", "margin"),
+    Column("margin", "fraction", "profit / revenue (NaN without revenue).", _margin),
     Column("generation", "count", "Models shipped so far (the first is 1).", "generation"),
     Column("model_compute", "FLOPs", "Real training compute behind the shipped model.",
            "model_compute"),
-    Column("innovation", "FLOPs", "model_compute per generation.", "innovation"),
+    Column("innovation", "FLOPs", "model_compute per generation.",
+           lambda state: state.model_compute / state.generation),
     Column("open_weights", "bool", "The firm's weights are open.", "open_weights"),
     Column(
         "degree_centrality",
@@ -255,9 +264,17 @@ def model_reporters() -> dict[str, Any]:
     return {c.name: c.read for c in MODEL}
 
 
-def agent_reporters() -> dict[str, Any]:
-    """DataCollector agent reporters (step and firm_id come from Mesa's index)."""
-    return {c.name: c.read for c in FIRMS if c.read is not None}
+def firm_columns(state, step: int) -> dict[str, list]:
+    """This step's firms-table rows from the market state's columns (one row per firm)."""
+    n = state.n_firms
+    out: dict[str, list] = {"step": [step] * n, "firm": list(state.names)}
+    out["archetype"] = list(state.archetypes)
+    for column in FIRMS:
+        if column.read is None:
+            continue
+        values = column.read(state) if callable(column.read) else state.columns[column.read]
+        out[column.name] = np.asarray(values).tolist()
+    return {c.name: out[c.name] for c in FIRMS}
 
 
 def markdown_table(table: str) -> str:

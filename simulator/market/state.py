@@ -22,6 +22,7 @@ Array = np.ndarray
 
 FIRM_VECTORS: dict[str, Any] = {
     # identity and configuration
+    "firm_id": np.int64,  # the Mesa agent's unique_id
     "entered": np.int64,  # step at which the firm entered (0: listed at the start)
     "base_cost": float,  # unit cost before learning and the cost index (C at zero output)
     "learning_rate": float,  # Wright's-law cost reduction per doubling of (1 + X / X0)

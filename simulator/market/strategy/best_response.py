@@ -150,9 +150,10 @@ def safeguarded_newton(
         hi = np.where(positive, hi, x)
         with np.errstate(divide="ignore", invalid="ignore"):
             newton = x - value / slope
-        inside = np.isfinite(newton) & (newton > lo) & (newton < hi)
+        inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
         new_x = np.where(inside, newton, 0.5 * (lo + hi))
-        done = np.abs(new_x - x) <= 1e-13 * (1.0 + np.abs(x))
+        tolerance = 1e-13 * (1.0 + np.abs(x))
+        done = (np.abs(new_x - x) <= tolerance) | (hi - lo <= tolerance)
         x = new_x
         if done.all():
             break
@@ -192,7 +193,8 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
     candidates = [lo, hi, grid[firm_index, np.argmax(profit, axis=1)]]
     owners = [firm_index] * 3
 
-    turns = (value[:, :-1] > 0) & (value[:, 1:] <= 0)  # a local maximum of the uncapped profit
+    # a local maximum of the uncapped profit (not where every share has underflowed to 0)
+    turns = (value[:, :-1] > 0) & (value[:, 1:] <= 0) & ((value[:, 1:] < 0) | (demand[:, 1:] > 0))
     g, j = np.nonzero(turns)
     if len(g):
         left, right = grid[g, j], grid[g, j + 1]

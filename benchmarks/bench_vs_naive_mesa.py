@@ -1,0 +1,196 @@
+"""The project against a straightforward Mesa 3 model of the same market, measured in one run.
+
+The naive model: 4 logit segments (temperature 0.25), fixed qualities, every firm
+best-responding each step with scipy's bounded scalar minimiser over a Python loop of its
+rivals, a DataCollector with model and agent reporters. The project runs the same market
+(fixed qualities, best_response pricing, no links, no budgets) through `simulate`.
+
+    python benchmarks/bench_vs_naive_mesa.py [--steps 120] [--quick]
+
+Prints seconds per run, the ratios, per-firm-step cost from 100 to 10,000 firms and the peak
+memory (RSS) of a 10,000-firm run. Timings on a shared machine are noisy: compare ratios
+measured side by side, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import time
+
+import mesa
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+SEGMENTS = 4
+TEMPERATURE = 0.25
+
+
+def market(n_firms: int, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    return {
+        "alpha": rng.uniform(0.5, 2.0, SEGMENTS),
+        "beta": np.full(SEGMENTS, 2.0),
+        "size": rng.uniform(50, 150, SEGMENTS),
+        "cost": rng.uniform(0.5, 1.0, n_firms),
+        "quality": rng.uniform(0.5, 1.5, (n_firms, SEGMENTS)),
+    }
+
+
+# --- the naive Mesa model -------------------------------------------------------------------
+
+
+class NaiveFirm(mesa.Agent):
+    def __init__(self, model, cost, quality):
+        super().__init__(model)
+        self.cost, self.quality = cost, quality
+        self.price, self.profit, self.quantity = 1.5 * cost, 0.0, 0.0
+
+    def demand(self, price: float) -> float:
+        m = self.model
+        total = 0.0
+        for s in range(SEGMENTS):
+            own = np.exp((m.beta[s] * self.quality[s] - m.alpha[s] * price) / TEMPERATURE)
+            rest = 1.0  # the outside option, utility 0
+            for rival in m.firms:
+                if rival is not self:
+                    u = m.beta[s] * rival.quality[s] - m.alpha[s] * rival.last_price
+                    rest += np.exp(u / TEMPERATURE)
+            total += m.size[s] * own / (own + rest)
+        return total
+
+    def choose_price(self) -> None:
+        best = minimize_scalar(
+            lambda p: -(p - self.cost) * self.demand(p),
+            bounds=(self.cost, self.cost + 10.0),
+            method="bounded",
+        )
+        self.next_price = best.x
+
+    def settle(self) -> None:
+        self.price = self.next_price
+        self.quantity = self.demand(self.price)
+        self.profit = (self.price - self.cost) * self.quantity
+
+
+class NaiveMarket(mesa.Model):
+    def __init__(self, n_firms: int, seed: int = 0):
+        super().__init__(seed=seed)
+        data = market(n_firms, seed)
+        self.alpha, self.beta, self.size = data["alpha"], data["beta"], data["size"]
+        self.firms = [NaiveFirm(self, c, q) for c, q in zip(data["cost"], data["quality"])]
+        self.datacollector = mesa.DataCollector(
+            model_reporters={"mean_price": lambda m: np.mean([f.price for f in m.firms])},
+            agent_reporters={"price": "price", "profit": "profit", "quantity": "quantity"},
+        )
+
+    def step(self) -> None:
+        for firm in self.firms:
+            firm.last_price = firm.price
+        self.agents.do("choose_price")
+        self.agents.do("settle")
+        self.datacollector.collect(self)
+
+
+def naive_seconds(n_firms: int, steps: int) -> float:
+    start = time.perf_counter()
+    model = NaiveMarket(n_firms)
+    for _ in range(steps):
+        model.step()
+    return time.perf_counter() - start
+
+
+# --- the project on the same market ----------------------------------------------------------
+
+
+def scenario(n_firms: int, steps: int) -> dict:
+    data = market(n_firms)
+    names = [f"s{s}" for s in range(SEGMENTS)]
+    return {
+        "name": f"bench-{n_firms}",
+        "steps": steps,
+        "market": {
+            "quality_model": "placeholder",
+            "entry": {"max_firms": n_firms},
+            "segments": [
+                {
+                    "name": name,
+                    "size": float(data["size"][s]),
+                    "price_sensitivity": float(data["alpha"][s]),
+                    "quality_sensitivity": 2.0,
+                    "temperature": TEMPERATURE,
+                }
+                for s, name in enumerate(names)
+            ],
+        },
+        "companies": [
+            {
+                "name": f"f{i}",
+                "unit_cost": float(data["cost"][i]),
+                "quality": {name: float(data["quality"][i, s]) for s, name in enumerate(names)},
+                "strategy": {
+                    "pricing": "best_response",
+                    "link_rule": "none",
+                    "rd_share": 0.0,
+                    "marketing_share": 0.0,
+                },
+            }
+            for i in range(n_firms)
+        ],
+    }
+
+
+def project_seconds(n_firms: int, steps: int) -> float:
+    from simulator import simulate
+
+    data = scenario(n_firms, steps)
+    start = time.perf_counter()
+    simulate(data)
+    return time.perf_counter() - start
+
+
+def peak_rss_mb(n_firms: int, steps: int) -> float:
+    """Peak RSS of a fresh process simulating ``n_firms`` for ``steps`` steps."""
+    code = (
+        "import resource, sys; sys.path.insert(0, 'benchmarks'); "
+        "from bench_vs_naive_mesa import scenario; from simulator import simulate; "
+        f"simulate(scenario({n_firms}, {steps})); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=120)
+    parser.add_argument("--quick", action="store_true", help="10 and 100 firms only, 24 steps")
+    args = parser.parse_args()
+    steps = 24 if args.quick else args.steps
+    project_seconds(10, 2)  # imports and caches warm
+    rows = []
+    for n in (10, 100):
+        naive, ours = naive_seconds(n, steps), project_seconds(n, steps)
+        rows.append((n, naive, ours))
+        print(f"{n:>6} firms x {steps} steps: naive Mesa {naive:7.2f} s, project {ours:6.2f} s, "
+              f"{naive / ours:5.1f}x faster")
+    if args.quick:
+        return
+    naive_100 = rows[1][1]
+    ours_1000 = project_seconds(1000, steps)
+    print(f"  1000 firms x {steps} steps: project {ours_1000:.2f} s = "
+          f"{ours_1000 / naive_100:.2f}x the naive model's 100-firm time (target < 0.6x)")
+    per_firm_step = {}
+    for n in (100, 1000, 10_000):
+        few = 10 if n == 10_000 else 30
+        per_firm_step[n] = project_seconds(n, few) / (n * few)
+        print(f"{n:>6} firms: {per_firm_step[n] * 1e6:8.2f} us per firm-step")
+    print(f"per-firm-step cost 10,000 vs 100 firms: {per_firm_step[10_000] / per_firm_step[100]:.2f}x")
+    print(f"peak RSS, 10,000 firms x 10 steps: {peak_rss_mb(10_000, 10):.0f} MB (target < 2,048)")
+    print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

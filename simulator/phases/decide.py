@@ -6,6 +6,8 @@ the group of firms that use them at once (simulator.market.strategy).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from simulator.market import dynamics
@@ -27,12 +29,30 @@ Rules = dict[str, dict[str, object]]
 """decision key -> rule name -> the model's instance of that rule."""
 
 
+class RowParams(Mapping):
+    """The parameters of some firms, sliced from the state only when a rule reads one."""
+
+    def __init__(self, params: dict[str, np.ndarray], rows: np.ndarray):
+        self._params, self._rows, self._cache = params, rows, {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._cache:
+            self._cache[key] = self._params[key][self._rows]
+        return self._cache[key]
+
+    def __iter__(self):
+        return iter(self._params)
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+
 def groups(state: MarketState, registry: Registry, rules: Rules):
     """(rule instance, rows of its firms, their parameters) for each rule in use."""
     for name, rule in rules[registry.key].items():
         rows = state.group(registry.key, name)
         if len(rows):
-            yield rule, rows, {k: v[rows] for k, v in state.params.items()}
+            yield rule, rows, RowParams(state.params, rows)
 
 
 def publish_weights(state: MarketState, rows: np.ndarray, brand_gain: float) -> None:

@@ -15,7 +15,7 @@ import numpy as np
 from simulator.market.state import MarketState
 from simulator.market.strategy import LINK_RULE, LINK_TYPES
 from simulator.network import PartnershipNetwork, expected_gains, link_cost
-from simulator.phases.decide import Rules, groups
+from simulator.phases.decide import RowParams, Rules, groups
 
 BLOCK = 64
 """Rows of the pair slab evaluated at once (memory ~ BLOCK x firms x a few arrays)."""
@@ -35,9 +35,7 @@ def willingness(state, rules: Rules, link_type: str, net: np.ndarray, deciders) 
         local = np.flatnonzero(np.isin(deciders, rows))
         if len(local):
             chosen = deciders[local]
-            accepts[local] = rule.willing(
-                link_type, net[local], chosen, {k: v[chosen] for k, v in state.params.items()}
-            )
+            accepts[local] = rule.willing(link_type, net[local], chosen, RowParams(state.params, chosen))
     return accepts
 
 
@@ -45,6 +43,10 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     n = state.n_firms
     if n < 2:
         return
+    if not network.graph.number_of_edges() and not any(
+        rule.forms_links for rule, _, _ in groups(state, LINK_RULE, rules)
+    ):
+        return  # no link to keep and no firm that would propose one
     terms = network.terms
     norm = unit_mix(state.data_mix)
     values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}

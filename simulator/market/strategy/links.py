@@ -5,7 +5,7 @@ partnership link. A link forms only when both firms are willing (simulator.netwo
 from __future__ import annotations
 
 import numpy as np
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -21,6 +21,8 @@ LinkType = Literal[LINK_TYPES]
 
 class LinkRule(Rule):
     """Base class: which partners each firm in ``firms`` accepts for ``link_type``."""
+
+    forms_links: ClassVar[bool] = True  # False: the rule never accepts a link (nothing to do)
 
     def willing(
         self, link_type: str, net_gain: Array, firms: Array, params: dict[str, Array]
@@ -58,6 +60,7 @@ class GainSeeking(LinkRule):
 class NoLinks(LinkRule):
     name = "none"
     description = "never link"
+    forms_links = False
 
     def willing(self, link_type, net_gain, firms, params):
         return np.zeros(net_gain.shape, dtype=bool)

@@ -121,9 +121,13 @@ class PartnershipNetwork:
 
     def _over_partners(self, names: list[str], link_type: str, values: Array, combine) -> Array:
         """combine(values of a firm's ``link_type`` partners) per firm; 0 for a firm with none."""
-        index = {n: i for i, n in enumerate(names)}
         out = np.zeros(len(names))
+        if not self.graph.number_of_edges():
+            return out
+        index = {n: i for i, n in enumerate(names)}
         for i, name in enumerate(names):
+            if not self.graph.degree(name):
+                continue
             partners = [index[p] for p in self.partners(name, link_type)]
             if partners:
                 out[i] = combine(values[partners])
@@ -151,6 +155,8 @@ class PartnershipNetwork:
 
     def link_costs(self, names: list[str]) -> Array:
         """Each firm's cost per step of the links it holds."""
+        if not self.graph.number_of_edges():
+            return np.zeros(len(names))
         return np.array(
             [sum(link_cost(self.terms, d["type"]) for d in self.graph[n].values()) for n in names]
         )
@@ -158,6 +164,12 @@ class PartnershipNetwork:
     def metrics(self) -> dict[str, float]:
         g = self.graph
         n = g.number_of_nodes()
+        if not g.number_of_edges():  # the values networkx gives an edgeless graph, cheaply
+            return dict.fromkeys(("n_links", "n_alliances", "n_joint_rd", "n_market_sharing"), 0) | {
+                "density": 0.0,
+                "components": n,
+                "clustering": 0.0,
+            }
         return {
             "n_links": g.number_of_edges(),
             "n_alliances": sum(1 for *_, d in g.edges(data=True) if d["type"] == "alliance"),
@@ -165,12 +177,14 @@ class PartnershipNetwork:
             "n_market_sharing": sum(
                 1 for *_, d in g.edges(data=True) if d["type"] == "market_sharing"
             ),
-            "density": nx.density(g) if n > 1 else 0.0,
+            "density": float(nx.density(g)) if n > 1 else 0.0,
             "components": nx.number_connected_components(g) if n else 0,
             "clustering": nx.average_clustering(g) if n else 0.0,
         }
 
     def degree_centrality(self) -> dict[str, float]:
+        if not self.graph.number_of_edges():
+            return dict.fromkeys(self.graph.nodes, 0.0)
         return (
             nx.degree_centrality(self.graph)
             if self.graph.number_of_nodes() > 1

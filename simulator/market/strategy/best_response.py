@@ -39,9 +39,9 @@ from simulator.market.demand import SegmentParams
 
 Array = np.ndarray
 
-LOCAL_GRID = np.arange(-24.0, 24.0 + 1e-9, 0.5)
+LOCAL_GRID = np.arange(-16.0, 16.0 + 1e-9, 0.5)
 """Per-segment grid around sigma = 1/2, in units of the logistic width 1 / k_s."""
-UNIFORM_POINTS = 64
+UNIFORM_POINTS = 48
 """Points of the uniform grid over the whole search interval."""
 
 

@@ -80,14 +80,17 @@ HOSTILE_NAMES = {
     "dotdot": "..",
     "dots": "...",
     "hidden": ".bashrc",
-    "spaces": "   ",
     "empty after cleaning": "?*<>|",
     "unicode": "市场-ü",
     "dash": "-rf",
-    "long": "x" * 300,
+}
+REFUSED_NAMES = {
+    "spaces": "   ",
     "control": "a\x1b[31m\nb",
     "nul": "a\x00b",
+    "long": "x" * 300,
 }
+"""Names validation refuses (control characters, outer spaces, over 100 characters)."""
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
@@ -105,6 +108,19 @@ def test_default_run_folder_is_a_safe_name_inside_runs(tmp_path, monkeypatch, ca
     assert_complete_run(folder)
     assert f"results written to runs/{folder.name}" in capsys.readouterr().out
     assert not Path("/tmp/llm-market-escape").exists()
+
+
+@pytest.mark.parametrize("name", REFUSED_NAMES.values(), ids=REFUSED_NAMES.keys())
+def test_names_that_cannot_be_one_printable_line_are_refused(tmp_path, monkeypatch, capsys, name):
+    work = tmp_path / "work"
+    work.mkdir()
+    scenario = write_scenario(tmp_path, bertrand(name=name))
+    monkeypatch.chdir(work)
+    assert main(["run", str(scenario), "--steps", "3", "--quiet", "--no-dashboard"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.startswith("error: name: ")
+    assert "\x1b" not in err and "\x00" not in err
+    assert list(work.iterdir()) == []
 
 
 def test_safe_folder_name_keeps_safe_names_and_separates_different_ones():
@@ -353,9 +369,7 @@ def test_nan_and_infinity_in_the_summary_are_written_as_null(tmp_path, small_sce
 FIRM_NAMES = [
     "[bold red]x[/]",
     "[link=https://evil.example]click[/link]",
-    "\x1b[31mred\x1b[0m",
-    "bell\x07\rover",
-    "\u202eevil",
+    "\u202eevil",  # a bidirectional override: allowed in a name, escaped on the terminal
 ]
 
 
@@ -369,7 +383,7 @@ def plain_terminal(monkeypatch):
 def test_names_are_printed_literally_with_control_characters_escaped(
     tmp_path, capsys, plain_terminal
 ):
-    data = bertrand(name="[blink]\x1b]8;;https://x\x07scenario")
+    data = bertrand(name="[blink]scenario\u2066")
     data["companies"] = [
         {"name": name, "unit_cost": 1.0, "quality": {"assistant": 2.0}} for name in FIRM_NAMES
     ]
@@ -384,15 +398,13 @@ def test_names_are_printed_literally_with_control_characters_escaped(
         assert raw not in text, repr(raw)
     assert "[bold red]x[/]" in captured.out
     assert "[link=https://evil.example]click[/link]" in captured.out
-    assert "\\x1b[31mred\\x1b[0m" in captured.out
-    assert "bell\\x07\\rover" in captured.out
     assert "\\u202eevil" in captured.out
-    assert "[blink]\\x1b]8;;https://x\\x07scenario" in captured.out  # the table's title
+    assert "[blink]scenario\\u2066" in captured.out  # the table's title
     assert set(read_run(out_dir).firms["firm"]) == set(FIRM_NAMES)  # the data is unchanged
 
     assert main(["validate", str(scenario)]) == 0
     out = capsys.readouterr().out
-    assert "[blink]\\x1b]8;;https://x\\x07scenario: 5 firms" in out and "\x1b" not in out
+    assert "[blink]scenario\\u2066: 3 firms" in out and "\u2066" not in out
 
 
 def test_error_lines_escape_control_characters(tmp_path, capsys):
@@ -401,7 +413,10 @@ def test_error_lines_escape_control_characters(tmp_path, capsys):
     scenario = write_scenario(tmp_path, data)
     assert main(["run", str(scenario), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err == "error: companies.\\x1b[2J\\x1b[Hgotcha: duplicate firm name\n"
+    assert "\x1b" not in err  # the escape sequence is shown, never sent
+    lines = err.splitlines()
+    assert lines and all(line.startswith("error: companies.\\x1b[2J\\x1b[Hgotcha") for line in lines)
+    assert "must not contain control characters" in err
 
 
 def test_printable_escapes_exactly_the_steering_characters():
@@ -421,7 +436,7 @@ BAD_SCENARIOS = {
     "empty path": ("", "empty path"),
     "NUL in path": ("a\x00b.yaml", "NUL"),
     "missing file": ("no/such.yaml", "no/such.yaml: no such file"),
-    "folder": (".", "cannot read"),
+    "folder": (".", "is a folder"),
 }
 
 

@@ -1,7 +1,10 @@
 """Scenario YAML loading and one-line errors naming the field.
 
 ``load_scenario`` turns a YAML file into a validated ``Scenario`` or raises ``ScenarioError``
-whose ``lines`` read like ``companies.B.unit_cost: must be > 0 (got -1)``.
+whose ``lines`` read like ``companies.B.unit_cost: must be > 0 (got -1)``. Validation runs in
+stages, each reporting all its problems at once: the shape of the input (size, nesting), the
+`archetypes:` table, `count:` expansion of `companies:`, the pydantic models
+(simulator.config.schema), then the cross-field checks (simulator.config.checks).
 """
 
 from __future__ import annotations
@@ -11,166 +14,186 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
+from yaml.reader import ReaderError
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
-from simulator.config.schema import Company, Scenario, merge
+from simulator.config.checks import semantic_errors
+from simulator.config.errors import (
+    RENAMED_KEYS,
+    ScenarioError,
+    dedupe,
+    describe,
+    field_path,
+    item_label,
+    name_part,
+    one_line,
+    shown,
+)
+from simulator.config.schema import ArchetypeName, Company, Scenario, merge
+from simulator.config.yaml_safe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml
 from simulator.market.events import EVENT_KINDS
-from simulator.market.open_source import OPEN_MODEL
+from simulator.market.params import MAX_FIRMS
+
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FILE_BYTES",
+    "MAX_NODES",
+    "RENAMED_KEYS",
+    "ScenarioError",
+    "expand_companies",
+    "json_schema",
+    "load_scenario",
+    "parse_scenario",
+    "read_yaml",
+    "scenario_to_yaml",
+]
+
+ARCHETYPE_ONLY_IN_COMPANIES = ("name", "archetype", "count")
+"""Company-item keys an archetype cannot set: a company names itself and its archetype."""
 
 
-class ScenarioError(ValueError):
-    """Invalid scenario: ``lines`` holds one 'field.path: problem' line per problem."""
-
-    def __init__(self, lines: list[str]):
-        self.lines = lines
-        super().__init__("\n".join(lines))
-
-
-def _field_path(loc: tuple[Any, ...], data: Any) -> str:
-    """Dotted path of a pydantic error location; list items of named things by their name."""
-    parts: list[str] = []
-    node = data
-    for key in loc:
-        if isinstance(key, int) and isinstance(node, list) and key < len(node):
-            item = node[key]
-            name = item.get("name") if isinstance(item, dict) else None
-            parts.append(str(name) if isinstance(name, str) and name else str(key))
-            node = item
-        elif isinstance(node, dict) and key not in node and node.get("kind") == key:
-            continue  # a discriminated union's tag, not a field the user wrote
-        else:
-            parts.append(str(key))
-            node = node.get(key) if isinstance(node, dict) else None
-    return ".".join(parts) or "(top level)"
+def _shape_errors(data: Any) -> list[str]:
+    """Input too large, too deep or containing itself (a mapping built in Python may be)."""
+    stack = [(data, 1)]
+    seen = 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            return [
+                f"(top level): the scenario holds more than {MAX_NODES:,} values (or contains "
+                "itself)"
+            ]
+        if depth > MAX_DEPTH:
+            return [f"(top level): nested deeper than {MAX_DEPTH} levels"]
+        if isinstance(node, dict):
+            stack += [(value, depth + 1) for value in node.values()]
+        elif isinstance(node, (list, tuple, set, frozenset)):
+            stack += [(value, depth + 1) for value in node]
+    return []
 
 
-_MESSAGES = {
-    "extra_forbidden": "unknown key",
-    "missing": "required field is missing",
-    "union_tag_not_found": f"needs a `kind` ({', '.join(EVENT_KINDS)})",
-}
-
-RENAMED_KEYS: dict[tuple[str | None, str], str] = {
-    ("strategy", "open_source"): "open_source_rule",
-    ("strategy", "network"): "link_rule",
-    ("strategy", "links"): "link_types",
-    ("market", "open_source"): "open_model",
-    (None, "open_source"): "open_weights",  # a company's or archetype's flag
-}
-"""Keys renamed in version 0.2 (one meaning per name): (parent key, old key) -> new key."""
+_ARCHETYPE_NAME = TypeAdapter(ArchetypeName)
 
 
-def _renamed(loc: tuple[Any, ...]) -> str | None:
-    parent = loc[-2] if len(loc) > 1 and isinstance(loc[-2], str) else None
-    key = loc[-1] if loc else None
-    return RENAMED_KEYS.get((parent, key)) or (
-        RENAMED_KEYS.get((None, key)) if parent not in ("strategy", "market") else None
-    )
-
-
-def _describe(error: dict[str, Any]) -> str:
-    message = _MESSAGES.get(error["type"], error["msg"])
-    if error["type"] == "extra_forbidden" and (new := _renamed(tuple(error["loc"]))):
-        message = f"unknown key (renamed to `{new}`)"
-    message = message.removeprefix("Value error, ")
-    if (
-        error["type"] not in ("missing",)
-        and "input" in error
-        and not isinstance(error["input"], (dict, list))
-    ):
-        message += f" (got {error['input']!r})"
-    return message
-
-
-def _semantic_errors(scenario: Scenario) -> list[str]:
-    """Cross-field checks pydantic cannot express per field."""
+def _archetype_table_errors(data: dict[str, Any]) -> list[str]:
+    """The `archetypes:` table: names, mappings of Company fields that validate as a Company
+    would (the unit cost may come from the company using the archetype)."""
+    table = data.get("archetypes")
+    if table is None:
+        return []
+    if not isinstance(table, dict):
+        return [
+            "archetypes: must be a mapping of archetype names to company defaults "
+            f"(got {shown(table)})"
+        ]
     errors: list[str] = []
-    segments = set(scenario.segment_names)
-    segment_list = ", ".join(scenario.segment_names)
-    seen: set[str] = set()
-    for segment in scenario.segment_names:
-        if segment in seen:
-            errors.append(f"market.segments.{segment}: duplicate segment name")
-        seen.add(segment)
-    firms: set[str] = set()
-    for company in scenario.companies:
-        if company.name in firms:
-            errors.append(f"companies.{company.name}: duplicate firm name")
-        if company.name == OPEN_MODEL:
-            errors.append(f"companies.{company.name}: the name is reserved for the open product")
-        firms.add(company.name)
-        for field in ("quality", "data_mix"):
-            for key in getattr(company, field) or {}:
-                if key not in segments:
-                    errors.append(
-                        f"companies.{company.name}.{field}.{key}: no such segment "
-                        f"(segments: {segment_list})"
-                    )
-        if company.data_mix is not None and sum(company.data_mix.values()) <= 0:
-            errors.append(f"companies.{company.name}.data_mix: weights must not all be 0")
-    if scenario.market.quality_model == "zoo" and scenario.needs_quality_model:
-        from simulator.lm.corpus import SEGMENTS as ZOO_SEGMENTS
-
-        for segment in scenario.segment_names:
-            if segment not in ZOO_SEGMENTS:
+    for name, fields in table.items():
+        where = f"archetypes.{name_part(name)}"
+        try:
+            _ARCHETYPE_NAME.validate_python(name)
+        except ValidationError as exc:
+            errors += [f"{where}: name {describe(e)}" for e in exc.errors()]
+            continue
+        if not isinstance(fields, dict):
+            errors.append(f"{where}: must be a mapping of Company fields (got {shown(fields)})")
+            continue
+        for key in ARCHETYPE_ONLY_IN_COMPANIES:
+            if key in fields:
                 errors.append(
-                    f"market.segments.{segment}: no language-model zoo measurements for "
-                    f"this segment (zoo: {', '.join(ZOO_SEGMENTS)}); give firms a fixed "
-                    "`quality` or set market.quality_model: placeholder"
+                    f"{where}.{key}: an archetype cannot set `{key}` (the company item that "
+                    "uses it does)"
                 )
-    for name, archetype in scenario.archetypes.items():
-        errors += _archetype_errors(f"archetypes.{name}", archetype)
-    for name in scenario.market.entry.archetypes:
-        if name not in scenario.archetype_names:
-            errors.append(
-                f"market.entry.archetypes.{name}: unknown archetype "
-                f"(known: {', '.join(scenario.archetype_names)})"
-            )
-    for i, link in enumerate(scenario.links):
-        for end in ("source", "target"):
-            if getattr(link, end) not in firms:
-                errors.append(f"links.{i}.{end}: no such firm {getattr(link, end)!r}")
-        if link.source == link.target:
-            errors.append(f"links.{i}.target: a firm cannot link with itself")
-    for i, event in enumerate(scenario.events):
-        where = f"events.{i}"
-        if event.step > scenario.steps:
-            errors.append(
-                f"{where}.step: after the last step ({scenario.steps}) (got {event.step})"
-            )
-        if getattr(event, "segment", None) is not None and event.segment not in segments:
-            errors.append(
-                f"{where}.segment: no such segment {event.segment!r} (segments: {segment_list})"
-            )
-        if getattr(event, "firm", None) is not None and event.firm not in firms:
-            errors.append(f"{where}.firm: no such firm {event.firm!r}")
-        for firm in getattr(event, "firms", None) or []:
-            if firm not in firms:
-                errors.append(f"{where}.firms: no such firm {firm!r}")
-        for key in getattr(event, "data_cap", None) or {}:
-            if key not in segments:
-                errors.append(f"{where}.data_cap.{key}: no such segment (segments: {segment_list})")
-        archetype = getattr(event, "archetype", None)
-        if archetype is not None and archetype not in scenario.archetype_names:
-            errors.append(
-                f"{where}.archetype: unknown archetype {archetype!r} "
-                f"(known: {', '.join(scenario.archetype_names)})"
-            )
+        probe = {
+            "name": "probe",
+            "unit_cost": 1.0,
+            **merge(BUILTIN_ARCHETYPES.get(name, {}), fields),
+        }
+        for key in ARCHETYPE_ONLY_IN_COMPANIES:
+            probe.pop(key, None)
+        probe["name"] = "probe"
+        try:
+            Company.model_validate(probe)
+        except ValidationError as exc:
+            errors += [
+                f"{where}.{'.'.join(name_part(k) for k in e['loc'])}: {describe(e)}"
+                for e in exc.errors()
+            ]
     return errors
 
 
-def _archetype_errors(where: str, archetype: dict[str, Any]) -> list[str]:
-    """Check an archetype's fields as a Company would, without a name or required cost."""
-    probe = {"name": "probe", "unit_cost": 1.0, **archetype}
-    probe.pop("count", None)
-    try:
-        Company.model_validate(probe)
-    except ValidationError as exc:
-        return [
-            f"{where}.{'.'.join(str(k) for k in e['loc'])}: {_describe(e)}" for e in exc.errors()
-        ]
-    return []
+def _expand(data: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Fill archetype defaults into ``data['companies']`` and expand `count:` groups.
+
+    Returns (error lines, a label per expanded company for error paths: its name, or one
+    label such as ``startup-1..5`` shared by a group's members).
+    """
+    companies = data.get("companies")
+    if not isinstance(companies, list):
+        return [], []
+    table = data.get("archetypes")
+    user = table if isinstance(table, dict) else {}
+    known = sorted(set(BUILTIN_ARCHETYPES) | {n for n in user if isinstance(n, str)})
+    expanded: list[Any] = []
+    labels: list[str] = []
+    errors: list[str] = []
+    for i, item in enumerate(companies):
+        label = item_label(item, i)
+        if len(expanded) >= MAX_FIRMS:
+            errors.append(f"companies: more than the limit of {MAX_FIRMS:,} firms")
+            break
+        if not isinstance(item, dict) or item.get("archetype") is None:
+            if isinstance(item, dict) and "count" in item:
+                errors.append(
+                    f"companies.{label}.count: needs an `archetype` (a group is `count` firms "
+                    "of one archetype)"
+                )
+                continue
+            expanded.append(item)
+            labels.append(label)
+            continue
+        name = item["archetype"]
+        if not isinstance(name, str) or name not in known:
+            errors.append(
+                f"companies.{label}.archetype: unknown archetype {shown(name)} "
+                f"(known: {', '.join(known)})"
+            )
+            continue
+        fields = user.get(name)
+        defaults = merge(
+            BUILTIN_ARCHETYPES.get(name, {}), fields if isinstance(fields, dict) else {}
+        )
+        own = {k: v for k, v in item.items() if k != "count"}
+        count = item.get("count")
+        if count is None:
+            expanded.append(merge(defaults, own))
+            labels.append(label)
+            continue
+        if not (isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= MAX_FIRMS):
+            errors.append(
+                f"companies.{label}.count: must be a whole number from 1 to {MAX_FIRMS} "
+                f"(got {shown(count)})"
+            )
+            continue
+        if len(expanded) + count > MAX_FIRMS:
+            errors.append(
+                f"companies.{label}.count: takes the companies past the limit of "
+                f"{MAX_FIRMS:,} firms (got {count:,})"
+            )
+            break
+        prefix = own.pop("name", name)
+        if not isinstance(prefix, str):
+            errors.append(
+                f"companies.{label}.name: Input should be a valid string (got {shown(prefix)})"
+            )
+            continue
+        group = f"{name_part(prefix)}-1" + (f"..{count}" if count > 1 else "")
+        for k in range(1, count + 1):
+            expanded.append(merge(defaults, {**own, "name": f"{prefix}-{k}"}))
+            labels.append(group)
+    data["companies"] = expanded
+    return errors, labels
 
 
 def expand_companies(data: dict[str, Any]) -> list[str]:
@@ -178,80 +201,92 @@ def expand_companies(data: dict[str, Any]) -> list[str]:
 
     Returns error lines for unknown archetypes or bad counts.
     """
-    companies = data.get("companies")
-    if not isinstance(companies, list):
-        return []
-    user = data.get("archetypes") if isinstance(data.get("archetypes"), dict) else {}
-    known = sorted(set(BUILTIN_ARCHETYPES) | set(user))
-    expanded: list[Any] = []
-    errors: list[str] = []
-    for i, item in enumerate(companies):
-        if not isinstance(item, dict) or item.get("archetype") is None:
-            expanded.append(item)
-            continue
-        name = item["archetype"]
-        if not isinstance(name, str) or name not in known:
-            errors.append(
-                f"companies.{item.get('name', i)}.archetype: unknown archetype {name!r} "
-                f"(known: {', '.join(known)})"
-            )
-            continue
-        defaults = merge(BUILTIN_ARCHETYPES.get(name, {}), user.get(name) or {})
-        own = {k: v for k, v in item.items() if k != "count"}
-        count = item.get("count")
-        if count is None:
-            expanded.append(merge(defaults, own))
-        elif isinstance(count, int) and not isinstance(count, bool) and 1 <= count <= 10_000:
-            prefix = own.pop("name", name)
-            expanded += [
-                merge(defaults, {**own, "name": f"{prefix}-{k}"}) for k in range(1, count + 1)
-            ]
-        else:
-            errors.append(
-                f"companies.{i}.count: must be a whole number from 1 to 10000 (got {count!r})"
-            )
-    data["companies"] = expanded
-    return errors
+    return _expand(data)[0]
 
 
 def parse_scenario(data: Any) -> Scenario:
     """Validate a scenario given as a mapping; raise ScenarioError with every problem."""
+    if data is None:
+        raise ScenarioError(["(top level): the scenario is empty"])
     if not isinstance(data, dict):
         raise ScenarioError(
             [f"(top level): expected a mapping of scenario keys, got {type(data).__name__}"]
         )
-    data = copy.deepcopy(data)
-    errors = expand_companies(data)
+    errors = _shape_errors(data)
     if errors:
         raise ScenarioError(errors)
+    data = copy.deepcopy(data)
+    errors = _archetype_table_errors(data)
+    if errors:
+        raise ScenarioError(dedupe(errors))
+    errors, labels = _expand(data)
+    if errors:
+        raise ScenarioError(dedupe(errors))
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(
-            [f"{_field_path(e['loc'], data)}: {_describe(e)}" for e in exc.errors()]
-        ) from None
-    errors = _semantic_errors(scenario)
+        lines = [
+            f"{field_path(e['loc'], data, {'companies': labels})}: {describe(e, EVENT_KINDS)}"
+            for e in exc.errors()
+        ]
+        raise ScenarioError(dedupe(lines)) from None
+    errors = semantic_errors(scenario, labels)
     if errors:
-        raise ScenarioError(errors)
+        raise ScenarioError(dedupe(errors))
     return scenario
 
 
 def read_yaml(path: str | Path, error: type[Exception] = ScenarioError) -> Any:
-    """Parse a YAML file; an unreadable file or bad YAML raises ``error([one line])``."""
+    """Parse a YAML file; an unreadable, oversized or bad file raises ``error([one line])``.
+
+    At most MAX_FILE_BYTES are read; the YAML limits are those of simulator.config.yaml_safe
+    (duplicate keys, nesting depth, alias expansion).
+    """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise error([f"{path}: no such file"]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error([f"{path}: cannot read ({exc})"]) from None
+    except IsADirectoryError:
+        raise error([f"{path}: is a folder, not a YAML file"]) from None
+    except OSError as exc:
+        raise error([f"{path}: cannot read ({exc.strerror or exc})"]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise error(
+            [f"{path}: larger than {MAX_FILE_BYTES:,} bytes, the limit for a scenario file"]
+        )
     try:
-        return yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(
+            [f"{path}: cannot read (not UTF-8 text: byte {exc.start} is {raw[exc.start]:#04x})"]
+        ) from None
+    try:
+        return load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise error([f"{path}:{where}: invalid YAML ({problem})"]) from None
+        raise error([f"{path}: {_yaml_problem(exc, text)}"]) from None
+    except RecursionError:  # pragma: no cover - the depth limit comes first
+        raise error([f"{path}: invalid YAML (nested too deeply)"]) from None
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
+    """One line: 'line L, column C: invalid YAML (problem; context)'."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "unreadable"
+        if exc.problem and exc.context:
+            where = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            problem += f"; {exc.context}{where}"
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    elif isinstance(exc, ReaderError):
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        where = f"line {line}, column {column}: "
+        problem = f"character {_code(exc.character)} is not allowed ({exc.reason})"
+    else:
+        where, problem = "", str(exc)
+    return one_line(f"{where}invalid YAML ({' '.join(problem.split())})")
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -285,7 +320,7 @@ def scenario_from(obj: Any) -> Scenario:
     from collections.abc import Mapping
 
     if isinstance(obj, Scenario):
-        errors = _semantic_errors(obj)
+        errors = semantic_errors(obj, [company.name for company in obj.companies])
         if errors:
             raise ScenarioError(errors)
         return obj
@@ -332,3 +367,7 @@ def check_seed(seed: Any) -> int | None:
     if seed < 0:
         raise ScenarioError([f"seed: must be a whole number >= 0 (got {int(seed)})"])
     return int(seed)
+
+
+def _code(character: Any) -> str:
+    return f"#x{character:04x}" if isinstance(character, int) else shown(character)

@@ -1,51 +1,134 @@
 """Scenario schema: the pydantic v2 models a scenario YAML validates against.
 
 ``llm-market schema`` prints the JSON Schema generated from these models, so every option is
-documented in one place: the ``description`` of its field. Loading and error text live in
-``simulator.config.loading``; the built-in archetypes in ``simulator.config.archetypes``.
+documented in one place: the ``description`` of its field, which states its range. Every model
+derives from ``simulator.market.params.Strict``: unknown keys are errors, numbers must be
+finite and of the exact type (``true`` is not 1, ``"3"`` is not 3). Loading and error text
+live in ``simulator.config.loading``; the built-in archetypes in ``simulator.config.archetypes``.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import math
 import operator
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, create_model, field_validator
+import annotated_types
+from pydantic import AfterValidator, BeforeValidator, Field, create_model, field_validator
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
 from simulator.market.events import EVENTS
-from simulator.market.params import Strict
+from simulator.market.params import (
+    MAX_BRAND,
+    MAX_CAPACITY,
+    MAX_COMPUTE,
+    MAX_FACTOR,
+    MAX_FIRMS,
+    MAX_MONEY,
+    MAX_PRICE,
+    MAX_PROJECTED_SIZE,
+    MAX_SEGMENTS,
+    MAX_SENSITIVITY,
+    MAX_SIZE,
+    MAX_STEPS,
+    MIN_COMPUTE_DECADES,
+    Compute,
+    Growth,
+    Index,
+    Money,
+    NonNegativeMoney,
+    NonNegativePrice,
+    Price,
+    Share,
+    Steps,
+    Strict,
+)
 from simulator.market.strategy import DECISIONS
 from simulator.market.strategy.links import LinkType
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
+Sensitivity = Annotated[float, Field(ge=0, le=MAX_SENSITIVITY)]
+PositiveSensitivity = Annotated[float, Field(gt=0, le=MAX_SENSITIVITY)]
+Weight = Annotated[float, Field(gt=0, le=MAX_FACTOR)]
+Brand = Annotated[float, Field(ge=0, le=MAX_BRAND)]
+Quality = Annotated[float, Field(ge=-MAX_SENSITIVITY, le=MAX_SENSITIVITY)]
+MixWeight = Annotated[float, Field(ge=0, le=MAX_FACTOR)]
+
+LINE_BREAKING = frozenset({"Cc", "Cs", "Zl", "Zp"})
+"""Unicode categories that would break a one-line message (str.splitlines splits on them)."""
+
+
+def _plain_name(value: str) -> str:
+    """A name appears in field paths and output tables: one printable line, no outer spaces."""
+    if any(unicodedata.category(c) in LINE_BREAKING for c in value):
+        raise ValueError("must not contain control characters (newlines, tabs...)")
+    if value != value.strip():
+        raise ValueError("must not start or end with spaces")
+    return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_plain_name)]
+"""A firm or segment name: 1 to 100 characters, no control characters, no outer spaces."""
+ArchetypeName = Annotated[str, Field(min_length=1, max_length=80), AfterValidator(_plain_name)]
+"""An archetype name: like Name, at most 80 characters (entrants are named <archetype>-eN)."""
+ScenarioName = Name
+"""The scenario's name: a label (the default run folder is made safe from it: simulator.folders)."""
+
+
+def _as_tuple(value: Any) -> Any:
+    """YAML has no tuples: a list is read as one (strict mode accepts only tuples)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _range(low: float | str, high: float | str) -> str:
+    fmt = lambda v: v if isinstance(v, str) else f"{v:g}"  # noqa: E731
+    return f"{fmt(low)} to {fmt(high)}"
 
 
 class Segment(Strict):
     """One market segment s with its own logit demand."""
 
-    name: str = Field(description="Segment name, e.g. assistant, code, creative, chinese.")
-    size: PositiveFloat = Field(description="Market size M_s at step 0 (demand units per step).")
-    growth: float = Field(0.0, gt=-1, description="Growth rate of M_s per step (0.01 = +1%/step).")
-    price_sensitivity: PositiveFloat = Field(
-        1.0, description="alpha_s: utility lost per unit price."
+    name: Name = Field(
+        description="Segment name, e.g. assistant, code, creative, chinese (1 to 100 characters)."
     )
-    quality_sensitivity: NonNegativeFloat = Field(
-        1.0, description="beta_s: utility per unit of quality Q (Q is ~0..1 for zoo qualities)."
+    size: float = Field(
+        gt=0,
+        le=MAX_SIZE,
+        description=f"Market size M_s at step 0 (demand units per step), above 0, at most "
+        f"{MAX_SIZE:g}; growth and segment events may take it to at most "
+        f"{MAX_PROJECTED_SIZE:g} during the run.",
     )
-    brand_sensitivity: NonNegativeFloat = Field(
-        0.0, description="gamma_s: utility per unit of ln(1 + brand stock)."
+    growth: Growth = Field(
+        0.0, description="Growth rate of M_s per step (0.01 = +1%/step), above -1, at most 1."
     )
-    temperature: PositiveFloat = Field(
-        0.25, description="mu_s: logit temperature; larger means more horizontal differentiation."
+    price_sensitivity: PositiveSensitivity = Field(
+        1.0,
+        description=f"alpha_s: utility lost per unit price, above 0, at most {MAX_SENSITIVITY:g}.",
     )
-    outside_utility: float = Field(0.0, description="u0_s: utility of buying no LLM product.")
-
-
+    quality_sensitivity: Sensitivity = Field(
+        1.0,
+        description="beta_s: utility per unit of quality Q (Q is ~0..1 for zoo qualities), "
+        f"{_range(0, MAX_SENSITIVITY)}.",
+    )
+    brand_sensitivity: Sensitivity = Field(
+        0.0,
+        description="gamma_s: utility per unit of ln(1 + brand stock), "
+        f"{_range(0, MAX_SENSITIVITY)}.",
+    )
+    temperature: PositiveSensitivity = Field(
+        0.25,
+        description="mu_s: logit temperature; larger means more horizontal differentiation. "
+        f"Above 0, at most {MAX_SENSITIVITY:g}.",
+    )
+    outside_utility: float = Field(
+        0.0,
+        ge=-MAX_SENSITIVITY,
+        le=MAX_SENSITIVITY,
+        description="u0_s: utility of buying no LLM product, "
+        f"{_range(-MAX_SENSITIVITY, MAX_SENSITIVITY)}.",
+    )
 
 
 class OpenModelTerms(Strict):
@@ -57,77 +140,119 @@ class OpenModelTerms(Strict):
         "at `user_price` with the best open quality x `usability`; 'outside_option' raises each "
         "segment's outside utility to that product's utility instead.",
     )
-    user_price: NonNegativeFloat = Field(
-        0.0, description="Price users pay for the open model (self-hosting or third-party serving)."
+    user_price: NonNegativePrice = Field(
+        0.0,
+        description="Price users pay for the open model (self-hosting or third-party serving), "
+        f"{_range(0, MAX_PRICE)}.",
     )
     usability: Share = Field(
         0.8,
-        description="Share of the open model's quality users get without a firm's product layer.",
+        description="Share of the open model's quality users get without a firm's product "
+        "layer, 0 to 1.",
     )
     finetune_efficiency: Share = Field(
         0.9,
         description="Every firm's next model starts from this fraction of the best open "
-        "model's training compute (fine-tuning), when that beats its own.",
+        "model's training compute (fine-tuning), when that beats its own; 0 to 1.",
     )
-    releaser_brand_gain: NonNegativeFloat = Field(
-        20.0, description="One-off brand stock the releaser gains (community goodwill)."
+    releaser_brand_gain: Brand = Field(
+        20.0,
+        description="One-off brand stock the releaser gains (community goodwill), "
+        f"{_range(0, MAX_BRAND)}.",
     )
-    community_rate: NonNegativeFloat = Field(
+    community_rate: Share = Field(
         0.01,
         description="Community contributions: compute per step added to the releaser's next "
-        "model, as a fraction of its open model's compute.",
+        "model, as a fraction of its open model's compute; 0 to 1.",
     )
 
 
 class EntryTerms(Strict):
     """Stochastic entry of new firms (seeded through the model's rng)."""
 
-    base_rate: NonNegativeFloat = Field(
+    base_rate: float = Field(
         0.0,
+        ge=0,
+        le=100,
         description="Expected entrants per step at zero industry margin and no open model "
-        "(0 with zero sensitivities: no entry).",
+        "(0 with zero sensitivities: no entry); 0 to 100.",
     )
-    margin_sensitivity: NonNegativeFloat = Field(
-        2.0, description="Rate multiplier (1 + this x mean profit margin of incumbents)."
+    margin_sensitivity: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="Rate multiplier (1 + this x mean profit margin of incumbents); 0 to 1000.",
     )
-    open_sensitivity: NonNegativeFloat = Field(
-        2.0, description="Rate multiplier (1 + this x mean best open quality over segments)."
+    open_sensitivity: float = Field(
+        2.0,
+        ge=0,
+        le=1000,
+        description="Rate multiplier (1 + this x mean best open quality over segments); 0 to 1000.",
     )
-    archetypes: dict[str, PositiveFloat] = Field(
+    archetypes: dict[ArchetypeName, Weight] = Field(
         default_factory=lambda: {"startup": 1.0},
-        description="Entrants' archetypes with relative weights.",
+        description="Entrants' archetypes with relative weights (above 0, at most "
+        f"{MAX_FACTOR:g}). Each must resolve to a complete, consistent company (a unit_cost, "
+        "a price cap above it): validation checks it before the run.",
     )
-    entry_cost: NonNegativeFloat = Field(50.0, description="Paid from an entrant's starting cash.")
+    entry_cost: NonNegativeMoney = Field(
+        50.0, description=f"Paid from an entrant's starting cash, {_range(0, MAX_MONEY)}."
+    )
     open_discount: Share = Field(
-        0.5, description="Entry cost falls by this share while an open model exists."
+        0.5, description="Entry cost falls by this share while an open model exists; 0 to 1."
     )
-    max_firms: int = Field(50, ge=1, description="No entry beyond this many active firms.")
+    max_firms: int = Field(
+        50,
+        ge=1,
+        le=MAX_FIRMS,
+        description="No entry beyond this many active firms; 1 to "
+        f"{MAX_FIRMS:,} (with entry, companies + entry waves + this must not exceed "
+        f"{MAX_FIRMS:,}).",
+    )
 
 
 class NetworkTerms(Strict):
     """Economics of partnership links (simulator/network.py documents the formulas)."""
 
-    pool_share: Share = Field(0.3, description="joint_rd: share of a partner's R&D compute pooled.")
+    pool_share: Share = Field(
+        0.3, description="joint_rd: share of a partner's R&D compute pooled; 0 to 1."
+    )
     returns: float = Field(
         0.7,
         gt=0,
         le=1,
         description="joint_rd: pooled compute scales with "
-        "k**(returns-1) for k partners (diminishing returns).",
+        "k**(returns-1) for k partners (diminishing returns); above 0, at most 1.",
     )
-    brand_share: Share = Field(0.3, description="alliance: share of an ally's brand in own demand.")
-    sharing_value: NonNegativeFloat = Field(
-        0.05, description="market_sharing: expected gain as a share of revenue x focus overlap."
+    brand_share: Share = Field(
+        0.3, description="alliance: share of an ally's brand in own demand; 0 to 1."
     )
-    rivalry: NonNegativeFloat = Field(
-        0.5, description="How much helping a rival with overlapping focus counts against a link."
+    sharing_value: float = Field(
+        0.05,
+        ge=0,
+        le=1000,
+        description="market_sharing: expected gain as a share of revenue x focus overlap; "
+        "0 to 1000.",
     )
-    cost: dict[LinkType, NonNegativeFloat] = Field(
+    rivalry: float = Field(
+        0.5,
+        ge=0,
+        le=1000,
+        description="How much helping a rival with overlapping focus counts against a link; "
+        "0 to 1000.",
+    )
+    cost: dict[LinkType, NonNegativeMoney] = Field(
         default_factory=lambda: {"joint_rd": 1.0, "market_sharing": 1.0, "alliance": 1.0},
-        description="Cost per step of holding a link of each type (money units).",
+        description="Cost per step of holding a link of each type (money units), "
+        f"{_range(0, MAX_MONEY)}; a type left out costs 1.",
     )
-    term: int = Field(24, ge=1, description="Steps a link lasts before it must be re-formed.")
-    max_links: int = Field(3, ge=0, description="Most links a firm holds at once.")
+    term: Steps = Field(
+        24,
+        description=f"Steps a link lasts before it must be re-formed; 1 to {MAX_STEPS:,}.",
+    )
+    max_links: int = Field(
+        3, ge=0, le=MAX_FIRMS, description=f"Most links a firm holds at once; 0 to {MAX_FIRMS:,}."
+    )
 
 
 class ZooOptions(Strict):
@@ -139,38 +264,61 @@ class ZooOptions(Strict):
         "budget instead of interpolating between measured mixes. Slow the first time; a sweep "
         "never trains and ignores this option.",
     )
-    threads: int = Field(1, ge=1, description="CPU threads for on-demand training.")
+    threads: int = Field(
+        1, ge=1, le=1024, description="CPU threads for on-demand training; 1 to 1024."
+    )
 
 
 class Market(Strict):
     """Industry-wide parameters."""
 
-    segments: list[Segment] = Field(min_length=1, description="The market segments.")
-    brand_decay: Share = Field(0.1, description="Share of brand stock lost per step.")
-    compute_price: PositiveFloat = Field(
-        1.0, description="Money units per 1e24 training FLOPs bought with R&D spend."
+    segments: list[Segment] = Field(
+        min_length=1,
+        max_length=MAX_SEGMENTS,
+        description=f"The market segments, 1 to {MAX_SEGMENTS}.",
     )
-    compute_range: tuple[PositiveFloat, PositiveFloat] = Field(
+    brand_decay: Share = Field(0.1, description="Share of brand stock lost per step; 0 to 1.")
+    compute_price: float = Field(
+        1.0,
+        ge=1e-6,
+        le=MAX_MONEY,
+        description="Money units per 1e24 training FLOPs bought with R&D spend, "
+        f"{_range(1e-6, MAX_MONEY)} (compute_price events must keep it there).",
+    )
+    compute_range: Annotated[tuple[Compute, Compute], BeforeValidator(_as_tuple)] = Field(
         (1e21, 1e26),
         description="Smallest and largest plausible real training budgets (FLOPs); they map onto "
-        "the quality scale's ends (the zoo's smallest and largest measured budgets).",
+        "the quality scale's ends (the zoo's smallest and largest measured budgets). Each 1 to "
+        f"{MAX_COMPUTE:g}; the largest at least {10**MIN_COMPUTE_DECADES:g} x the smallest.",
     )
-    cost_index: PositiveFloat = Field(
-        1.0, description="Multiplier on every firm's unit cost (events move it: cheaper inference)."
+    cost_index: Index = Field(
+        1.0,
+        description="Multiplier on every firm's unit cost (events move it: cheaper inference), "
+        f"{_range(1 / MAX_FACTOR, MAX_FACTOR)} (cost_index events must keep it there).",
     )
-    learning_output_scale: PositiveFloat = Field(
-        100.0, description="X0 in Wright's law: cumulative output at which experience doubles."
+    learning_output_scale: float = Field(
+        100.0,
+        gt=0,
+        le=MAX_CAPACITY,
+        description="X0 in Wright's law: cumulative output at which experience doubles; above "
+        f"0, at most {MAX_CAPACITY:g}.",
     )
     spillover: bool = Field(
         False, description="Unserved demand of capacity-limited firms spills to rivals (else lost)."
     )
-    price_cap: PositiveFloat = Field(100.0, description="Default highest price a firm may set.")
+    price_cap: Price = Field(
+        100.0,
+        description="Default highest price a firm may set; above 0, at most "
+        f"{MAX_PRICE:g}. Must not be below the step-0 unit cost of a firm that uses it.",
+    )
     open_model: OpenModelTerms = Field(
         default_factory=OpenModelTerms, description="Effects of open model weights."
     )
     entry: EntryTerms = Field(default_factory=EntryTerms, description="Entry of new firms.")
-    exit_after: int = Field(
-        6, ge=1, description="A firm leaves after this many consecutive steps with negative cash."
+    exit_after: Steps = Field(
+        6,
+        description="A firm leaves after this many consecutive steps with negative cash; 1 to "
+        f"{MAX_STEPS:,}.",
     )
     network: NetworkTerms = Field(default_factory=NetworkTerms, description="Partnership links.")
     quality_model: Literal["zoo", "placeholder"] = Field(
@@ -190,7 +338,39 @@ class Market(Strict):
     def _increasing(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not value[0] < value[1]:
             raise ValueError("must be [smallest, largest] with smallest < largest")
+        if math.log10(value[1]) - math.log10(value[0]) < MIN_COMPUTE_DECADES:
+            raise ValueError(
+                f"the largest must be at least {10**MIN_COMPUTE_DECADES:g} x the smallest (the "
+                "quality scale spans this range)"
+            )
         return value
+
+
+_BOUND_WORDS = (
+    (annotated_types.Ge, "ge", "at least"),
+    (annotated_types.Gt, "gt", "above"),
+    (annotated_types.Le, "le", "at most"),
+    (annotated_types.Lt, "lt", "below"),
+)
+
+
+def _bounded(info: Any) -> Any:
+    """A copy of a rule parameter's field whose description states its range, with an upper
+    bound of MAX_MONEY added if its rule declared none (every strategy number has a documented
+    finite range)."""
+    info = copy.copy(info)
+    if info.annotation not in (int, float):
+        return info
+    if not any(isinstance(m, (annotated_types.Le, annotated_types.Lt)) for m in info.metadata):
+        info.metadata = [*info.metadata, annotated_types.Le(MAX_MONEY)]
+    words = [
+        f"{word} {getattr(m, attr):g}"
+        for kind, attr, word in _BOUND_WORDS
+        for m in info.metadata
+        if isinstance(m, kind)
+    ]
+    info.description = f"{info.description} Range: {', '.join(words)}."
+    return info
 
 
 def _strategy_model() -> type[Strict]:
@@ -205,8 +385,10 @@ def _strategy_model() -> type[Strict]:
     for registry in DECISIONS:
         fields[registry.key] = (
             str,
-            Field(registry.default, description=f"{registry.label.capitalize()}: "
-                  + registry.describe() + "."),
+            Field(
+                registry.default,
+                description=f"{registry.label.capitalize()}: " + registry.describe() + ".",
+            ),
         )
         validators[f"_known_{registry.key}"] = field_validator(registry.key)(
             classmethod(lambda cls, value, registry=registry: registry.check(value))
@@ -215,7 +397,7 @@ def _strategy_model() -> type[Strict]:
         for name, (annotation, info, users) in registry.parameters().items():
             if name in fields:
                 raise ValueError(f"strategy parameter {name!r} is declared by two decisions")
-            info = copy.copy(info)
+            info = _bounded(info)
             info.description = f"{', '.join(users)} ({registry.key}): {info.description}"
             fields[name] = (annotation, info)
     model = create_model(
@@ -234,44 +416,65 @@ Strategy = _strategy_model()
 class Company(Strict):
     """One LLM company (a Mesa agent)."""
 
-    name: str = Field(min_length=1, description="Unique firm name.")
+    name: Name = Field(description="Unique firm name, 1 to 100 characters.")
     archetype: str | None = Field(
         None, description="Archetype whose defaults this firm starts from."
     )
     open_weights: bool = Field(False, description="Its model's weights are open from step 0.")
-    unit_cost: PositiveFloat = Field(description="Unit cost C per demand unit served at step 0.")
-    initial_price: PositiveFloat | None = Field(
-        None, description="Price at step 0; default 1.5 x unit_cost."
+    unit_cost: Price = Field(
+        description="Unit cost C per demand unit served at step 0 (before market.cost_index); "
+        f"above 0, at most {MAX_PRICE:g}."
     )
-    price_cap: PositiveFloat | None = Field(
-        None, description="Highest price; default market.price_cap."
-    )
-    capacity: PositiveFloat | None = Field(
-        None, description="Serving capacity K (demand units per step); null means unlimited."
-    )
-    cash: float = Field(100.0, description="Cash at step 0 (money units).")
-    fixed_cost: NonNegativeFloat = Field(0.0, description="Fixed cost per step (money units).")
-    brand: NonNegativeFloat = Field(0.0, description="Brand stock B at step 0.")
-    quality: dict[str, float] | None = Field(
+    initial_price: Price | None = Field(
         None,
-        description="Fixed quality per segment (no language model: R&D does not change it). "
-        "Segments left out get 0.",
+        description="Price at step 0; default 1.5 x unit_cost. At most the price cap (it may be "
+        "below unit cost: a launch price; from step 1 the pricing rules keep prices within "
+        "[unit cost, price cap]).",
     )
-    initial_compute: PositiveFloat = Field(
-        1e23, description="Real training FLOPs behind the firm's model at step 0."
+    price_cap: Price | None = Field(
+        None,
+        description=f"Highest price, above 0, at most {MAX_PRICE:g}; default market.price_cap. "
+        "Must not be below unit_cost x market.cost_index.",
     )
-    data_mix: dict[str, NonNegativeFloat] | None = Field(
+    capacity: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_CAPACITY,
+        description="Serving capacity K (demand units per step), above 0, at most "
+        f"{MAX_CAPACITY:g}; null means unlimited.",
+    )
+    cash: Money = Field(
+        100.0, description=f"Cash at step 0 (money units), {_range(-MAX_MONEY, MAX_MONEY)}."
+    )
+    fixed_cost: NonNegativeMoney = Field(
+        0.0, description=f"Fixed cost per step (money units), {_range(0, MAX_MONEY)}."
+    )
+    brand: Brand = Field(0.0, description=f"Brand stock B at step 0, {_range(0, MAX_BRAND)}.")
+    quality: dict[str, Quality] | None = Field(
+        None,
+        description="Fixed quality per segment (no language model: R&D does not change it), "
+        f"{_range(-MAX_SENSITIVITY, MAX_SENSITIVITY)}. Segments left out get 0.",
+    )
+    initial_compute: Compute = Field(
+        1e23,
+        description="Real training FLOPs behind the firm's model at step 0, 1 to "
+        f"{MAX_COMPUTE:g} (outside market.compute_range the quality is extrapolated and "
+        "flagged).",
+    )
+    data_mix: dict[str, MixWeight] | None = Field(
         None,
         description="Weights over segments of the firm's training data (its segment focus); "
-        "default uniform. Normalised to sum to 1.",
+        f"default uniform. Each {_range(0, MAX_FACTOR)}, not all 0; normalised to sum to 1.",
     )
-    release_cycle: int = Field(6, ge=1, description="T: steps between model releases.")
+    release_cycle: Steps = Field(
+        6, description=f"T: steps between model releases, 1 to {MAX_STEPS:,}."
+    )
     learning_rate: float = Field(
         0.0,
         ge=0,
         lt=1,
         description="Wright's law: unit cost falls by this fraction per doubling "
-        "of cumulative output (0: no learning-by-doing).",
+        "of cumulative output (0: no learning-by-doing); at least 0, below 1.",
     )
     strategy: Strategy = Field(default_factory=Strategy, description="Decision rules.")
 
@@ -287,8 +490,8 @@ class InitialLink(Strict):
     source: str = Field(description="A firm name.")
     target: str = Field(description="Another firm name.")
     type: LinkType = Field(description="joint_rd, market_sharing or alliance.")
-    term: int | None = Field(
-        None, ge=1, description="Steps it lasts (default market.network.term)."
+    term: Steps | None = Field(
+        None, description=f"Steps it lasts, 1 to {MAX_STEPS:,} (default market.network.term)."
     )
 
 
@@ -307,19 +510,34 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
 class Scenario(Strict):
     """A complete simulation scenario."""
 
-    name: str = Field(min_length=1, description="Scenario name.")
+    name: ScenarioName = Field(
+        description="Scenario name, 1 to 100 characters; the default run folder is "
+        "runs/<name>, so no '/' or '\\'."
+    )
     description: str = Field("", description="What the scenario asks and what to look at.")
-    seed: int = Field(0, ge=0, description="Random seed: the same seed gives identical results.")
-    steps: int = Field(120, ge=1, le=100_000, description="Number of steps (months) to simulate.")
+    seed: int = Field(
+        0,
+        ge=0,
+        le=2**63 - 1,
+        description="Random seed, 0 to 2**63 - 1: the same seed gives identical results.",
+    )
+    steps: Steps = Field(
+        120, description=f"Number of steps (months) to simulate, 1 to {MAX_STEPS:,}."
+    )
     market: Market
-    archetypes: dict[str, dict[str, Any]] = Field(
+    archetypes: dict[ArchetypeName, dict[str, Any]] = Field(
         default_factory=dict,
         description="User-defined archetypes (or overrides of the built-in "
-        "giant, startup, research_lab, multinational): bundles of Company defaults. "
+        "giant, startup, research_lab, multinational): bundles of Company defaults (any "
+        "Company field but name, archetype and count). "
         "`companies:` items may say `{archetype: startup, count: 5}` or `archetype: giant` plus "
         "their own overrides.",
     )
-    companies: list[Company] = Field(min_length=1, description="The firms at step 0.")
+    companies: list[Company] = Field(
+        min_length=1,
+        description="The firms at step 0; with `count:` groups expanded, together with entry "
+        f"waves and market.entry.max_firms (when entry is on) at most {MAX_FIRMS:,}.",
+    )
     links: list[InitialLink] = Field(default_factory=list, description="Links in place at step 0.")
     events: list[Event] = Field(default_factory=list, description="Scheduled events.")
 

@@ -9,20 +9,27 @@ actions that need more than the state (opening weights, a firm entering).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
 
 from simulator.market import dynamics
-from simulator.market.params import Strict
+from simulator.market.params import (
+    MAX_FACTOR,
+    MAX_PRICE,
+    Factor,
+    Growth,
+    NonNegativePrice,
+    Share,
+    Steps,
+    Strict,
+)
 
 if TYPE_CHECKING:
     from simulator.market.state import MarketState
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-NonNegativeFloat = Annotated[float, Field(ge=0)]
-Share = Annotated[float, Field(ge=0, le=1)]
+FACTOR_RANGE = f"above 0, at most {MAX_FACTOR:g}"
 
 
 class EventContext(Protocol):
@@ -34,8 +41,14 @@ class EventContext(Protocol):
 
 
 class EventBase(Strict):
-    step: int = Field(ge=1, description="Step at which the event fires (before releases).")
-    label: str = Field("", description="Text shown on dashboards; default: the event's kind.")
+    step: Steps = Field(
+        description="Step at which the event fires (before releases); 1 to the scenario's steps."
+    )
+    label: str = Field(
+        "",
+        max_length=200,
+        description="Text shown on dashboards, at most 200 characters; default: the event's kind.",
+    )
 
 
 Handler = Callable[[EventContext, EventBase], None]
@@ -61,7 +74,10 @@ def fire(context: EventContext, event: EventBase) -> None:
 
 class ComputePriceEvent(EventBase):
     kind: Literal["compute_price"] = Field(description="Training compute gets cheaper or dearer.")
-    factor: PositiveFloat = Field(description="Multiplies market.compute_price (0.5: halves it).")
+    factor: Factor = Field(
+        description=f"Multiplies market.compute_price (0.5: halves it); {FACTOR_RANGE}, and "
+        "the price it leads to must stay within market.compute_price's range."
+    )
 
 
 @handles(ComputePriceEvent)
@@ -71,7 +87,10 @@ def compute_price(context: EventContext, event: ComputePriceEvent) -> None:
 
 class CostIndexEvent(EventBase):
     kind: Literal["cost_index"] = Field(description="Serving (inference) cost shock for all firms.")
-    factor: PositiveFloat = Field(description="Multiplies market.cost_index.")
+    factor: Factor = Field(
+        description=f"Multiplies market.cost_index; {FACTOR_RANGE}, and the index it leads to "
+        "must stay within market.cost_index's range."
+    )
 
 
 @handles(CostIndexEvent)
@@ -83,8 +102,14 @@ def cost_index(context: EventContext, event: CostIndexEvent) -> None:
 class SegmentEvent(EventBase):
     kind: Literal["segment"] = Field(description="A segment grows, shrinks or changes its growth.")
     segment: str = Field(description="Segment name.")
-    size_factor: PositiveFloat = Field(1.0, description="Multiplies the segment's current size.")
-    growth: float | None = Field(None, gt=-1, description="New growth rate per step (null: keep).")
+    size_factor: Factor = Field(
+        1.0,
+        description=f"Multiplies the segment's current size; {FACTOR_RANGE} (the size reached "
+        "is checked against the largest projected segment size).",
+    )
+    growth: Growth | None = Field(
+        None, description="New growth rate per step, above -1 and at most 1 (null: keep)."
+    )
 
 
 @handles(SegmentEvent)
@@ -100,11 +125,15 @@ class RegulationEvent(EventBase):
     kind: Literal["regulation"] = Field(
         description="A rule adds per-unit cost and/or caps data use."
     )
-    unit_cost_add: NonNegativeFloat = Field(0.0, description="Compliance cost per unit served.")
+    unit_cost_add: NonNegativePrice = Field(
+        0.0, description=f"Compliance cost per unit served, 0 to {MAX_PRICE:g}."
+    )
     data_cap: dict[str, Share] | None = Field(
         None, description="Highest data-mix weight allowed per segment (e.g. {chinese: 0.1})."
     )
-    firms: list[str] | None = Field(None, description="Firms affected (null: all active firms).")
+    firms: list[str] | None = Field(
+        None, description="Firms affected (null: all firms active when it fires)."
+    )
 
 
 @handles(RegulationEvent)
@@ -136,7 +165,12 @@ def open_source(context: EventContext, event: OpenSourceEvent) -> None:
 class EntryWaveEvent(EventBase):
     kind: Literal["entry_wave"] = Field(description="Several firms of one archetype enter at once.")
     archetype: str = Field(description="Archetype of the entrants.")
-    count: int = Field(1, ge=1, le=1000, description="Number of entrants.")
+    count: int = Field(
+        1,
+        ge=1,
+        le=1000,
+        description="Number of entrants, 1 to 1000 (they count towards the firm limit).",
+    )
 
 
 @handles(EntryWaveEvent)

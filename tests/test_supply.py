@@ -34,3 +34,16 @@ def test_rd_compute_and_release_cycle():
     np.testing.assert_array_equal(
         release_due(6, np.array([0, 2, 6]), np.array([6, 6, 1])), [True, False, False]
     )
+
+
+def test_spillover_with_a_subnormal_rival_demand_stays_finite():
+    """lost / weight_sum overflowed to inf when a rival's demand was subnormal (found by the
+    hypothesis property of test_properties.py)."""
+    import numpy as np
+
+    from simulator.market.supply import S
+
+    demand = np.array([[10.0], [5e-324]])
+    sales, lost = S(demand, np.array([1e-12, 100.0]), spill=True)
+    assert np.isfinite(sales).all() and np.isfinite(lost).all()
+    assert sales.sum() + lost.sum() == __import__("pytest").approx(demand.sum())

@@ -42,9 +42,10 @@ def S(demand: Array, capacity: Array, spill: bool = False) -> tuple[Array, Array
         weight_sum = weights.sum(axis=0)
         if lost.sum() <= 1e-12 or not weight_sum.any():
             break
-        offered = (
-            np.divide(lost, weight_sum, out=np.zeros_like(lost), where=weight_sum > 0) * weights
-        )
+        # each rival's part of the pool first (<= 1), then the pool: no overflow when a
+        # rival's demand is subnormal
+        part = np.divide(weights, weight_sum, out=np.zeros_like(weights), where=weight_sum > 0)
+        offered = lost * part
         taken = offered * _fill_ratio(offered.sum(axis=1), spare)[:, None]
         sales = sales + taken
         lost = lost - taken.sum(axis=0)

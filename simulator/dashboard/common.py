@@ -10,8 +10,27 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from simulator import schema
 from simulator.dashboard.page import FIRM_PALETTE, firm_colors
 from simulator.results import RunResult
+
+READS = {
+    "model": (
+        "step", "hhi", "price_index", "price_dispersion", "consumer_surplus", "outside_share",
+        "open_share", "best_open_quality", "homogenization", "n_firms", "entries", "exits",
+        "n_links", "n_alliances", "n_joint_rd", "n_market_sharing", "density",
+    ),
+    "firms": (
+        "step", "firm", "firm_id", "archetype", "price", "profit", "cash", "share",
+        "open_weights", "degree_centrality",
+    ),
+    "segments": ("step", "firm", "segment", "share", "quality", "focus"),
+    "edges": ("step", "source", "target", "type", "start_step"),
+}  # fmt: skip
+"""The output columns the dashboard reads: checked against simulator.schema at import, so a
+renamed column fails here, not in a reader's browser."""
+for _table, _columns in READS.items():
+    schema.require(_table, _columns)
 
 MAX_FIRM_TRACES = 24
 """Firms drawn one by one; beyond this the smallest (by peak share) are folded into 'others'."""

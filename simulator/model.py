@@ -125,8 +125,7 @@ class MarketModel(MarketShell):
         self.exits: list[dict[str, Any]] = []
         self._entrant_count = 0
         self.step_entries = self.step_exits = 0
-        for spec in scenario.companies:
-            self._add_firm(spec)
+        self._add_firms(list(scenario.companies))
         for link in scenario.links:
             self.network.link(link.source, link.target, link.type, 0, link.term)
         self._clearing: clear.Clearing | None = None
@@ -155,30 +154,41 @@ class MarketModel(MarketShell):
     # --- firms entering and leaving ---------------------------------------------------------
 
     def _add_firm(self, spec: Company, entrant: bool = False) -> CompanyAgent:
+        return self._add_firms([spec], entrant)[0]
+
+    def _add_firms(self, specs: list[Company], entrant: bool = False) -> list[CompanyAgent]:
+        """Add firms' rows, agents and network nodes; ship their first models (one quality
+        lookup for all); open the weights of those that start open."""
         state = self.state
-        strategy = spec.strategy.model_dump()
-        rules = {registry.key: strategy.pop(registry.key) for registry in DECISIONS}
-        for key, name in rules.items():
-            self.rules[key].setdefault(name, _registry(key).make(name))
-        row = state.add_firm(
-            spec.name, spec.archetype or "", firm_row(spec, self.scenario, self.steps), rules, strategy
+        strategies = [spec.strategy.model_dump() for spec in specs]
+        rules = [{r.key: strategy.pop(r.key) for r in DECISIONS} for strategy in strategies]
+        for firm_rules in rules:
+            for key, name in firm_rules.items():
+                self.rules[key].setdefault(name, _registry(key).make(name))
+        rows = state.add_firms(
+            [spec.name for spec in specs],
+            [spec.archetype or "" for spec in specs],
+            [firm_row(spec, self.scenario, self.steps) for spec in specs],
+            rules,
+            strategies,
         )
-        state.refresh_unit_cost(slice(row, row + 1))
-        firm = CompanyAgent(self, spec.name, spec.archetype or "", row)
-        state.firm_id[row] = firm.unique_id
-        self.firms.append(firm)
-        self.network.add_firm(spec.name)
+        state.refresh_unit_cost(rows)
+        agents = []
+        for spec, row in zip(specs, rows, strict=True):
+            agent = CompanyAgent(self, spec.name, spec.archetype or "", int(row))
+            state.firm_id[row] = agent.unique_id
+            self.network.add_firm(spec.name)
+            agents.append(agent)
+        self.firms.extend(agents)
         if entrant:  # an entrant starts by fine-tuning the best open model, if that is better
             base = finetune_base_compute(
                 state.model_compute, state.open_weights, self.market.open_model.finetune_efficiency
             )
-            state.model_compute[row] = max(state.model_compute[row], base)
-        rows = np.array([row])
+            state.model_compute[rows] = np.maximum(state.model_compute[rows], base)
         release.ship(state, rows, state.model_compute[rows], self.quality_source, self.steps)
-        state.generation[row] -= 1  # the model it starts with is its first generation
-        if spec.open_weights:
-            self.open_weights(rows)
-        return firm
+        state.generation[rows] -= 1  # the model a firm starts with is its first generation
+        self.open_weights(rows[[spec.open_weights for spec in specs]])
+        return agents
 
     def enter(self, archetype: str) -> CompanyAgent:
         """A new firm of ``archetype`` enters now (cheaper while an open model exists)."""

@@ -121,22 +121,37 @@ class MarketState:
         params: dict[str, Any],
     ) -> int:
         """Append one firm's row (columns not in ``values`` start at zero); returns its row."""
-        self.names.append(name)
-        self.archetypes.append(archetype)
+        return int(self.add_firms([name], [archetype], [values], [rules], [params])[0])
+
+    def add_firms(
+        self,
+        names: list[str],
+        archetypes: list[str],
+        values: list[dict[str, Any]],
+        rules: list[dict[str, str]],
+        params: list[dict[str, Any]],
+    ) -> Array:
+        """Append several firms' rows at once (one copy of each column); returns their rows."""
+        first = self.n_firms
+        self.names.extend(names)
+        self.archetypes.extend(archetypes)
         for key, column in self.columns.items():
             default = np.zeros(column.shape[1:], dtype=column.dtype)
-            value = np.asarray(values.get(key, default), dtype=column.dtype)
-            self.columns[key] = np.concatenate([column, value[None]])
-        for table, new in ((self.rules, rules), (self.params, params)):
-            for key, value in new.items():
-                cell = np.empty(1, dtype=object)
-                cell[0] = value  # lists stay one cell (e.g. link_types)
+            new = np.array([np.asarray(v.get(key, default), dtype=column.dtype) for v in values])
+            self.columns[key] = np.concatenate([column, new.reshape((len(values), *column.shape[1:]))])
+        for table, rows in ((self.rules, rules), (self.params, params)):
+            for key in rows[0] if rows else ():
+                cells = np.empty(len(rows), dtype=object)
+                for i, row in enumerate(rows):
+                    cells[i] = row[key]  # lists stay one cell (e.g. link_types)
                 old = table.get(key, np.zeros(0, dtype=object))
-                table[key] = np.concatenate([old.astype(object), cell])
+                table[key] = np.concatenate([old.astype(object), cells])
         for key, column in self.params.items():  # numeric parameters as float arrays
-            if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in column):
+            if column.dtype == object and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in column
+            ):
                 self.params[key] = column.astype(float)
-        return self.n_firms - 1
+        return np.arange(first, self.n_firms)
 
     def remove_firms(self, rows: Array) -> None:
         """Delete the rows of firms that exit."""

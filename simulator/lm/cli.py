@@ -81,12 +81,15 @@ def _config_from_args(args: argparse.Namespace):
     if args.threads < 1:
         raise UsageError(f"--threads: must be >= 1, got {args.threads}")
     if args.base is not None:
+        from simulator.lm.cache import BrokenEntry
         from simulator.lm.train import cached_measurement
 
         try:
             found = cached_measurement(args.base)
         except ValueError as error:
             raise UsageError(f"--base: {error}") from None
+        except BrokenEntry as error:
+            raise UsageError(f"--base: {error}; train the base model again") from None
         if found is None:
             raise UsageError(f"--base: no trained model with config hash {args.base!r}")
     if args.zoo_level is not None:
@@ -128,7 +131,8 @@ def _config_from_args(args: argparse.Namespace):
 
 
 def handle_train(args: argparse.Namespace) -> int:
-    from simulator.lm.train import train
+    from simulator.lm.cache import BrokenEntry
+    from simulator.lm.train import ModelNotFound, train
 
     try:
         config = _config_from_args(args)
@@ -137,6 +141,10 @@ def handle_train(args: argparse.Namespace) -> int:
         measurement = train(config, quiet=args.quiet)
     except UsageError as error:
         return _fail("lm train", str(error))
+    except BrokenEntry as error:  # the base model's entry (the model's own is retrained)
+        return _fail("lm train", f"--base: {error}; train the base model again")
+    except ModelNotFound as error:  # the base model went missing after the check
+        return _fail("lm train", f"--base: {error}")
     except ValueError as error:  # e.g. CUDA requested but absent
         return _fail("lm train", f"--device: {error}" if "device" in str(error) else str(error))
     print(measurement.to_json())
@@ -148,6 +156,7 @@ def handle_train(args: argparse.Namespace) -> int:
 def handle_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from simulator.lm.cache import BrokenEntry
     from simulator.lm.grid import load_zoo_table
     from simulator.lm.lookup import quality_from_bpb
     from simulator.lm.train import load_model
@@ -163,6 +172,10 @@ def handle_sample(args: argparse.Namespace) -> int:
             config_hash, option = _config_from_args(args).config_hash(), "model options"
         try:
             model, measurement = load_model(config_hash)
+        except BrokenEntry as error:
+            raise UsageError(
+                f"{option}: {error}; train it again with `llm-market lm train` and the same options"
+            ) from None
         except (KeyError, ValueError):
             raise UsageError(
                 f"{option}: no trained model with config hash {config_hash!r} in the cache "

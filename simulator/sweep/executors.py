@@ -63,8 +63,9 @@ def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Itera
         pool.shutdown(wait=not pending, cancel_futures=True)
 
 
-def run_dask(tasks: Iterable[RunTask], workers: int | None = None,
-             options: DaskOptions | None = None) -> Iterator[RunRecord]:
+def run_dask(
+    tasks: Iterable[RunTask], workers: int | None = None, options: DaskOptions | None = None
+) -> Iterator[RunRecord]:
     from dask.distributed import Client, LocalCluster, as_completed
 
     options = options or DaskOptions()
@@ -72,15 +73,21 @@ def run_dask(tasks: Iterable[RunTask], workers: int | None = None,
     if options.address:
         client = Client(options.address)
     else:
-        cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                               processes=options.processes, dashboard_address=None,
-                               silence_logs=logging.ERROR)
+        cluster = LocalCluster(
+            n_workers=workers or available_cores(),
+            threads_per_worker=1,
+            processes=options.processes,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
         client = Client(cluster)
     try:
         slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
         queue = iter(tasks)
-        first = [client.submit(run_one, task, pure=False) for _, task in zip(range(slots), queue,
-                                                                           strict=False)]
+        first = [
+            client.submit(run_one, task, pure=False)
+            for _, task in zip(range(slots), queue, strict=False)
+        ]
         futures = as_completed(first)
         for future in futures:
             record = future.result()
@@ -95,8 +102,12 @@ def run_dask(tasks: Iterable[RunTask], workers: int | None = None,
             cluster.close()
 
 
-def execute(tasks: list[RunTask], executor: str, workers: int | None = None,
-            dask_options: DaskOptions | None = None) -> Iterator[RunRecord]:
+def execute(
+    tasks: list[RunTask],
+    executor: str,
+    workers: int | None = None,
+    dask_options: DaskOptions | None = None,
+) -> Iterator[RunRecord]:
     """Finished runs of ``tasks`` in completion order, computed by ``executor``."""
     if executor == "serial":
         return run_serial(tasks)

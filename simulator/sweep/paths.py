@@ -39,8 +39,10 @@ class ParameterPath:
 
 
 def _item_names(items: list[Any]) -> list[str | None]:
-    return [item.get("name") if isinstance(item, dict) and isinstance(item.get("name"), str)
-            else None for item in items]
+    return [
+        item.get("name") if isinstance(item, dict) and isinstance(item.get("name"), str) else None
+        for item in items
+    ]
 
 
 def resolve_path(data: dict[str, Any], text: str) -> ParameterPath:
@@ -69,7 +71,7 @@ def resolve_path(data: dict[str, Any], text: str) -> ParameterPath:
             names = _item_names(node)
             index = None
             for width in range(len(parts) - i, 0, -1):  # longest name first: names may hold dots
-                candidate = ".".join(parts[i:i + width])
+                candidate = ".".join(parts[i : i + width])
                 if candidate in names:
                     index = names.index(candidate)
                     i += width
@@ -82,7 +84,8 @@ def resolve_path(data: dict[str, Any], text: str) -> ParameterPath:
                 else:
                     known = [n for n in names if n is not None]
                     choices = (f"names: {', '.join(known)}; or " if known else "") + (
-                        f"an index 0..{len(node) - 1}" if node else "the list is empty")
+                        f"an index 0..{len(node) - 1}" if node else "the list is empty"
+                    )
                     raise PathError(f"no item {part!r} in {where} ({choices})")
             keys.append(index)
             canonical.append(names[index] or str(index))

@@ -43,21 +43,30 @@ class SweepPlan:
     def task(self, run: int) -> RunTask:
         reps = self.resolved.spec.replications
         point, replication = divmod(run, reps)
-        return RunTask(run=run, point=point, replication=replication,
-                       seed=int(self.seeds[point, replication]), scenario=self.scenarios[point],
-                       params=self.design.points[point],
-                       outcomes=tuple(self.resolved.spec.outcomes),
-                       firms=tuple(c.name for c in self.resolved.base.companies))
+        return RunTask(
+            run=run,
+            point=point,
+            replication=replication,
+            seed=int(self.seeds[point, replication]),
+            scenario=self.scenarios[point],
+            params=self.design.points[point],
+            outcomes=tuple(self.resolved.spec.outcomes),
+            firms=tuple(c.name for c in self.resolved.base.companies),
+        )
 
 
 def _blame(line: str, resolved: ResolvedSpec, point: dict[str, Any]) -> tuple[str, str]:
     """Which parameter a scenario error of a sampled point is about: (key, message)."""
     field_path = line.split(": ", 1)[0]
     for text, path in resolved.paths.items():
-        if field_path == path.canonical or field_path.startswith(path.canonical + ".") \
-                or path.canonical.startswith(field_path + "."):
-            return text, (f"parameters.{text}: value {point[text]!r} gives an invalid "
-                          f"scenario ({line})")
+        if (
+            field_path == path.canonical
+            or field_path.startswith(path.canonical + ".")
+            or path.canonical.startswith(field_path + ".")
+        ):
+            return text, (
+                f"parameters.{text}: value {point[text]!r} gives an invalid scenario ({line})"
+            )
     values = ", ".join(f"{k}={v!r}" for k, v in point.items())
     return line, f"parameters: the point {values} gives an invalid scenario ({line})"
 
@@ -85,11 +94,15 @@ def plan_sweep(spec: str | Path | dict[str, Any] | ResolvedSpec) -> SweepPlan:
                     problems[key][0] = message
     if problems:
         n = len(design.points)
-        errors = [message + (f"; {count} of {n} points are invalid" if count > 1 else "")
-                  for message, count in problems.values()]
+        errors = [
+            message + (f"; {count} of {n} points are invalid" if count > 1 else "")
+            for message, count in problems.values()
+        ]
         more = len(errors) - MAX_ERROR_LINES
-        raise SweepSpecError(errors[:MAX_ERROR_LINES]
-                             + ([f"parameters: ... and {more} more problems"] if more > 0 else []))
+        raise SweepSpecError(
+            errors[:MAX_ERROR_LINES]
+            + ([f"parameters: ... and {more} more problems"] if more > 0 else [])
+        )
     seeds = run_seeds(resolved.root_seed, len(design.points), resolved.spec.replications)
     return SweepPlan(resolved=resolved, design=design, scenarios=scenarios, seeds=seeds)
 
@@ -119,8 +132,13 @@ class SweepResult:
         return self.runs[self.runs["error"] != ""]
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"runs": self.runs, "series": self.series, "quantiles": self.quantiles,
-                "summary": self.summary, "sensitivity": self.sensitivity}
+        return {
+            "runs": self.runs,
+            "series": self.series,
+            "quantiles": self.quantiles,
+            "summary": self.summary,
+            "sensitivity": self.sensitivity,
+        }
 
 
 def assemble(plan: SweepPlan, records: list[RunRecord]) -> dict[str, pd.DataFrame]:
@@ -153,18 +171,31 @@ def _progress_bar(enabled: bool, total: int, done: int, title: str):
         TimeRemainingColumn,
     )
 
-    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=Console(stderr=True), disable=not enabled)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
     task = progress.add_task(title, total=total, completed=done, rate="")
     return progress, task
 
 
-def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None = None,
-        executor: str | None = None, workers: int | None = None, progress: bool = True,
-        max_runs: int | None = None, dask_address: str | None = None,
-        on_run: ProgressCallback | None = None) -> SweepResult:
+def run(
+    spec: str | Path | dict[str, Any] | ResolvedSpec,
+    out: str | Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    max_runs: int | None = None,
+    dask_address: str | None = None,
+    on_run: ProgressCallback | None = None,
+) -> SweepResult:
     """Run a sweep (or finish one) and return its tables.
 
     ``spec``: a spec YAML path, a spec mapping (scenario paths relative to the CWD) or a
@@ -193,16 +224,20 @@ def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None
         finished = {run for run in store.finished_runs() if run < plan.n_runs}
     todo = [run for run in range(plan.n_runs) if run not in finished]
     if max_runs is not None:
-        todo = todo[:max(0, max_runs)]
+        todo = todo[: max(0, max_runs)]
     records: list[RunRecord] = []
     done = len(finished)
-    bar, bar_task = _progress_bar(progress and bool(todo), plan.n_runs, done,
-                                  f"sweep {resolved.name}")
+    bar, bar_task = _progress_bar(
+        progress and bool(todo), plan.n_runs, done, f"sweep {resolved.name}"
+    )
     with bar:
         tick = time.perf_counter()
-        results = execute([plan.task(run) for run in todo],
-                          executor or resolved.spec.executor,
-                          workers or resolved.spec.workers, options)
+        results = execute(
+            [plan.task(run) for run in todo],
+            executor or resolved.spec.executor,
+            workers or resolved.spec.workers,
+            options,
+        )
         for count, record in enumerate(results, start=1):
             if store is not None:
                 store.write_run(record)
@@ -219,8 +254,14 @@ def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None
     tables = assemble(plan, records)
     if store is not None and complete:
         store.write_tables(tables)
-    return SweepResult(plan=plan, out=Path(out) if out is not None else None, complete=complete,
-                       ran=len(todo), wall_time_s=time.perf_counter() - start, **tables)
+    return SweepResult(
+        plan=plan,
+        out=Path(out) if out is not None else None,
+        complete=complete,
+        ran=len(todo),
+        wall_time_s=time.perf_counter() - start,
+        **tables,
+    )
 
 
 def load(out: str | Path) -> SweepResult:
@@ -243,7 +284,11 @@ def load(out: str | Path) -> SweepResult:
     plan = plan_sweep(parse_sweep_spec(document))
     missing = [name for name in TABLES if not (out / f"{name}.parquet").is_file()]
     if missing:
-        raise SweepSpecError([f"{out}: the sweep is not finished ({', '.join(missing)} missing); "
-                              "run it again to finish it"])
+        raise SweepSpecError(
+            [
+                f"{out}: the sweep is not finished ({', '.join(missing)} missing); "
+                "run it again to finish it"
+            ]
+        )
     tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
     return SweepResult(plan=plan, out=out, complete=True, ran=0, wall_time_s=0.0, **tables)

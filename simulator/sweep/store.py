@@ -48,8 +48,10 @@ def resolved_spec_document(resolved: ResolvedSpec) -> dict[str, Any]:
     document = resolved.spec.model_dump(mode="json")
     document["seed"] = resolved.root_seed
     document["samples"] = None if resolved.spec.method == "grid" else resolved.spec.n_samples
-    document["parameters"] = {path: dist.model_dump(mode="json", exclude_none=True)
-                              for path, dist in resolved.spec.parameters.items()}
+    document["parameters"] = {
+        path: dist.model_dump(mode="json", exclude_none=True)
+        for path, dist in resolved.spec.parameters.items()
+    }
     return document
 
 
@@ -70,17 +72,26 @@ class SweepStore:
                 stored = yaml.safe_load(spec_path.read_text(encoding="utf-8")) or {}
             except (OSError, yaml.YAMLError) as exc:
                 raise SweepSpecError(
-                    [f"{spec_path}: cannot read the stored spec ({exc})"]) from None
+                    [f"{spec_path}: cannot read the stored spec ({exc})"]
+                ) from None
             if stored.get("fingerprint") != key:
                 old = stored.get("identity") or {}
                 changed = [k for k in identity if old.get(k) != identity[k]] or ["fingerprint"]
-                raise SweepSpecError([
-                    f"{self.out}: made by a different sweep spec (changed: {', '.join(changed)}); "
-                    "use another --out folder or delete this one"])
+                raise SweepSpecError(
+                    [
+                        f"{self.out}: made by a different sweep spec "
+                        f"(changed: {', '.join(changed)}); "
+                        "use another --out folder or delete this one"
+                    ]
+                )
             return
         if self.out.exists() and any(self.out.iterdir()):
-            raise SweepSpecError([f"{self.out}: folder is not empty and holds no sweep "
-                                  f"({SPEC_FILE} missing); use another --out folder"])
+            raise SweepSpecError(
+                [
+                    f"{self.out}: folder is not empty and holds no sweep "
+                    f"({SPEC_FILE} missing); use another --out folder"
+                ]
+            )
         document = {
             "fingerprint": key,
             "spec": resolved_spec_document(resolved),
@@ -88,8 +99,11 @@ class SweepStore:
             "identity": identity,
         }
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(spec_path, "# Resolved sweep spec; resuming checks `fingerprint`.\n"
-                          + yaml.safe_dump(document, sort_keys=False, allow_unicode=True))
+        atomic_write_text(
+            spec_path,
+            "# Resolved sweep spec; resuming checks `fingerprint`.\n"
+            + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+        )
 
     def run_path(self, run: int) -> Path:
         return self.runs_dir / f"run-{run:06d}.parquet"
@@ -98,8 +112,9 @@ class SweepStore:
         """Ids of the runs whose file exists (temp files of interrupted writes do not count)."""
         if not self.runs_dir.exists():
             return set()
-        return {int(m.group(1)) for name in os.listdir(self.runs_dir)
-                if (m := RUN_FILE.match(name))}
+        return {
+            int(m.group(1)) for name in os.listdir(self.runs_dir) if (m := RUN_FILE.match(name))
+        }
 
     def write_run(self, record: RunRecord) -> None:
         """Write one run's file atomically and durably: it exists whole or not at all."""
@@ -136,5 +151,7 @@ class SweepStore:
                 continue
             write_frame(self.out / f"{name}.parquet", frame)
             if name == "sensitivity":
-                atomic_write(self.out / "sensitivity.csv",
-                             lambda tmp, frame=frame: frame.to_csv(tmp, index=False))
+                atomic_write(
+                    self.out / "sensitivity.csv",
+                    lambda tmp, frame=frame: frame.to_csv(tmp, index=False),
+                )

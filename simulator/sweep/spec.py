@@ -14,9 +14,11 @@ outcome metrics to record::
     outcomes: [final_hhi, final_share.OpenLab, mean_price]
 
 Validation checks everything before any run: unknown keys, every parameter path against the
-base scenario, every outcome name against the metric registry and the scenario's firms. A
-problem is reported as ``SweepSpecError`` (a ScenarioError, so ``llm-market`` prints one line
-per problem and exits with code 2).
+base scenario, every outcome name against the metric registry and the scenario's firms, and the
+design's size: a sweep of more than ``MAX_RUNS`` runs (points x replications) is refused with
+the count it would need, before anything is drawn or written. A problem is reported as
+``SweepSpecError`` (a ScenarioError, so ``llm-market`` prints one line per problem and exits
+with code 2).
 """
 
 from __future__ import annotations
@@ -42,6 +44,13 @@ RESERVED_COLUMNS = ("run", "point", "replication", "seed", "error")
 """Columns of the runs table that a parameter or outcome name may not take."""
 
 DISTRIBUTIONS = ("uniform", "loguniform", "integer", "choice", "values")
+
+MAX_RUNS = 1_000_000
+"""The most runs (parameter points x replications) one sweep may have. Planning validates every
+point's scenario before the first run (~1 ms a point) and every run leaves a file in DIR/runs/;
+a million runs is already hours to days of computing. Larger designs are refused at validation,
+before anything is drawn or written, with the run count they would need."""
+DASK_CONNECT_TIMEOUT_S = 5.0
 
 
 class SweepSpecError(ScenarioError):
@@ -142,6 +151,13 @@ class DaskOptions(Strict):
         description="LocalCluster workers are processes (else threads "
         "of this process; only useful for debugging).",
     )
+    connect_timeout: float = Field(
+        DASK_CONNECT_TIMEOUT_S,
+        gt=0,
+        le=600,
+        description="Seconds to wait for the scheduler at `address` before giving up with a "
+        "one-line error.",
+    )
 
 
 class SweepSpec(Strict):
@@ -163,7 +179,8 @@ class SweepSpec(Strict):
         10,
         ge=1,
         description="Runs per parameter point, each with its own "
-        "independent random stream (SeedSequence.spawn).",
+        "independent random stream (SeedSequence.spawn). A sweep has at most 1,000,000 runs "
+        "(points x replications).",
     )
     method: Literal["grid", "random", "lhs", "sobol"] = Field(
         "lhs",
@@ -204,6 +221,21 @@ class SweepSpec(Strict):
     )
     dask: DaskOptions = Field(default_factory=DaskOptions, description="Dask executor options.")
 
+    @field_validator("replications", "samples", "grid_levels", "workers", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Counts written as 1e9 (a string to YAML) or 1.0e9 (a float) are whole numbers."""
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+        elif isinstance(value, float):
+            number = value
+        else:
+            return value
+        return int(number) if math.isfinite(number) and number == int(number) else value
+
     @field_validator("outcomes")
     @classmethod
     def _unique(cls, value: list[str]) -> list[str]:
@@ -215,6 +247,69 @@ class SweepSpec(Strict):
     @property
     def n_samples(self) -> int:
         return self.samples if self.samples is not None else 64
+
+
+def grid_level_count(dist: Distribution, levels: int) -> int:
+    """How many levels a parameter takes in a grid design (``design.grid_levels`` draws them)."""
+    if dist.kind in ("uniform", "loguniform"):
+        return levels
+    if dist.kind == "integer":
+        lo, hi = dist.integer
+        return min(hi - lo + 1, levels)
+    return len(dist.items)
+
+
+def design_points(spec: SweepSpec) -> int:
+    """The number of parameter points of the spec's design, computed without drawing it."""
+    if spec.method == "grid" or not spec.parameters:
+        return math.prod(grid_level_count(d, spec.grid_levels) for d in spec.parameters.values())
+    if spec.method == "sobol":
+        return spec.n_samples * (len(spec.parameters) + 2)
+    return spec.n_samples
+
+
+def count_text(n: int) -> str:
+    """A count for a message: 1,234,567, or 1.2e+40 when it is too long to read."""
+    if n < 10**15:
+        return f"{n:,}"
+    exponent = math.floor(math.log10(n))
+    return f"{10 ** (math.log10(n) - exponent):.1f}e+{exponent}"
+
+
+def design_size_error(spec: SweepSpec) -> str | None:
+    """The one-line error of a design with more than MAX_RUNS runs, else None."""
+    points = design_points(spec)
+    runs = points * spec.replications
+    if runs <= MAX_RUNS:
+        return None
+    if spec.method == "grid" or not spec.parameters:
+        counts = [grid_level_count(d, spec.grid_levels) for d in spec.parameters.values()]
+        numeric = any(
+            d.kind in ("uniform", "loguniform", "integer") for d in spec.parameters.values()
+        )
+        key = "grid_levels" if numeric else "parameters"
+        product = (
+            " x ".join(count_text(c) for c in counts)
+            if len(counts) <= 6
+            else f"the product of {len(counts)} parameters' levels"
+        )
+        design = f"the grid has {product} = {count_text(points)} points"
+    elif spec.method == "sobol":
+        key = "samples"
+        design = (
+            f"the sobol design has {count_text(spec.n_samples)} x "
+            f"({len(spec.parameters)} parameters + 2) = {count_text(points)} points"
+        )
+    else:
+        key = "samples"
+        design = f"the {spec.method} design has {count_text(points)} points"
+    if points <= MAX_RUNS:
+        key = "replications"
+    return (
+        f"{key}: {design} x {count_text(spec.replications)} replications = "
+        f"{count_text(runs)} runs, more than the limit of {count_text(MAX_RUNS)} runs "
+        "per sweep"
+    )
 
 
 class ResolvedSpec:
@@ -363,6 +458,9 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
             )
         if not spec.parameters:
             errors.append("parameters: sobol needs at least one parameter")
+    too_big = design_size_error(spec)
+    if too_big is not None:
+        errors.append(too_big)
     if errors:
         raise SweepSpecError(errors)
     root_seed = spec.seed if spec.seed is not None else base.seed

@@ -13,6 +13,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pandas.testing as pdt
 import pyarrow as pa
@@ -23,6 +24,7 @@ from simulator import sweep
 from simulator.cli import main
 from simulator.sweep import executors
 from simulator.sweep import store as store_module
+from simulator.sweep.analysis import series_quantiles
 from simulator.sweep.design import grid_levels
 from simulator.sweep.spec import MAX_RUNS, Distribution, design_points, grid_level_count
 from simulator.sweep.store import DIGEST_KEY, ROW_KEY, SweepStore
@@ -517,3 +519,50 @@ def test_an_executor_failing_mid_sweep_keeps_the_finished_runs(tmp_path, monkeyp
         f"{out}: run the same command to resume"
     ]
     assert SweepStore(out).finished_runs() == {0, 1}
+
+
+def _melted_quantiles(series: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
+    """The definition: every variable melted into one long frame, grouped, quantiles."""
+    values = [c for c in series.columns if c not in ("run", "point", "replication", "step")]
+    long = series.melt(id_vars=[*by, "step"], value_vars=values, var_name="variable")
+    grouped = long.groupby([*by, "variable", "step"], sort=True)["value"]
+    table = grouped.quantile([0.05, 0.25, 0.5, 0.75, 0.95]).unstack()
+    table.columns = ["q05", "q25", "q50", "q75", "q95"]
+    table.insert(0, "mean", grouped.mean())
+    return table.reset_index()
+
+
+def _many_series(runs: int, replications: int, steps: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    rows = runs * steps
+    frame = pd.DataFrame(
+        {
+            "run": np.repeat(np.arange(runs), steps),
+            "point": np.repeat(np.arange(runs) // replications, steps),
+            "replication": np.repeat(np.arange(runs) % replications, steps),
+            "step": np.tile(np.arange(1, steps + 1), runs),
+        }
+    )
+    for name in ("hhi", "price_index", "n_firms", "share.B", "share.A", "share.entrants"):
+        frame[name] = rng.random(rows)
+    frame.loc[7, "hhi"] = np.nan
+    return frame
+
+
+@pytest.mark.parametrize("by", [("point",), ()])
+def test_series_quantiles_equal_the_melted_definition(by):
+    series = _many_series(runs=60, replications=4, steps=9)
+    pdt.assert_frame_equal(series_quantiles(series, by=by), _melted_quantiles(series, by))
+
+
+def test_series_quantiles_need_little_more_memory_than_the_series():
+    """The melt made a frame of runs x steps x variables rows: ~10x the series at its peak."""
+    series = _many_series(runs=400, replications=20)
+    size = int(series.memory_usage(index=True).sum())
+    tracemalloc.start()
+    try:
+        series_quantiles(series)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * size, (peak, size)

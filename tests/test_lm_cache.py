@@ -435,3 +435,45 @@ def test_cli_train_with_the_cache_path_a_file_prints_the_measurement(tmp_path):
     assert len(err) == 1 and err[0].startswith(f"warning: cannot write to the LM cache {root}")
     assert "Traceback" not in done.stderr
     assert root.read_text() == "I am a file"  # the user's file is left alone
+
+
+# --- the zoo table's destination --------------------------------------------------------
+
+
+@pytest.fixture
+def no_build(monkeypatch):
+    from simulator.lm import grid
+
+    def refuse(**kwargs):
+        raise AssertionError("the zoo was built although its table cannot be written")
+
+    monkeypatch.setattr(grid, "build_zoo", refuse)
+
+
+@pytest.mark.parametrize("where", ["under a file", "a folder"])
+def test_zoo_build_refuses_an_unwritable_table_path_before_training(
+    where, tmp_path, no_build, capsys
+):
+    (tmp_path / "file").write_text("x")
+    out = tmp_path / "file" / "zoo.csv" if where == "under a file" else tmp_path
+    assert run_cli(["lm", "zoo", "build", "--grid", "small", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"llm-market lm zoo build: error: --out: {out} ")
+
+
+def test_zoo_build_that_cannot_write_its_table_at_the_end_is_one_line(
+    tmp_path, monkeypatch, capsys
+):
+    from simulator.lm import grid
+
+    def full(**kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(grid, "build_zoo", full)
+    out = tmp_path / "zoo.csv"
+    assert run_cli(["lm", "zoo", "build", "--grid", "small", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"llm-market lm zoo build: error: --out: cannot write {out} (No space left on device); "
+        "the trained models are in the cache: run the same command again to write the table"
+    ]

@@ -10,6 +10,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from simulator.lm import corpus
 
@@ -210,9 +211,28 @@ def handle_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (checked by writing a probe), or None."""
+    import tempfile
+
+    if path.is_dir():
+        return "is a folder"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the build creates the missing folders
+    try:
+        if not folder.is_dir():
+            return f"{folder} is not a folder"
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"cannot write in {folder} ({error.strerror or error})"
+    return None
+
+
 def handle_zoo_build(args: argparse.Namespace) -> int:
     from simulator.lm.fit import fit_segments, format_fits
-    from simulator.lm.grid import build_zoo, resolve_grid
+    from simulator.lm.grid import build_zoo, resolve_grid, shipped_table_path
 
     if args.threads < 1:
         return _fail("lm zoo build", f"--threads: must be >= 1, got {args.threads}")
@@ -220,15 +240,26 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
         resolve_grid(args.grid)
     except ValueError as error:
         return _fail("lm zoo build", f"--grid: {error}")
-    table = build_zoo(
-        grid=args.grid,
-        threads=args.threads,
-        out=args.out,
-        device=args.device,
-        seed=args.seed,
-        quiet=args.quiet,
-        log=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    out = Path(args.out) if args.out is not None else shipped_table_path()
+    problem = _unwritable(out)
+    if problem is not None:  # found now, not after hours of training
+        return _fail("lm zoo build", f"--out: {out} {problem}")
+    try:
+        table = build_zoo(
+            grid=args.grid,
+            threads=args.threads,
+            out=args.out,
+            device=args.device,
+            seed=args.seed,
+            quiet=args.quiet,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except OSError as error:
+        return _fail(
+            "lm zoo build",
+            f"--out: cannot write {out} ({error.strerror or error}); the trained models are "
+            "in the cache: run the same command again to write the table",
+        )
     if not args.quiet:
         print(format_fits(fit_segments(table)))
     return 0

@@ -10,6 +10,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from simulator.lm import corpus
 
@@ -81,12 +82,15 @@ def _config_from_args(args: argparse.Namespace):
     if args.threads < 1:
         raise UsageError(f"--threads: must be >= 1, got {args.threads}")
     if args.base is not None:
+        from simulator.lm.cache import BrokenEntry
         from simulator.lm.train import cached_measurement
 
         try:
             found = cached_measurement(args.base)
         except ValueError as error:
             raise UsageError(f"--base: {error}") from None
+        except BrokenEntry as error:
+            raise UsageError(f"--base: {error}; train the base model again") from None
         if found is None:
             raise UsageError(f"--base: no trained model with config hash {args.base!r}")
     if args.zoo_level is not None:
@@ -128,7 +132,8 @@ def _config_from_args(args: argparse.Namespace):
 
 
 def handle_train(args: argparse.Namespace) -> int:
-    from simulator.lm.train import train
+    from simulator.lm.cache import BrokenEntry
+    from simulator.lm.train import ModelNotFound, train
 
     try:
         config = _config_from_args(args)
@@ -137,6 +142,10 @@ def handle_train(args: argparse.Namespace) -> int:
         measurement = train(config, quiet=args.quiet)
     except UsageError as error:
         return _fail("lm train", str(error))
+    except BrokenEntry as error:  # the base model's entry (the model's own is retrained)
+        return _fail("lm train", f"--base: {error}; train the base model again")
+    except ModelNotFound as error:  # the base model went missing after the check
+        return _fail("lm train", f"--base: {error}")
     except ValueError as error:  # e.g. CUDA requested but absent
         return _fail("lm train", f"--device: {error}" if "device" in str(error) else str(error))
     print(measurement.to_json())
@@ -148,6 +157,7 @@ def handle_train(args: argparse.Namespace) -> int:
 def handle_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from simulator.lm.cache import BrokenEntry
     from simulator.lm.grid import load_zoo_table
     from simulator.lm.lookup import quality_from_bpb
     from simulator.lm.train import load_model
@@ -163,6 +173,10 @@ def handle_sample(args: argparse.Namespace) -> int:
             config_hash, option = _config_from_args(args).config_hash(), "model options"
         try:
             model, measurement = load_model(config_hash)
+        except BrokenEntry as error:
+            raise UsageError(
+                f"{option}: {error}; train it again with `llm-market lm train` and the same options"
+            ) from None
         except (KeyError, ValueError):
             raise UsageError(
                 f"{option}: no trained model with config hash {config_hash!r} in the cache "
@@ -197,9 +211,28 @@ def handle_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _unwritable(path: Path) -> str | None:
+    """Why a file cannot be written at `path` (checked by writing a probe), or None."""
+    import tempfile
+
+    if path.is_dir():
+        return "is a folder"
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the build creates the missing folders
+    try:
+        if not folder.is_dir():
+            return f"{folder} is not a folder"
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        return f"cannot write in {folder} ({error.strerror or error})"
+    return None
+
+
 def handle_zoo_build(args: argparse.Namespace) -> int:
     from simulator.lm.fit import fit_segments, format_fits
-    from simulator.lm.grid import build_zoo, resolve_grid
+    from simulator.lm.grid import build_zoo, resolve_grid, shipped_table_path
 
     if args.threads < 1:
         return _fail("lm zoo build", f"--threads: must be >= 1, got {args.threads}")
@@ -207,15 +240,26 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
         resolve_grid(args.grid)
     except ValueError as error:
         return _fail("lm zoo build", f"--grid: {error}")
-    table = build_zoo(
-        grid=args.grid,
-        threads=args.threads,
-        out=args.out,
-        device=args.device,
-        seed=args.seed,
-        quiet=args.quiet,
-        log=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    out = Path(args.out) if args.out is not None else shipped_table_path()
+    problem = _unwritable(out)
+    if problem is not None:  # found now, not after hours of training
+        return _fail("lm zoo build", f"--out: {out} {problem}")
+    try:
+        table = build_zoo(
+            grid=args.grid,
+            threads=args.threads,
+            out=args.out,
+            device=args.device,
+            seed=args.seed,
+            quiet=args.quiet,
+            log=lambda line: print(line, file=sys.stderr, flush=True),
+        )
+    except OSError as error:
+        return _fail(
+            "lm zoo build",
+            f"--out: cannot write {out} ({error.strerror or error}); the trained models are "
+            "in the cache: run the same command again to write the table",
+        )
     if not args.quiet:
         print(format_fits(fit_segments(table)))
     return 0

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from simulator.atomic import atomic_write
 from simulator.lm import cache, corpus
 
 if TYPE_CHECKING:
@@ -93,14 +92,17 @@ class TrainConfig:
         assert self.flops is not None
         return max(1, round(self.flops / (self.flops_per_token() * self.tokens_per_step())))
 
-    def hashed_fields(self) -> dict[str, Any]:
+    def hashed_fields(self, code_version: str = TRAINING_CODE_VERSION) -> dict[str, Any]:
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in UNHASHED_FIELDS}
-        fields["code_version"] = TRAINING_CODE_VERSION
+        fields["code_version"] = code_version
         return fields
 
-    def config_hash(self) -> str:
-        """16 hex digits of SHA-256 over the canonical JSON of what determines the result."""
-        canonical = json.dumps(self.hashed_fields(), sort_keys=True, separators=(",", ":"))
+    def config_hash(self, code_version: str = TRAINING_CODE_VERSION) -> str:
+        """16 hex digits of SHA-256 over the canonical JSON of what determines the result
+        (``code_version``: the training code's version tag; the current one by default)."""
+        canonical = json.dumps(
+            self.hashed_fields(code_version), sort_keys=True, separators=(",", ":")
+        )
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,12 +152,85 @@ class Measurement:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+_NUMBER_FIELDS = ("params", "steps", "tokens", "flops", "cumulative_flops", "wall_time_s")
+
+
+def _checked_measurement(entry: cache.Entry) -> tuple[Measurement, TrainConfig]:
+    """The entry's measurement and config, if they are well-formed and the config hashes to
+    the entry's hash (with the code version it was trained with); else `BrokenEntry`."""
+    data, path = entry.data, entry.measurement_path
+    try:
+        config = TrainConfig.from_dict(data["config"])
+        measurement = Measurement.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise cache.BrokenEntry(path, f"does not hold a valid measurement ({detail})") from None
+    bpb = measurement.bpb
+    numbers_ok = all(
+        isinstance(getattr(measurement, name), (int, float))
+        and not isinstance(getattr(measurement, name), bool)
+        for name in _NUMBER_FIELDS
+    )
+    bpb_ok = (
+        isinstance(bpb, dict)
+        and bool(bpb)
+        and all(isinstance(v, (int, float)) and math.isfinite(v) for v in bpb.values())
+    )
+    if not (numbers_ok and bpb_ok):
+        raise cache.BrokenEntry(path, "does not hold a valid measurement (bad values)")
+    code_version = (entry.checksums or {}).get("code_version", TRAINING_CODE_VERSION)
+    if not isinstance(code_version, str) or config.config_hash(code_version) != entry.config_hash:
+        raise cache.BrokenEntry(
+            path, f"holds a configuration that does not hash to {entry.config_hash}"
+        )
+    return measurement, config
+
+
+def _check_weights(path, config: TrainConfig) -> None:
+    """Format-1 entries: the weights file is whole (torch writes a zip archive with a CRC-32
+    per record: `testzip` reads them all), loads, fits the config's architecture and is finite.
+    """
+    import zipfile
+
+    import torch
+
+    from simulator.lm.gpt import GPT
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise cache.BrokenEntry(path, f"is not a whole weights file ({exc})") from None
+    if bad is not None:
+        raise cache.BrokenEntry(path, f"is garbled (record {bad} fails its CRC-32)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        GPT(config.gpt_config()).load_state_dict(state, strict=True)
+        finite = all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many kinds; all mean "broken"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise cache.BrokenEntry(
+            path, f"cannot be loaded as this configuration's weights ({first[:160]})"
+        ) from None
+    if not finite:
+        raise cache.BrokenEntry(path, "holds non-finite weights")
+
+
 def cached_measurement(config_hash: str) -> Measurement | None:
-    """The cached measurement for a config hash, or None."""
-    data = cache.read_measurement_dict(config_hash)
-    if data is None:
+    """The cached measurement for a config hash, or None when the cache has none.
+
+    The entry is verified first (checksums of both files, config hash, well-formed values);
+    an entry that cannot be trusted raises `cache.BrokenEntry` naming the file. A format-1
+    entry (no checksums) is checked as far as it can be (its weights are loaded into the
+    config's architecture) and then stamped with checksums, when the cache is writable.
+    """
+    entry = cache.read_entry(config_hash)
+    if entry is None:
         return None
-    measurement = Measurement.from_dict(data)
+    measurement, config = _checked_measurement(entry)
+    if not entry.verified:
+        _check_weights(entry.weights_path, config)
+        cache.stamp_entry(entry, code_version=TRAINING_CODE_VERSION)
     measurement.from_cache = True
     return measurement
 
@@ -281,29 +356,75 @@ def train(config: TrainConfig, *, quiet: bool = False, use_cache: bool = True) -
     """Train (or fetch from the cache) the model described by `config` and measure its bpb.
 
     The weights are saved next to the measurement in the cache, for fine-tuning and sampling.
+    A broken cache entry (truncated, garbled or swapped files) is reported on stderr with its
+    path and the model is trained again and rewritten. When the cache cannot be written (not a
+    folder, read-only, disk full) the model is still trained and its measurement returned;
+    one warning per process names the cache.
     """
     config_hash = config.config_hash()
     if use_cache:
-        cached = cached_measurement(config_hash)
-        if cached is not None and cache.weights_path(config_hash).is_file():
+        try:
+            cached = cached_measurement(config_hash)
+        except cache.BrokenEntry as broken:
+            cache.warn_once(str(broken.path), f"{broken}; training it again")
+            cached = None
+        if cached is not None:
             return cached
     return _train_and_store(config, config_hash, quiet=quiet)
 
 
+class ModelNotFound(KeyError):
+    """No trained model with this config hash in the cache."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "model not found"
+
+
 def load_model(config_hash: str, device: str = "cpu") -> tuple[GPT, Measurement]:
-    """The cached model for a config hash (in eval mode) and its measurement."""
+    """The cached model for a config hash (in eval mode) and its measurement.
+
+    Raises `ModelNotFound` (a KeyError) when there is none, `cache.BrokenEntry` when the entry
+    cannot be trusted.
+    """
     import torch
 
     from simulator.lm.gpt import GPT
 
     measurement = cached_measurement(config_hash)
+    if measurement is None:
+        raise ModelNotFound(
+            f"no trained model with config hash {config_hash!r} in {cache.cache_root()}"
+        )
     path = cache.weights_path(config_hash)
-    if measurement is None or not path.is_file():
-        raise KeyError(f"no trained model with config hash {config_hash!r} in {cache.cache_root()}")
     model = GPT(TrainConfig.from_dict(measurement.config).gpt_config())
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:  # noqa: BLE001 - checksummed, so only a change since the check
+        raise cache.BrokenEntry(path, f"cannot be loaded ({type(exc).__name__})") from None
     model.to(device).eval()
     return model, measurement
+
+
+def _store(config_hash: str, state: dict, measurement: Measurement, wall_start: float) -> None:
+    """Write the entry; a cache that cannot be written costs a warning, never the result."""
+    import torch
+
+    try:
+        digest = cache.write_weights(config_hash, lambda path: torch.save(state, path))
+        measurement.wall_time_s = time.perf_counter() - wall_start
+        cache.write_measurement(
+            config_hash, measurement.to_dict(), digest, code_version=TRAINING_CODE_VERSION
+        )
+    except (OSError, RuntimeError) as exc:  # torch.save reports a full disk as RuntimeError
+        root = cache.cache_root()
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        cache.warn_once(
+            f"unwritable:{root}",
+            f"cannot write to the LM cache {root} ({reason}; at {cache.entry_dir(config_hash)}); "
+            f"trained models are returned but not cached (set {cache.CACHE_ENV_VAR} to a "
+            "writable folder)",
+        )
+        measurement.wall_time_s = time.perf_counter() - wall_start
 
 
 def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> Measurement:
@@ -405,9 +526,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
         )
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-        atomic_write(cache.weights_path(config_hash), lambda path: torch.save(state, path))
-        measurement.wall_time_s = time.perf_counter() - wall_start
-        cache.write_measurement_dict(config_hash, measurement.to_dict())
+        _store(config_hash, state, measurement, wall_start)
         return measurement
     finally:
         torch.set_num_threads(previous_threads)

@@ -44,8 +44,9 @@ def runs_table(records: list[RunRecord], resolved: ResolvedSpec) -> pd.DataFrame
         columns[name] = pd.Series([row[name] for row in rows], dtype="int64")
     for name, dist in spec.parameters.items():
         values = [row[name] for row in rows]
-        if dist.kind == "integer" or (dist.is_numeric and all(isinstance(v, int) for v in values)
-                                      and dist.kind == "values"):
+        if dist.kind == "integer" or (
+            dist.is_numeric and all(isinstance(v, int) for v in values) and dist.kind == "values"
+        ):
             columns[name] = pd.Series(values, dtype="int64")
         elif dist.is_numeric:
             columns[name] = pd.Series(values, dtype="float64")
@@ -86,12 +87,22 @@ def series_quantiles(series: pd.DataFrame, by: tuple[str, ...] = ("point",)) -> 
     keys = [*by, "variable", "step"]
     if series.empty or not values:
         return pd.DataFrame(columns=[*keys, "mean", *QUANTILE_COLUMNS])
-    long = series.melt(id_vars=[*by, "step"], value_vars=values, var_name="variable")
-    grouped = long.groupby(keys, sort=True)["value"]
-    quantiles = grouped.quantile(list(QUANTILES)).unstack()
-    quantiles.columns = list(QUANTILE_COLUMNS)
-    quantiles.insert(0, "mean", grouped.mean())
-    return quantiles.reset_index()
+    # one variable at a time: melting every variable at once makes a long frame of
+    # runs x steps x variables rows (gigabytes for a 10,000-run sweep)
+    grouped = series.groupby([*by, "step"], sort=True)
+    parts = []
+    for variable in sorted(values):
+        column = grouped[variable]
+        part = column.quantile(list(QUANTILES)).unstack()
+        part.columns = list(QUANTILE_COLUMNS)
+        part.insert(0, "mean", column.mean())
+        part = part.reset_index()
+        part.insert(len(by), "variable", variable)
+        parts.append(part)
+    table = pd.concat(parts, ignore_index=True)
+    if by:
+        table = table.sort_values([*by, "variable", "step"], kind="stable", ignore_index=True)
+    return table
 
 
 def outcome_summary(runs: pd.DataFrame, resolved: ResolvedSpec) -> pd.DataFrame:
@@ -103,25 +114,37 @@ def outcome_summary(runs: pd.DataFrame, resolved: ResolvedSpec) -> pd.DataFrame:
         return pd.DataFrame(columns=["point", *params, "outcome", *stats])
     long = runs.melt(id_vars=["point"], value_vars=list(spec.outcomes), var_name="outcome")
     grouped = long.groupby(["point", "outcome"], sort=False)["value"]
-    table = pd.DataFrame({"n": grouped.count().astype("int64"), "mean": grouped.mean(),
-                          "std": grouped.std(), "min": grouped.min()})
+    table = pd.DataFrame(
+        {
+            "n": grouped.count().astype("int64"),
+            "mean": grouped.mean(),
+            "std": grouped.std(),
+            "min": grouped.min(),
+        }
+    )
     quantiles = grouped.quantile(list(QUANTILES)).unstack()
     quantiles.columns = list(QUANTILE_COLUMNS)
     table = table.join(quantiles)
     table["max"] = grouped.max()
     table = table.reset_index()
     order = {name: i for i, name in enumerate(spec.outcomes)}
-    table = table.sort_values(["point", "outcome"], key=lambda s: s.map(order) if s.name ==
-                              "outcome" else s, kind="stable")
+    table = table.sort_values(
+        ["point", "outcome"],
+        key=lambda s: s.map(order) if s.name == "outcome" else s,
+        kind="stable",
+    )
     point_params = runs.groupby("point", sort=True)[params].first().reset_index()
-    return point_params.merge(table, on="point")[["point", *params, "outcome", *stats]] \
-        .reset_index(drop=True)
+    return point_params.merge(table, on="point")[["point", *params, "outcome", *stats]].reset_index(
+        drop=True
+    )
 
 
 # --- sensitivity --------------------------------------------------------------------------
 
-def encode_inputs(runs: pd.DataFrame,
-                  resolved: ResolvedSpec) -> tuple[pd.DataFrame, dict[str, str]]:
+
+def encode_inputs(
+    runs: pd.DataFrame, resolved: ResolvedSpec
+) -> tuple[pd.DataFrame, dict[str, str]]:
     """Numeric input columns for regression, and the parameter each column belongs to."""
     columns: dict[str, np.ndarray] = {}
     owner: dict[str, str] = {}
@@ -140,8 +163,9 @@ def encode_inputs(runs: pd.DataFrame,
     return pd.DataFrame(columns, index=runs.index), owner
 
 
-def standardized_regression(inputs: pd.DataFrame, y: np.ndarray,
-                            conf_level: float = 0.95) -> tuple[pd.DataFrame, float]:
+def standardized_regression(
+    inputs: pd.DataFrame, y: np.ndarray, conf_level: float = 0.95
+) -> tuple[pd.DataFrame, float]:
     """SRCs of ``y`` on ``inputs`` with confidence half-widths (OLS standard errors), and R2.
 
     Inputs and output are z-scored (population std); constant inputs get NaN. With
@@ -177,8 +201,13 @@ def standardized_regression(inputs: pd.DataFrame, y: np.ndarray,
     return result, r2
 
 
-def sobol_indices(y: np.ndarray, names: list[str], seed: int = 0, num_resamples: int = 200,
-                  conf_level: float = 0.95) -> pd.DataFrame:
+def sobol_indices(
+    y: np.ndarray,
+    names: list[str],
+    seed: int = 0,
+    num_resamples: int = 200,
+    conf_level: float = 0.95,
+) -> pd.DataFrame:
     """First-order (S1) and total (ST) Sobol indices of outputs ``y`` of a ``sobol_design``.
 
     ``y`` holds one value per design row in the design's order (N * (d + 2) rows). ``conf`` is
@@ -189,19 +218,33 @@ def sobol_indices(y: np.ndarray, names: list[str], seed: int = 0, num_resamples:
     y = np.asarray(y, dtype=float)
     problem = {"num_vars": len(names), "names": list(names), "bounds": [[0.0, 1.0]] * len(names)}
     if not np.isfinite(y).all() or np.std(y) == 0:
-        rows = [{"parameter": n, "index": i, "value": np.nan, "conf": np.nan}
-                for n in names for i in ("S1", "ST")]
+        rows = [
+            {"parameter": n, "index": i, "value": np.nan, "conf": np.nan}
+            for n in names
+            for i in ("S1", "ST")
+        ]
         return pd.DataFrame(rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        indices = salib_sobol.analyze(problem, y, calc_second_order=False,
-                                      num_resamples=num_resamples, conf_level=conf_level,
-                                      seed=seed)
+        indices = salib_sobol.analyze(
+            problem,
+            y,
+            calc_second_order=False,
+            num_resamples=num_resamples,
+            conf_level=conf_level,
+            seed=seed,
+        )
     rows = []
     for i, name in enumerate(names):
         for index in ("S1", "ST"):
-            rows.append({"parameter": name, "index": index, "value": float(indices[index][i]),
-                         "conf": float(indices[f"{index}_conf"][i])})
+            rows.append(
+                {
+                    "parameter": name,
+                    "index": index,
+                    "value": float(indices[index][i]),
+                    "conf": float(indices[f"{index}_conf"][i]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -209,8 +252,12 @@ def sensitivity_table(runs: pd.DataFrame, resolved: ResolvedSpec) -> pd.DataFram
     """Sobol indices (sobol designs) or SRCs (other designs) of every outcome."""
     spec = resolved.spec
     params = list(spec.parameters)
-    empty = pd.DataFrame({c: pd.Series(dtype="float64" if c in ("value", "conf") else "str")
-                          for c in SENSITIVITY_COLUMNS})
+    empty = pd.DataFrame(
+        {
+            c: pd.Series(dtype="float64" if c in ("value", "conf") else "str")
+            for c in SENSITIVITY_COLUMNS
+        }
+    )
     ok = runs[runs["error"] == ""]
     if not params or ok.empty:
         return empty
@@ -221,19 +268,44 @@ def sensitivity_table(runs: pd.DataFrame, resolved: ResolvedSpec) -> pd.DataFram
         for outcome in spec.outcomes:
             table = sobol_indices(means[outcome].to_numpy(), params, seed=resolved.root_seed)
             for row in table.itertuples(index=False):
-                rows.append({"method": "sobol", "outcome": outcome, "parameter": row.parameter,
-                             "term": row.parameter, "index": row.index, "value": row.value,
-                             "conf": row.conf})
+                rows.append(
+                    {
+                        "method": "sobol",
+                        "outcome": outcome,
+                        "parameter": row.parameter,
+                        "term": row.parameter,
+                        "index": row.index,
+                        "value": row.value,
+                        "conf": row.conf,
+                    }
+                )
     else:
         inputs, owner = encode_inputs(ok, resolved)
         for outcome in spec.outcomes:
             table, r2 = standardized_regression(inputs, ok[outcome].to_numpy())
             for row in table.itertuples(index=False):
-                rows.append({"method": "src", "outcome": outcome, "parameter": owner[row.term],
-                             "term": row.term, "index": "SRC", "value": row.value,
-                             "conf": row.conf})
-            rows.append({"method": "src", "outcome": outcome, "parameter": "", "term": "",
-                         "index": "R2", "value": r2, "conf": np.nan})
+                rows.append(
+                    {
+                        "method": "src",
+                        "outcome": outcome,
+                        "parameter": owner[row.term],
+                        "term": row.term,
+                        "index": "SRC",
+                        "value": row.value,
+                        "conf": row.conf,
+                    }
+                )
+            rows.append(
+                {
+                    "method": "src",
+                    "outcome": outcome,
+                    "parameter": "",
+                    "term": "",
+                    "index": "R2",
+                    "value": r2,
+                    "conf": np.nan,
+                }
+            )
     table = pd.DataFrame(rows, columns=list(SENSITIVITY_COLUMNS))
     for column in ("method", "outcome", "parameter", "term", "index"):
         table[column] = table[column].astype("str")

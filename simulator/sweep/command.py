@@ -76,6 +76,7 @@ def run_command(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             max_runs=args.max_runs,
             dask_address=args.dask_address,
+            on_warning=lambda line: print(f"warning: {line}", file=sys.stderr, flush=True),
         )
     except KeyboardInterrupt:
         print(

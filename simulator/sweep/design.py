@@ -99,8 +99,10 @@ def build_design(resolved: ResolvedSpec) -> Design:
         return Design(points=[dict(zip(names, combo, strict=True)) for combo in combos], unit=None)
     design_stream, _ = np.random.SeedSequence(resolved.root_seed).spawn(2)
     unit = unit_design(spec.method, spec.n_samples, len(names), design_stream)
-    points = [{name: value_at(dist, float(u))
-               for name, dist, u in zip(names, dists, row, strict=True)} for row in unit]
+    points = [
+        {name: value_at(dist, float(u)) for name, dist, u in zip(names, dists, row, strict=True)}
+        for row in unit
+    ]
     return Design(points=points, unit=unit)
 
 

@@ -6,9 +6,15 @@
 - dask: a Dask distributed cluster: ``address`` of a running scheduler, or a ``LocalCluster``
   with ``workers`` single-threaded worker processes.
 
-Only a bounded number of runs is in flight at a time (a few per worker), so stopping early
-(``max_runs``, Ctrl-C, a kill) wastes little and memory stays flat for any sweep size. Results
-do not depend on the executor: a run's seed and scenario are fixed in its task.
+Only a bounded number of runs is in flight at a time (a few per worker), and tasks are taken
+from the (lazy) task iterable only as slots free up, so stopping early (``max_runs``, Ctrl-C,
+a kill) wastes little and memory stays flat for any sweep size. Results do not depend on the
+executor: a run's seed and scenario are fixed in its task.
+
+Failures of the machinery itself (a worker process killed, the Dask scheduler unreachable or
+lost) raise ``ExecutorFailed`` with one line; a run whose simulation fails is not one of them
+(it is recorded with its error). ``run_dask`` connects when called, not when first iterated,
+and waits at most ``DaskOptions.connect_timeout`` seconds for a scheduler.
 """
 
 from __future__ import annotations
@@ -21,6 +27,15 @@ from simulator.sweep.spec import DaskOptions
 from simulator.sweep.worker import RunRecord, RunTask, run_one, worker_setup
 
 IN_FLIGHT_PER_WORKER = 4
+
+
+class ExecutorFailed(Exception):
+    """The executor itself failed (not a run): one line saying what happened."""
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def available_cores() -> int:
@@ -38,6 +53,7 @@ def run_serial(tasks: Iterable[RunTask]) -> Iterator[RunRecord]:
 def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Iterator[RunRecord]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
 
     workers = workers or available_cores()
     # fork server (not fork): this process may hold threads (progress bar, Dask), and forking
@@ -55,7 +71,13 @@ def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Itera
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    record = future.result()
+                except BrokenProcessPool as exc:
+                    raise ExecutorFailed(
+                        f"a worker process died (killed, or out of memory?): {_reason(exc)}"
+                    ) from None
+                yield record
                 task = next(queue, None)
                 if task is not None:
                     pending.add(pool.submit(run_one, task))
@@ -63,40 +85,143 @@ def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Itera
         pool.shutdown(wait=not pending, cancel_futures=True)
 
 
-def run_dask(tasks: Iterable[RunTask], workers: int | None = None,
-             options: DaskOptions | None = None) -> Iterator[RunRecord]:
-    from dask.distributed import Client, LocalCluster, as_completed
+def _probe(address: str, timeout: float) -> None:
+    """For a tcp:// address, one plain TCP connect first: a refused or unreachable port fails
+    at once (OSError) instead of after Dask's retries for the whole timeout."""
+    import socket
 
-    options = options or DaskOptions()
-    cluster = None
+    from distributed.comm import parse_address, parse_host_port
+
+    protocol, location = parse_address(address)
+    if protocol != "tcp":
+        return
+    host, port = parse_host_port(location)
+    with socket.create_connection((host, port), timeout=timeout):
+        pass
+
+
+def _bounded(connect, seconds: float):
+    """``connect()`` in a daemon thread, given up after ``seconds`` (TimeoutError): Dask's
+    Client waits forever for the handshake of a peer that accepts and never answers."""
+    import threading
+
+    outcome: dict[str, object] = {}
+
+    def target() -> None:
+        try:
+            outcome["client"] = connect()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="dask-connect", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["client"]
+
+
+def _dask_client(workers: int | None, options: DaskOptions):
+    """A client of the scheduler at ``options.address`` (or of a new LocalCluster)."""
+    from dask.distributed import Client, LocalCluster
+
     if options.address:
-        client = Client(options.address)
-    else:
-        cluster = LocalCluster(n_workers=workers or available_cores(), threads_per_worker=1,
-                               processes=options.processes, dashboard_address=None,
-                               silence_logs=logging.ERROR)
-        client = Client(cluster)
-    try:
-        slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
-        queue = iter(tasks)
-        first = [client.submit(run_one, task, pure=False) for _, task in zip(range(slots), queue,
-                                                                           strict=False)]
-        futures = as_completed(first)
-        for future in futures:
-            record = future.result()
-            future.release()
-            yield record
-            task = next(queue, None)
-            if task is not None:
-                futures.add(client.submit(run_one, task, pure=False))
-    finally:
-        client.close()
+        address = options.address
+        try:
+            _probe(address, options.connect_timeout)
+            return _bounded(
+                lambda: Client(address, timeout=options.connect_timeout),
+                options.connect_timeout,
+            ), None
+        except OSError as exc:  # refused, unreachable, timed out
+            if isinstance(exc, TimeoutError):
+                why = f"no answer within {options.connect_timeout:g} s"
+            else:
+                why = (exc.strerror or str(exc) or type(exc).__name__).lower()
+            raise ExecutorFailed(
+                f"dask.address: cannot reach the Dask scheduler at {address} ({why})"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - malformed address, unknown protocol, TLS...
+            raise ExecutorFailed(
+                f"dask.address: cannot connect to the Dask scheduler at {address!r} "
+                f"({_reason(exc)})"
+            ) from None
+    cluster = LocalCluster(
+        n_workers=workers or available_cores(),
+        threads_per_worker=1,
+        processes=options.processes,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    return Client(cluster), cluster
+
+
+class DaskRuns:
+    """Finished runs from a Dask cluster, an iterator; ``close()`` releases the client (and
+    the LocalCluster) whether or not iteration started."""
+
+    def __init__(self, tasks: Iterable[RunTask], workers: int | None, options: DaskOptions):
+        self.client, self.cluster = _dask_client(workers, options)
+        self._results = self._run(iter(tasks))
+
+    def _run(self, queue: Iterator[RunTask]) -> Iterator[RunRecord]:
+        from dask.distributed import as_completed
+
+        client = self.client
+        try:
+            slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
+            first = [
+                client.submit(run_one, task, pure=False)
+                for _, task in zip(range(slots), queue, strict=False)
+            ]
+            futures = as_completed(first)
+            for future in futures:
+                try:
+                    record = future.result()
+                except Exception as exc:  # noqa: BLE001 - run_one never raises: the cluster did
+                    raise ExecutorFailed(f"the Dask cluster failed: {_reason(exc)}") from None
+                future.release()
+                yield record
+                task = next(queue, None)
+                if task is not None:
+                    futures.add(client.submit(run_one, task, pure=False))
+        finally:
+            self._shutdown()
+
+    def __iter__(self) -> DaskRuns:
+        return self
+
+    def __next__(self) -> RunRecord:
+        return next(self._results)
+
+    def _shutdown(self) -> None:
+        client, cluster = self.client, self.cluster
+        self.client = self.cluster = None
+        if client is not None:
+            client.close()
         if cluster is not None:
             cluster.close()
 
+    def close(self) -> None:
+        self._results.close()
+        self._shutdown()
 
-def execute(tasks: list[RunTask], executor: str, workers: int | None = None,
-            dask_options: DaskOptions | None = None) -> Iterator[RunRecord]:
+
+def run_dask(
+    tasks: Iterable[RunTask], workers: int | None = None, options: DaskOptions | None = None
+) -> DaskRuns:
+    """Finished runs from Dask; connects now (ExecutorFailed if the scheduler is unreachable)."""
+    return DaskRuns(tasks, workers, options or DaskOptions())
+
+
+def execute(
+    tasks: Iterable[RunTask],
+    executor: str,
+    workers: int | None = None,
+    dask_options: DaskOptions | None = None,
+) -> Iterator[RunRecord]:
     """Finished runs of ``tasks`` in completion order, computed by ``executor``."""
     if executor == "serial":
         return run_serial(tasks)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ import pandas as pd
 from simulator.config import ScenarioError, parse_scenario
 from simulator.sweep import analysis
 from simulator.sweep.design import Design, build_design, run_seeds
-from simulator.sweep.executors import execute
+from simulator.sweep.executors import ExecutorFailed, execute
 from simulator.sweep.paths import with_values
 from simulator.sweep.spec import ResolvedSpec, SweepSpecError, resolve_spec
 from simulator.sweep.store import SweepStore
@@ -23,13 +23,47 @@ from simulator.sweep.worker import RunRecord, RunTask
 MAX_ERROR_LINES = 10
 
 
+def point_scenario(resolved: ResolvedSpec, point: dict[str, Any]) -> dict[str, Any]:
+    """The base scenario with a point's values set, as raw data (not yet validated)."""
+    return with_values(resolved.base_data, {resolved.paths[k]: v for k, v in point.items()})
+
+
+class PointScenarios(Sequence):
+    """Each parameter point's validated scenario (a JSON-ready dict), made when asked for.
+
+    A plan of many points does not hold every point's scenario (kilobytes each): the executors
+    ask for them one task at a time, point after point, and the last one made is kept for the
+    point's other replications.
+    """
+
+    def __init__(self, resolved: ResolvedSpec, points: list[dict[str, Any]]):
+        self._resolved = resolved
+        self._points = points
+        self._last: tuple[int, dict[str, Any]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._points)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        if self._last is None or self._last[0] != index:
+            data = point_scenario(self._resolved, self._points[index])
+            self._last = (index, parse_scenario(data).model_dump(mode="json"))
+        return self._last[1]
+
+
 @dataclass
 class SweepPlan:
     """Every run of a sweep, in run order: run = point * replications + replication."""
 
     resolved: ResolvedSpec
     design: Design
-    scenarios: list[dict[str, Any]]
+    scenarios: Sequence[dict[str, Any]]  # PointScenarios: made on demand
     seeds: np.ndarray  # (points, replications)
 
     @property
@@ -43,21 +77,39 @@ class SweepPlan:
     def task(self, run: int) -> RunTask:
         reps = self.resolved.spec.replications
         point, replication = divmod(run, reps)
-        return RunTask(run=run, point=point, replication=replication,
-                       seed=int(self.seeds[point, replication]), scenario=self.scenarios[point],
-                       params=self.design.points[point],
-                       outcomes=tuple(self.resolved.spec.outcomes),
-                       firms=tuple(c.name for c in self.resolved.base.companies))
+        return RunTask(
+            run=run,
+            point=point,
+            replication=replication,
+            seed=int(self.seeds[point, replication]),
+            scenario=self.scenarios[point],
+            params=self.design.points[point],
+            outcomes=tuple(self.resolved.spec.outcomes),
+            firms=tuple(c.name for c in self.resolved.base.companies),
+        )
+
+    def expected_ids(self, run: int) -> dict[str, int]:
+        """What a run's stored row must say: its point, replication and seed."""
+        point, replication = divmod(run, self.resolved.spec.replications)
+        return {
+            "point": point,
+            "replication": replication,
+            "seed": int(self.seeds[point, replication]),
+        }
 
 
 def _blame(line: str, resolved: ResolvedSpec, point: dict[str, Any]) -> tuple[str, str]:
     """Which parameter a scenario error of a sampled point is about: (key, message)."""
     field_path = line.split(": ", 1)[0]
     for text, path in resolved.paths.items():
-        if field_path == path.canonical or field_path.startswith(path.canonical + ".") \
-                or path.canonical.startswith(field_path + "."):
-            return text, (f"parameters.{text}: value {point[text]!r} gives an invalid "
-                          f"scenario ({line})")
+        if (
+            field_path == path.canonical
+            or field_path.startswith(path.canonical + ".")
+            or path.canonical.startswith(field_path + ".")
+        ):
+            return text, (
+                f"parameters.{text}: value {point[text]!r} gives an invalid scenario ({line})"
+            )
     values = ", ".join(f"{k}={v!r}" for k, v in point.items())
     return line, f"parameters: the point {values} gives an invalid scenario ({line})"
 
@@ -66,16 +118,15 @@ def plan_sweep(spec: str | Path | dict[str, Any] | ResolvedSpec) -> SweepPlan:
     """Validate the spec, draw the design, and validate every point's scenario before any run.
 
     An invalid sampled scenario is reported once per parameter (its first bad value, and how
-    many points are bad), never as a traceback in a worker.
+    many points are bad), never as a traceback in a worker. The validated scenarios are not
+    kept: ``plan.scenarios`` makes them again when the runs are handed out.
     """
     resolved = resolve_spec(spec)
     design = build_design(resolved)
-    scenarios: list[dict[str, Any]] = []
     problems: dict[str, list] = {}  # key -> [first message, number of bad points]
     for point in design.points:
-        data = with_values(resolved.base_data, {resolved.paths[k]: v for k, v in point.items()})
         try:
-            scenarios.append(parse_scenario(data).model_dump(mode="json"))
+            parse_scenario(point_scenario(resolved, point))
         except ScenarioError as exc:
             for key in dict.fromkeys(_blame(line, resolved, point)[0] for line in exc.lines):
                 problems.setdefault(key, [None, 0])[1] += 1
@@ -85,12 +136,17 @@ def plan_sweep(spec: str | Path | dict[str, Any] | ResolvedSpec) -> SweepPlan:
                     problems[key][0] = message
     if problems:
         n = len(design.points)
-        errors = [message + (f"; {count} of {n} points are invalid" if count > 1 else "")
-                  for message, count in problems.values()]
+        errors = [
+            message + (f"; {count} of {n} points are invalid" if count > 1 else "")
+            for message, count in problems.values()
+        ]
         more = len(errors) - MAX_ERROR_LINES
-        raise SweepSpecError(errors[:MAX_ERROR_LINES]
-                             + ([f"parameters: ... and {more} more problems"] if more > 0 else []))
+        raise SweepSpecError(
+            errors[:MAX_ERROR_LINES]
+            + ([f"parameters: ... and {more} more problems"] if more > 0 else [])
+        )
     seeds = run_seeds(resolved.root_seed, len(design.points), resolved.spec.replications)
+    scenarios = PointScenarios(resolved, design.points)
     return SweepPlan(resolved=resolved, design=design, scenarios=scenarios, seeds=seeds)
 
 
@@ -108,6 +164,7 @@ class SweepResult:
     complete: bool
     ran: int  # runs computed by this call (the rest were done before)
     wall_time_s: float
+    warnings: list[str] = field(default_factory=list)  # e.g. bad run files found and redone
 
     @property
     def spec(self) -> ResolvedSpec:
@@ -119,8 +176,13 @@ class SweepResult:
         return self.runs[self.runs["error"] != ""]
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        return {"runs": self.runs, "series": self.series, "quantiles": self.quantiles,
-                "summary": self.summary, "sensitivity": self.sensitivity}
+        return {
+            "runs": self.runs,
+            "series": self.series,
+            "quantiles": self.quantiles,
+            "summary": self.summary,
+            "sensitivity": self.sensitivity,
+        }
 
 
 def assemble(plan: SweepPlan, records: list[RunRecord]) -> dict[str, pd.DataFrame]:
@@ -153,26 +215,50 @@ def _progress_bar(enabled: bool, total: int, done: int, title: str):
         TimeRemainingColumn,
     )
 
-    progress = Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                        MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-                        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                        console=Console(stderr=True), disable=not enabled)
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
     task = progress.add_task(title, total=total, completed=done, rate="")
     return progress, task
 
 
-def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None = None,
-        executor: str | None = None, workers: int | None = None, progress: bool = True,
-        max_runs: int | None = None, dask_address: str | None = None,
-        on_run: ProgressCallback | None = None) -> SweepResult:
+def _capped(lines: list[str], what: str) -> list[str]:
+    more = len(lines) - MAX_ERROR_LINES
+    return lines[:MAX_ERROR_LINES] + ([f"... and {more} more {what}"] if more > 0 else [])
+
+
+def run(
+    spec: str | Path | dict[str, Any] | ResolvedSpec,
+    out: str | Path | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+    max_runs: int | None = None,
+    dask_address: str | None = None,
+    on_run: ProgressCallback | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> SweepResult:
     """Run a sweep (or finish one) and return its tables.
 
     ``spec``: a spec YAML path, a spec mapping (scenario paths relative to the CWD) or a
     resolved spec. ``out``: the sweep folder; every finished run is written there at once, runs
-    already there are skipped, and the final tables are written when all runs are done. Without
-    ``out`` nothing is written. ``executor``/``workers``/``dask_address`` override the spec.
+    already there are checked and skipped (a bad run file is moved aside and its run redone in
+    this call), and the final tables are written when all runs are done. Without ``out``
+    nothing is written. ``executor``/``workers``/``dask_address`` override the spec.
     ``max_runs`` stops after that many new runs (a budget; the result is then incomplete).
-    ``on_run(done, total)`` is called after every finished run.
+    ``on_run(done, total)`` is called after every finished run, ``on_warning(line)`` for each
+    problem found (also in ``result.warnings``).
+
+    Memory: runs are handed to the executor one at a time and written as they finish (with
+    ``out``), so the loop holds only the runs in flight; the final tables hold every run.
     """
     start = time.perf_counter()
     if workers is not None and workers < 1:
@@ -186,41 +272,85 @@ def run(spec: str | Path | dict[str, Any] | ResolvedSpec, out: str | Path | None
     options = resolved.spec.dask
     if dask_address is not None:
         options = options.model_copy(update={"address": dask_address})
+    warnings: list[str] = []
+
+    def warn(lines: list[str], what: str) -> None:
+        warnings.extend(lines)
+        for line in _capped(lines, what):
+            if on_warning is not None:
+                on_warning(line)
+
     store = SweepStore(out) if out is not None else None
     finished: set[int] = set()
-    if store is not None:
-        store.claim(resolved)
-        finished = {run for run in store.finished_runs() if run < plan.n_runs}
+    if store is not None and store.check(resolved):
+        finished, bad = store.scan_runs(plan.n_runs, plan.expected_ids)
+        warn(bad, "bad run files")
     todo = [run for run in range(plan.n_runs) if run not in finished]
     if max_runs is not None:
-        todo = todo[:max(0, max_runs)]
+        todo = todo[: max(0, max_runs)]
     records: list[RunRecord] = []
     done = len(finished)
-    bar, bar_task = _progress_bar(progress and bool(todo), plan.n_runs, done,
-                                  f"sweep {resolved.name}")
-    with bar:
-        tick = time.perf_counter()
-        results = execute([plan.task(run) for run in todo],
-                          executor or resolved.spec.executor,
-                          workers or resolved.spec.workers, options)
-        for count, record in enumerate(results, start=1):
-            if store is not None:
-                store.write_run(record)
-            else:
-                records.append(record)
-            done += 1
-            rate = count / max(time.perf_counter() - tick, 1e-9)
-            bar.update(bar_task, completed=done, rate=f"{rate:.1f} runs/s")
-            if on_run is not None:
-                on_run(done, plan.n_runs)
+    # connect (or start the cluster) before writing anything: an unreachable scheduler is
+    # one line, and leaves no folder behind
+    results: Iterator[RunRecord] = iter(())
+    if todo:
+        try:
+            results = execute(
+                (plan.task(run) for run in todo),
+                executor or resolved.spec.executor,
+                workers or resolved.spec.workers,
+                options,
+            )
+        except ExecutorFailed as exc:
+            raise SweepSpecError([str(exc)]) from None
+    try:
+        if store is not None:
+            store.claim(resolved)
+        bar, bar_task = _progress_bar(
+            progress and bool(todo), plan.n_runs, done, f"sweep {resolved.name}"
+        )
+        with bar:
+            tick = time.perf_counter()
+            for count, record in enumerate(results, start=1):
+                if store is not None:
+                    store.write_run(record)
+                else:
+                    records.append(record)
+                done += 1
+                rate = count / max(time.perf_counter() - tick, 1e-9)
+                bar.update(bar_task, completed=done, rate=f"{rate:.1f} runs/s")
+                if on_run is not None:
+                    on_run(done, plan.n_runs)
+    except ExecutorFailed as exc:
+        kept = (
+            f"; the {done:,} finished runs are kept in {out}: run the same command to resume"
+            if store is not None
+            else ""
+        )
+        raise SweepSpecError([f"{exc}{kept}"]) from None
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
     if store is not None:
-        records = store.read_runs({r for r in store.finished_runs() if r < plan.n_runs})
+        problems: list[str] = []
+        records = store.read_runs(
+            {r for r in store.finished_runs() if r < plan.n_runs}, plan.expected_ids, problems
+        )
+        warn(problems, "bad run files")
     complete = len(records) == plan.n_runs
     tables = assemble(plan, records)
     if store is not None and complete:
         store.write_tables(tables)
-    return SweepResult(plan=plan, out=Path(out) if out is not None else None, complete=complete,
-                       ran=len(todo), wall_time_s=time.perf_counter() - start, **tables)
+    return SweepResult(
+        plan=plan,
+        out=Path(out) if out is not None else None,
+        complete=complete,
+        ran=len(todo),
+        wall_time_s=time.perf_counter() - start,
+        warnings=warnings,
+        **tables,
+    )
 
 
 def load(out: str | Path) -> SweepResult:
@@ -238,12 +368,31 @@ def load(out: str | Path) -> SweepResult:
     spec_path = out / SPEC_FILE
     if not spec_path.is_file():
         raise SweepSpecError([f"{out}: not a sweep folder ({SPEC_FILE} missing)"])
-    stored = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    document = {**stored["spec"], "scenario": stored["identity"]["scenario"]}
+    try:
+        stored = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+        document = {**stored["spec"], "scenario": stored["identity"]["scenario"]}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise SweepSpecError(
+            [f"{spec_path}: cannot read the stored spec ({type(exc).__name__}: {exc})"]
+        ) from None
     plan = plan_sweep(parse_sweep_spec(document))
     missing = [name for name in TABLES if not (out / f"{name}.parquet").is_file()]
     if missing:
-        raise SweepSpecError([f"{out}: the sweep is not finished ({', '.join(missing)} missing); "
-                              "run it again to finish it"])
-    tables = {name: pd.read_parquet(out / f"{name}.parquet") for name in TABLES}
+        raise SweepSpecError(
+            [
+                f"{out}: the sweep is not finished ({', '.join(missing)} missing); "
+                "run it again to finish it"
+            ]
+        )
+    tables = {}
+    for name in TABLES:
+        try:
+            tables[name] = pd.read_parquet(out / f"{name}.parquet")
+        except Exception as exc:  # noqa: BLE001 - a damaged table fails in many ways
+            raise SweepSpecError(
+                [
+                    f"{out / f'{name}.parquet'}: cannot be read ({type(exc).__name__}); run the "
+                    "same sweep command to rebuild the tables from the run files"
+                ]
+            ) from None
     return SweepResult(plan=plan, out=out, complete=True, ran=0, wall_time_s=0.0, **tables)

@@ -14,9 +14,11 @@ outcome metrics to record::
     outcomes: [final_hhi, final_share.OpenLab, mean_price]
 
 Validation checks everything before any run: unknown keys, every parameter path against the
-base scenario, every outcome name against the metric registry and the scenario's firms. A
-problem is reported as ``SweepSpecError`` (a ScenarioError, so ``llm-market`` prints one line
-per problem and exits with code 2).
+base scenario, every outcome name against the metric registry and the scenario's firms, and the
+design's size: a sweep of more than ``MAX_RUNS`` runs (points x replications) is refused with
+the count it would need, before anything is drawn or written. A problem is reported as
+``SweepSpecError`` (a ScenarioError, so ``llm-market`` prints one line per problem and exits
+with code 2).
 """
 
 from __future__ import annotations
@@ -43,6 +45,13 @@ RESERVED_COLUMNS = ("run", "point", "replication", "seed", "error")
 
 DISTRIBUTIONS = ("uniform", "loguniform", "integer", "choice", "values")
 
+MAX_RUNS = 1_000_000
+"""The most runs (parameter points x replications) one sweep may have. Planning validates every
+point's scenario before the first run (~1 ms a point) and every run leaves a file in DIR/runs/;
+a million runs is already hours to days of computing. Larger designs are refused at validation,
+before anything is drawn or written, with the run count they would need."""
+DASK_CONNECT_TIMEOUT_S = 5.0
+
 
 class SweepSpecError(ScenarioError):
     """Invalid sweep spec or sweep folder: ``lines`` holds one 'field: problem' line each."""
@@ -62,29 +71,43 @@ class Distribution(Strict):
     """
 
     uniform: tuple[float, float] | None = Field(
-        None, description="[lo, hi]: real numbers, uniform on lo..hi. Grid: grid_levels evenly "
-        "spaced levels from lo to hi.")
+        None,
+        description="[lo, hi]: real numbers, uniform on lo..hi. Grid: grid_levels evenly "
+        "spaced levels from lo to hi.",
+    )
     loguniform: tuple[float, float] | None = Field(
-        None, description="[lo, hi] with 0 < lo < hi: uniform in log(value), for scale "
+        None,
+        description="[lo, hi] with 0 < lo < hi: uniform in log(value), for scale "
         "parameters spanning orders of magnitude. Grid: geometrically spaced levels. The "
-        "regression sensitivity uses log10(value).")
+        "regression sensitivity uses log10(value).",
+    )
     integer: tuple[int, int] | None = Field(
-        None, description="[lo, hi]: whole numbers lo..hi, both included, equally likely. Grid: "
-        "every integer, or grid_levels evenly spaced ones if there are more.")
+        None,
+        description="[lo, hi]: whole numbers lo..hi, both included, equally likely. Grid: "
+        "every integer, or grid_levels evenly spaced ones if there are more.",
+    )
     choice: list[Any] | None = Field(
-        None, min_length=1, description="Categories (e.g. pricing rules), equally likely, no "
-        "order. Grid: every category. The regression sensitivity one-hot encodes them.")
+        None,
+        min_length=1,
+        description="Categories (e.g. pricing rules), equally likely, no "
+        "order. Grid: every category. The regression sensitivity one-hot encodes them.",
+    )
     values: list[Any] | None = Field(
-        None, min_length=1, description="An explicit list of levels (numbers in their order, "
+        None,
+        min_length=1,
+        description="An explicit list of levels (numbers in their order, "
         "e.g. event steps), equally likely. Grid: every value. The regression sensitivity uses "
-        "numbers as they are (ordinal); non-numbers are one-hot encoded like a choice.")
+        "numbers as they are (ordinal); non-numbers are one-hot encoded like a choice.",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Distribution:
         given = [name for name in DISTRIBUTIONS if getattr(self, name) is not None]
         if len(given) != 1:
-            raise ValueError(f"give exactly one of {', '.join(DISTRIBUTIONS)}"
-                             + (f" (got {', '.join(given)})" if given else ""))
+            raise ValueError(
+                f"give exactly one of {', '.join(DISTRIBUTIONS)}"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
         kind = given[0]
         if kind in ("uniform", "loguniform"):
             lo, hi = getattr(self, kind)
@@ -118,10 +141,23 @@ class Distribution(Strict):
 class DaskOptions(Strict):
     """Where the Dask executor runs."""
 
-    address: str | None = Field(None, description="Scheduler address (tcp://host:8786); null "
-                                "starts a LocalCluster on this machine.")
-    processes: bool = Field(True, description="LocalCluster workers are processes (else threads "
-                            "of this process; only useful for debugging).")
+    address: str | None = Field(
+        None,
+        description="Scheduler address (tcp://host:8786); null "
+        "starts a LocalCluster on this machine.",
+    )
+    processes: bool = Field(
+        True,
+        description="LocalCluster workers are processes (else threads "
+        "of this process; only useful for debugging).",
+    )
+    connect_timeout: float = Field(
+        DASK_CONNECT_TIMEOUT_S,
+        gt=0,
+        le=600,
+        description="Seconds to wait for the scheduler at `address` before giving up with a "
+        "one-line error.",
+    )
 
 
 class SweepSpec(Strict):
@@ -131,34 +167,74 @@ class SweepSpec(Strict):
     description: str = Field("", description="What the sweep asks and what to look at.")
     scenario: str | dict[str, Any] = Field(
         description="Base scenario: a YAML path (relative to the spec file's folder; if no such "
-        "file there, relative to the current directory) or an inline scenario mapping.")
-    seed: int | None = Field(None, ge=0, description="Root seed of the whole sweep (design and "
-                             "runs); default: the base scenario's seed.")
-    replications: int = Field(10, ge=1, description="Runs per parameter point, each with its own "
-                              "independent random stream (SeedSequence.spawn).")
+        "file there, relative to the current directory) or an inline scenario mapping."
+    )
+    seed: int | None = Field(
+        None,
+        ge=0,
+        description="Root seed of the whole sweep (design and "
+        "runs); default: the base scenario's seed.",
+    )
+    replications: int = Field(
+        10,
+        ge=1,
+        description="Runs per parameter point, each with its own "
+        "independent random stream (SeedSequence.spawn). A sweep has at most 1,000,000 runs "
+        "(points x replications).",
+    )
     method: Literal["grid", "random", "lhs", "sobol"] = Field(
-        "lhs", description="grid: every combination of the parameters' levels; random: "
+        "lhs",
+        description="grid: every combination of the parameters' levels; random: "
         "independent uniform draws; lhs: Latin hypercube (each parameter's range cut into "
-        "`samples` strata, one point in each); sobol: Saltelli/Sobol' design for Sobol indices.")
+        "`samples` strata, one point in each); sobol: Saltelli/Sobol' design for Sobol indices.",
+    )
     samples: int | None = Field(
-        None, ge=1, description="random/lhs: number of parameter points (default 64). sobol: the "
+        None,
+        ge=1,
+        description="random/lhs: number of parameter points (default 64). sobol: the "
         "base sample N, a power of 2 (default 64); the design has N x (parameters + 2) points. "
-        "grid: not used (the design size is the product of the levels).")
-    grid_levels: int = Field(5, ge=2, description="grid: levels of each uniform, loguniform or "
-                             "integer parameter.")
+        "grid: not used (the design size is the product of the levels).",
+    )
+    grid_levels: int = Field(
+        5, ge=2, description="grid: levels of each uniform, loguniform or integer parameter."
+    )
     parameters: dict[str, Distribution] = Field(
-        default_factory=dict, description="Scenario field path -> distribution. Paths are "
+        default_factory=dict,
+        description="Scenario field path -> distribution. Paths are "
         "dotted; list items by name or 0-based index: market.segments.code.size, "
-        "companies.1.unit_cost, events.0.step.")
+        "companies.1.unit_cost, events.0.step.",
+    )
     outcomes: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_OUTCOMES), min_length=1,
-        description="Outcome metrics recorded per run (see `llm-market sweep --list-outcomes`).")
+        default_factory=lambda: list(DEFAULT_OUTCOMES),
+        min_length=1,
+        description="Outcome metrics recorded per run (see `llm-market sweep --list-outcomes`).",
+    )
     executor: Literal["serial", "processes", "dask"] = Field(
-        "processes", description="serial: in this process; processes: a local process pool "
-        "(all cores unless `workers`); dask: a Dask distributed cluster (see `dask`).")
-    workers: int | None = Field(None, ge=1, description="Worker processes (processes, or a "
-                                "Dask LocalCluster); default: all cores.")
+        "processes",
+        description="serial: in this process; processes: a local process pool "
+        "(all cores unless `workers`); dask: a Dask distributed cluster (see `dask`).",
+    )
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Worker processes (processes, or a Dask LocalCluster); default: all cores.",
+    )
     dask: DaskOptions = Field(default_factory=DaskOptions, description="Dask executor options.")
+
+    @field_validator("replications", "samples", "grid_levels", "workers", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        """Counts written as 1e9 (a string to YAML) or 1.0e9 (a float) are whole numbers."""
+        if isinstance(value, str) and not value.strip().lstrip("+-").isdigit():
+            try:
+                number = float(value)
+            except ValueError:
+                return value
+        elif isinstance(value, float):
+            number = value
+        else:
+            return value
+        return int(number) if math.isfinite(number) and number == int(number) else value
 
     @field_validator("outcomes")
     @classmethod
@@ -173,11 +249,81 @@ class SweepSpec(Strict):
         return self.samples if self.samples is not None else 64
 
 
+def grid_level_count(dist: Distribution, levels: int) -> int:
+    """How many levels a parameter takes in a grid design (``design.grid_levels`` draws them)."""
+    if dist.kind in ("uniform", "loguniform"):
+        return levels
+    if dist.kind == "integer":
+        lo, hi = dist.integer
+        return min(hi - lo + 1, levels)
+    return len(dist.items)
+
+
+def design_points(spec: SweepSpec) -> int:
+    """The number of parameter points of the spec's design, computed without drawing it."""
+    if spec.method == "grid" or not spec.parameters:
+        return math.prod(grid_level_count(d, spec.grid_levels) for d in spec.parameters.values())
+    if spec.method == "sobol":
+        return spec.n_samples * (len(spec.parameters) + 2)
+    return spec.n_samples
+
+
+def count_text(n: int) -> str:
+    """A count for a message: 1,234,567, or 1.2e+40 when it is too long to read."""
+    if n < 10**15:
+        return f"{n:,}"
+    exponent = math.floor(math.log10(n))
+    return f"{10 ** (math.log10(n) - exponent):.1f}e+{exponent}"
+
+
+def design_size_error(spec: SweepSpec) -> str | None:
+    """The one-line error of a design with more than MAX_RUNS runs, else None."""
+    points = design_points(spec)
+    runs = points * spec.replications
+    if runs <= MAX_RUNS:
+        return None
+    if spec.method == "grid" or not spec.parameters:
+        counts = [grid_level_count(d, spec.grid_levels) for d in spec.parameters.values()]
+        numeric = any(
+            d.kind in ("uniform", "loguniform", "integer") for d in spec.parameters.values()
+        )
+        key = "grid_levels" if numeric else "parameters"
+        product = (
+            " x ".join(count_text(c) for c in counts)
+            if len(counts) <= 6
+            else f"the product of {len(counts)} parameters' levels"
+        )
+        design = f"the grid has {product} = {count_text(points)} points"
+    elif spec.method == "sobol":
+        key = "samples"
+        design = (
+            f"the sobol design has {count_text(spec.n_samples)} x "
+            f"({len(spec.parameters)} parameters + 2) = {count_text(points)} points"
+        )
+    else:
+        key = "samples"
+        design = f"the {spec.method} design has {count_text(points)} points"
+    if points <= MAX_RUNS:
+        key = "replications"
+    return (
+        f"{key}: {design} x {count_text(spec.replications)} replications = "
+        f"{count_text(runs)} runs, more than the limit of {count_text(MAX_RUNS)} runs "
+        "per sweep"
+    )
+
+
 class ResolvedSpec:
     """A validated spec plus what validation resolved: base scenario, paths, root seed."""
 
-    def __init__(self, spec: SweepSpec, base: Scenario, base_data: dict[str, Any],
-                 paths: dict[str, ParameterPath], root_seed: int, scenario_file: Path | None):
+    def __init__(
+        self,
+        spec: SweepSpec,
+        base: Scenario,
+        base_data: dict[str, Any],
+        paths: dict[str, ParameterPath],
+        root_seed: int,
+        scenario_file: Path | None,
+    ):
         self.spec = spec
         self.base = base
         self.base_data = base_data
@@ -200,8 +346,10 @@ class ResolvedSpec:
             "samples": None if spec.method == "grid" else spec.n_samples,
             "grid_levels": spec.grid_levels if spec.method == "grid" else None,
             # a list, not a mapping: the parameters' order shapes the design
-            "parameters": [[path, dist.model_dump(mode="json", exclude_none=True)]
-                           for path, dist in spec.parameters.items()],
+            "parameters": [
+                [path, dist.model_dump(mode="json", exclude_none=True)]
+                for path, dist in spec.parameters.items()
+            ],
             "outcomes": list(spec.outcomes),
         }
 
@@ -259,8 +407,9 @@ def _load_base(spec: SweepSpec, base_dir: Path | None) -> tuple[Scenario, Path |
 def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedSpec:
     """Validate a spec mapping; ``base_dir`` is the spec file's folder (scenario paths)."""
     if not isinstance(data, dict):
-        raise SweepSpecError([f"(top level): expected a mapping of sweep keys, got "
-                              f"{type(data).__name__}"])
+        raise SweepSpecError(
+            [f"(top level): expected a mapping of sweep keys, got {type(data).__name__}"]
+        )
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
@@ -284,8 +433,9 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
         for other_text, other in paths.items():
             if other.covers(path) or path.covers(other):
                 inner = other.canonical if other.covers(path) else path.canonical
-                errors.append(f"parameters.{text}: overlaps parameters.{other_text} "
-                              f"(both set {inner})")
+                errors.append(
+                    f"parameters.{text}: overlaps parameters.{other_text} (both set {inner})"
+                )
         paths[text] = path
     for i, name in enumerate(spec.outcomes):
         try:
@@ -295,16 +445,22 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
         if name in spec.parameters:
             errors.append(f"outcomes.{i}: {name!r} is also a parameter name")
     if spec.method == "grid" and spec.samples is not None:
-        errors.append("samples: not used by method grid (its size is the product of the "
-                      "levels; set grid_levels)")
+        errors.append(
+            "samples: not used by method grid (its size is the product of the "
+            "levels; set grid_levels)"
+        )
     if spec.method == "sobol":
         n = spec.n_samples
         if n & (n - 1):
             lower = 1 << (n.bit_length() - 1)
-            errors.append(f"samples: sobol needs a power of 2 (got {n}; try {lower} or "
-                          f"{lower * 2})")
+            errors.append(
+                f"samples: sobol needs a power of 2 (got {n}; try {lower} or {lower * 2})"
+            )
         if not spec.parameters:
             errors.append("parameters: sobol needs at least one parameter")
+    too_big = design_size_error(spec)
+    if too_big is not None:
+        errors.append(too_big)
     if errors:
         raise SweepSpecError(errors)
     root_seed = spec.seed if spec.seed is not None else base.seed

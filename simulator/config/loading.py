@@ -148,9 +148,12 @@ def _semantic_errors(scenario: Scenario) -> list[str]:
         for firm in getattr(event, "firms", None) or []:
             if firm not in firms:
                 errors.append(f"{where}.firms: no such firm {firm!r}")
-        for key in getattr(event, "data_cap", None) or {}:
-            if key not in segments:
-                errors.append(f"{where}.data_cap.{key}: no such segment (segments: {segment_list})")
+        for field in ("data_cap", "quality"):  # per-segment mappings (regulation, release)
+            for key in getattr(event, field, None) or {}:
+                if key not in segments:
+                    errors.append(
+                        f"{where}.{field}.{key}: no such segment (segments: {segment_list})"
+                    )
         archetype = getattr(event, "archetype", None)
         if archetype is not None and archetype not in scenario.archetype_names:
             errors.append(

@@ -145,5 +145,74 @@ def entry_wave(context: EventContext, event: EntryWaveEvent) -> None:
         context.enter(event.archetype)
 
 
+class ReleaseEvent(EventBase):
+    kind: Literal["release"] = Field(
+        description="A named firm ships a new model and/or changes its list price."
+    )
+    firm: str = Field(description="The firm that releases.")
+    quality: dict[str, float] | None = Field(
+        None,
+        description="Change of the firm's quality per segment (added to its current Q; "
+        "segments left out keep theirs). For a firm whose quality comes from compute it lasts "
+        "until its next release.",
+    )
+    quality_sd: NonNegativeFloat = Field(
+        0.0,
+        description="Standard deviation of a normal draw (the model's seeded rng) added to "
+        "each segment's quality change: an uncertain release.",
+    )
+    compute: PositiveFloat | None = Field(
+        None,
+        description="New training compute (real FLOPs) behind the firm's model. A firm whose "
+        "quality comes from compute gets the quality model's Q for it now (its release cycle "
+        "restarts); a fixed-quality firm only records it (model_compute).",
+    )
+    price: PositiveFloat | None = Field(
+        None,
+        description="New list price. A firm with the `fixed` pricing rule keeps it; other "
+        "rules start from it.",
+    )
+    unit_cost: PositiveFloat | None = Field(
+        None, description="New base unit cost C0 (e.g. a model cheaper to serve)."
+    )
+
+
+class ReleaseContext(EventContext, Protocol):
+    rng: np.random.Generator
+    steps: int
+    quality_source: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+
+
+@handles(ReleaseEvent)
+def release(context: ReleaseContext, event: ReleaseEvent) -> None:
+    state = context.state
+    rows = [i for i, n in enumerate(state.names) if n == event.firm]
+    if not rows:  # the firm has left the market
+        return
+    i = rows[0]
+    if event.compute is not None:
+        state.model_compute[i] = event.compute
+        state.pending_compute[i] = 0.0
+        state.last_release[i] = context.steps
+        if not state.fixed_quality[i]:
+            quality, bpb, extrapolated = context.quality_source(
+                state.model_compute[i : i + 1], state.data_mix[i : i + 1]
+            )
+            state.quality[i] = np.maximum(quality[0], 0.0)
+            state.bpb[i] = bpb[0]
+            state.extrapolated[i] = extrapolated[0]
+    if event.quality is not None or event.quality_sd > 0:
+        change = np.array([(event.quality or {}).get(s, 0.0) for s in state.segment_names])
+        if event.quality_sd > 0:
+            change = change + context.rng.normal(0.0, event.quality_sd, state.n_segments)
+        state.quality[i] = state.quality[i] + change
+    if event.price is not None:
+        state.price[i] = event.price
+    if event.unit_cost is not None:
+        state.base_cost[i] = event.unit_cost
+        state.refresh_unit_cost(slice(i, i + 1))
+    state.generation[i] += 1
+
+
 EVENT_KINDS = tuple(EVENTS)
 """Every event kind, in the order they are documented."""

@@ -75,6 +75,7 @@ def plan_sweep(spec: str | Path | dict[str, Any] | ResolvedSpec) -> SweepPlan:
     for point in design.points:
         data = with_values(resolved.base_data, {resolved.paths[k]: v for k, v in point.items()})
         try:
+            data = resolved.prepare(data) if resolved.prepare else data  # calibrate market data
             scenarios.append(parse_scenario(data).model_dump(mode="json"))
         except ScenarioError as exc:
             for key in dict.fromkeys(_blame(line, resolved, point)[0] for line in exc.lines):

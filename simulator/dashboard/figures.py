@@ -296,38 +296,30 @@ def quality_figure(result: RunResult, events=None) -> go.Figure:
     return add_event_markers(figure, scenario_events(result) if events is None else events)
 
 
-def _shade_extrapolated(
-    figure: go.Figure, rows: pd.DataFrame, shown: list[str], colors, row: int, col: int
-) -> None:
-    """A wide translucent band under each firm's quality where it is extrapolated (read past
-    the measured language models), broken where it is not."""
+def _shade_extrapolated(figure: go.Figure, rows: pd.DataFrame, shown, colors, row, col) -> None:
+    """A wide translucent band under a firm's quality where it is extrapolated."""
     if "extrapolated" not in rows.columns or not rows["extrapolated"].any():
         return
     quality = _wide(rows, "quality", shown)
-    flagged = _wide(
-        rows.assign(extrapolated=rows["extrapolated"].astype(float)), "extrapolated", shown
-    )
+    flagged = _wide(rows.assign(extrapolated=rows["extrapolated"] * 1.0), "extrapolated", shown)
     for firm in quality.columns:
         mask = flagged[firm].reindex(quality.index).fillna(0.0) > 0
-        if not mask.any():
-            continue
-        figure.add_trace(
-            go.Scatter(
+        if mask.any():
+            color = colors.get(firm, OTHERS_COLOR)
+            trace = go.Scatter(
                 x=_steps(quality.index),
                 y=_array(quality[firm].where(mask).to_numpy(), 4),
                 name=f"{firm} (extrapolated)",
                 legendgroup=firm,
                 showlegend=False,
                 mode="lines+markers",
-                line={"color": colors.get(firm, OTHERS_COLOR), "width": 9},
-                marker={"color": colors.get(firm, OTHERS_COLOR), "size": 7},
+                line={"color": color, "width": 9},
+                marker={"color": color, "size": 7},
                 opacity=0.3,
                 meta={"firm": firm, "role": "extrapolated"},
                 hovertemplate="%{fullData.name}: %{y:.3f}<extra></extra>",
-            ),
-            row=row,
-            col=col,
-        )
+            )
+            figure.add_trace(trace, row=row, col=col)
 
 
 def profit_cash_figure(result: RunResult, events=None) -> go.Figure:

@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     from simulator.lm.cli import add_lm_commands
 
     add_lm_commands(sub)
+    from simulator.calibrate import add_command as add_calibrate_command
+
+    add_calibrate_command(sub)
 
     sweep = sub.add_parser(
         "sweep",

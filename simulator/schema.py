@@ -227,6 +227,12 @@ SEGMENTS: tuple[Column, ...] = (
     Column("quality", "quality", "Quality Q of the firm's model in the segment."),
     Column("bpb", "bits/byte", "Measured bits per byte behind Q (NaN: not from the zoo)."),
     Column("focus", "fraction", "Weight of the segment in the firm's data mix."),
+    Column(
+        "extrapolated",
+        "bool",
+        "Q read beyond the measured language models (the zoo's fitted power law past its "
+        "largest or below its smallest budget); False for fixed qualities.",
+    ),
 )
 """segments.parquet: one row per step x firm x segment."""
 

@@ -170,6 +170,11 @@ EVENT_NUMBERS = [
     ({"kind": "segment", "segment": "code"}, "growth"),
     ({"kind": "regulation"}, "unit_cost_add"),
     ({"kind": "regulation", "data_cap": {}}, "data_cap.code"),
+    ({"kind": "release", "firm": "Big", "quality": {}}, "quality.code"),
+    ({"kind": "release", "firm": "Big"}, "quality_sd"),
+    ({"kind": "release", "firm": "Big"}, "compute"),
+    ({"kind": "release", "firm": "Big"}, "price"),
+    ({"kind": "release", "firm": "Big"}, "unit_cost"),
 ]
 
 
@@ -265,7 +270,7 @@ def test_every_float_field_of_every_model_is_in_the_nan_test():
         if "float" in str(info.annotation) and name not in tested
     ]
     assert untested == []
-    event_fields = {f for _, f in EVENT_NUMBERS} | {"data_cap"}
+    event_fields = {f for _, f in EVENT_NUMBERS} | {"data_cap", "quality"}
     for model, _handler in EVENTS.values():
         for name, info in model.model_fields.items():
             if "float" in str(info.annotation):

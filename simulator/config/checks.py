@@ -275,11 +275,13 @@ def _event_errors(scenario: Scenario) -> list[str]:
         for firm in getattr(event, "firms", None) or []:
             if firm not in firms:
                 errors.append(f"{where}.firms: no such firm {shown(firm)}")
-        for key in getattr(event, "data_cap", None) or {}:
-            if key not in segments:
-                errors.append(
-                    f"{where}.data_cap.{name_part(key)}: no such segment (segments: {segment_list})"
-                )
+        for field in ("data_cap", "quality"):  # per-segment mappings (regulation, release)
+            for key in getattr(event, field, None) or {}:
+                if key not in segments:
+                    errors.append(
+                        f"{where}.{field}.{name_part(key)}: no such segment "
+                        f"(segments: {segment_list})"
+                    )
     errors += _index_errors(scenario, "compute_price", COMPUTE_PRICE_RANGE)
     errors += _index_errors(scenario, "cost_index", COST_INDEX_RANGE)
     return errors

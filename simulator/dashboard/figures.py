@@ -282,14 +282,44 @@ def quality_figure(result: RunResult, events=None) -> go.Figure:
             col=index % cols + 1,
             showlegend=index == 0,
         )
+        _shade_extrapolated(
+            figure, rows_of_segment, shown, colors, index // cols + 1, index % cols + 1
+        )
     _base_layout(
         figure,
-        "Model quality per segment (higher is better; 0: knows only byte frequencies)",
+        "Model quality per segment (higher is better; zoo Q: 0 = byte frequencies, 1 = best "
+        "measured model; shaded: extrapolated beyond the measured models)",
         height=max(360, 260 * rows + 120),
     )
     figure.update_xaxes(title_text="step", row=rows)
     figure.update_xaxes(showticklabels=True)
     return add_event_markers(figure, scenario_events(result) if events is None else events)
+
+
+def _shade_extrapolated(figure: go.Figure, rows: pd.DataFrame, shown, colors, row, col) -> None:
+    """A wide translucent band under a firm's quality where it is extrapolated."""
+    if "extrapolated" not in rows.columns or not rows["extrapolated"].any():
+        return
+    quality = _wide(rows, "quality", shown)
+    flagged = _wide(rows.assign(extrapolated=rows["extrapolated"] * 1.0), "extrapolated", shown)
+    for firm in quality.columns:
+        mask = flagged[firm].reindex(quality.index).fillna(0.0) > 0
+        if mask.any():
+            color = colors.get(firm, OTHERS_COLOR)
+            trace = go.Scatter(
+                x=_steps(quality.index),
+                y=_array(quality[firm].where(mask).to_numpy(), 4),
+                name=f"{firm} (extrapolated)",
+                legendgroup=firm,
+                showlegend=False,
+                mode="lines+markers",
+                line={"color": color, "width": 9},
+                marker={"color": color, "size": 7},
+                opacity=0.3,
+                meta={"firm": firm, "role": "extrapolated"},
+                hovertemplate="%{fullData.name}: %{y:.3f}<extra></extra>",
+            )
+            figure.add_trace(trace, row=row, col=col)
 
 
 def profit_cash_figure(result: RunResult, events=None) -> go.Figure:

@@ -9,7 +9,7 @@ actions that need more than the state (opening weights, a firm entering).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -18,7 +18,10 @@ from simulator.market import dynamics
 from simulator.market.params import (
     MAX_FACTOR,
     MAX_PRICE,
+    MAX_SENSITIVITY,
+    Compute,
     Factor,
+    Price,
     Growth,
     NonNegativePrice,
     Share,
@@ -28,6 +31,9 @@ from simulator.market.params import (
 
 if TYPE_CHECKING:
     from simulator.market.state import MarketState
+
+QualityStep = Annotated[float, Field(ge=-MAX_SENSITIVITY, le=MAX_SENSITIVITY)]
+QualitySpread = Annotated[float, Field(ge=0, le=MAX_SENSITIVITY)]
 
 FACTOR_RANGE = f"above 0, at most {MAX_FACTOR:g}"
 
@@ -177,6 +183,75 @@ class EntryWaveEvent(EventBase):
 def entry_wave(context: EventContext, event: EntryWaveEvent) -> None:
     for _ in range(event.count):
         context.enter(event.archetype)
+
+
+class ReleaseEvent(EventBase):
+    kind: Literal["release"] = Field(
+        description="A named firm ships a new model and/or changes its list price."
+    )
+    firm: str = Field(description="The firm that releases.")
+    quality: dict[str, QualityStep] | None = Field(
+        None,
+        description="Change of the firm's quality per segment (added to its current Q; "
+        "segments left out keep theirs). For a firm whose quality comes from compute it lasts "
+        "until its next release.",
+    )
+    quality_sd: QualitySpread = Field(
+        0.0,
+        description="Standard deviation of a normal draw (the model's seeded rng) added to "
+        "each segment's quality change: an uncertain release.",
+    )
+    compute: Compute | None = Field(
+        None,
+        description="New training compute (real FLOPs) behind the firm's model. A firm whose "
+        "quality comes from compute gets the quality model's Q for it now (its release cycle "
+        "restarts); a fixed-quality firm only records it (model_compute).",
+    )
+    price: Price | None = Field(
+        None,
+        description="New list price. A firm with the `fixed` pricing rule keeps it; other "
+        "rules start from it.",
+    )
+    unit_cost: Price | None = Field(
+        None, description="New base unit cost C0 (e.g. a model cheaper to serve; at most 1e6)."
+    )
+
+
+class ReleaseContext(EventContext, Protocol):
+    rng: np.random.Generator
+    steps: int
+    quality_source: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, ...]]
+
+
+@handles(ReleaseEvent)
+def release(context: ReleaseContext, event: ReleaseEvent) -> None:
+    state = context.state
+    rows = [i for i, n in enumerate(state.names) if n == event.firm]
+    if not rows:  # the firm has left the market
+        return
+    i = rows[0]
+    if event.compute is not None:
+        state.model_compute[i] = event.compute
+        state.pending_compute[i] = 0.0
+        state.last_release[i] = context.steps
+        if not state.fixed_quality[i]:
+            quality, bpb, extrapolated = context.quality_source(
+                state.model_compute[i : i + 1], state.data_mix[i : i + 1]
+            )
+            state.quality[i] = np.maximum(quality[0], 0.0)
+            state.bpb[i] = bpb[0]
+            state.extrapolated[i] = extrapolated[0]
+    if event.quality is not None or event.quality_sd > 0:
+        change = np.array([(event.quality or {}).get(s, 0.0) for s in state.segment_names])
+        if event.quality_sd > 0:
+            change = change + context.rng.normal(0.0, event.quality_sd, state.n_segments)
+        state.quality[i] = state.quality[i] + change
+    if event.price is not None:
+        state.price[i] = event.price
+    if event.unit_cost is not None:
+        state.base_cost[i] = event.unit_cost
+        state.refresh_unit_cost(slice(i, i + 1))
+    state.generation[i] += 1
 
 
 EVENT_KINDS = tuple(EVENTS)

@@ -82,9 +82,12 @@ def segment_rows(state: MarketState, clearing: Clearing | None, step: int) -> di
         "quality": clearing.quality[:n],
         "bpb": state.bpb,
         "focus": state.data_mix,
+        "extrapolated": np.repeat(state.extrapolated[:, None], s, axis=1),
     }
     names = list(state.names)
     if clearing.open_quality is not None:
+        open_rows = np.flatnonzero(state.open_weights)  # the open model is the best of these
+        best = open_rows[np.argmax(state.quality[open_rows], axis=0)]
         open_row = {
             "share": clearing.open_share,
             "demand": clearing.open_demand,
@@ -92,6 +95,7 @@ def segment_rows(state: MarketState, clearing: Clearing | None, step: int) -> di
             "quality": clearing.open_quality,
             "bpb": np.full(s, np.nan),
             "focus": np.full(s, np.nan),
+            "extrapolated": state.extrapolated[best],
         }
         rows = {k: np.vstack([v, open_row[k]]) for k, v in rows.items()}
         names.append(OPEN_MODEL)

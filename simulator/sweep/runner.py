@@ -24,8 +24,10 @@ MAX_ERROR_LINES = 10
 
 
 def point_scenario(resolved: ResolvedSpec, point: dict[str, Any]) -> dict[str, Any]:
-    """The base scenario with a point's values set, as raw data (not yet validated)."""
-    return with_values(resolved.base_data, {resolved.paths[k]: v for k, v in point.items()})
+    """The base scenario with a point's values set, as raw data (not yet validated); a sweep
+    over market data calibrates the point's data into its scenario."""
+    data = with_values(resolved.base_data, {resolved.paths[k]: v for k, v in point.items()})
+    return resolved.prepare(data) if resolved.prepare else data
 
 
 class PointScenarios(Sequence):

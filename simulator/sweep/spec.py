@@ -36,7 +36,7 @@ from pydantic import (
     model_validator,
 )
 
-from simulator.config import Scenario, ScenarioError, load_scenario, parse_scenario, read_yaml
+from simulator.config import Scenario, ScenarioError, parse_scenario, read_yaml
 from simulator.sweep.outcomes import DEFAULT_OUTCOMES, check_outcome
 from simulator.sweep.paths import ParameterPath, PathError, resolve_path
 
@@ -323,7 +323,9 @@ class ResolvedSpec:
         paths: dict[str, ParameterPath],
         root_seed: int,
         scenario_file: Path | None,
+        prepare=None,
     ):
+        self.prepare = prepare  # market data: a sampled data mapping -> its calibrated scenario
         self.spec = spec
         self.base = base
         self.base_data = base_data
@@ -385,10 +387,17 @@ def _structure_errors(exc: ValidationError) -> list[str]:
     return lines
 
 
-def _load_base(spec: SweepSpec, base_dir: Path | None) -> tuple[Scenario, Path | None]:
+def _base(data: Any) -> tuple[Scenario, dict[str, Any] | None, Any]:
+    """A scenario, or market data (simulator.calibrate): calibrated here and at every point."""
+    from simulator.calibrate import is_market_data, sweep_base
+
+    return sweep_base(data) if is_market_data(data) else (parse_scenario(data), None, None)
+
+
+def _load_base(spec: SweepSpec, base_dir: Path | None) -> tuple[Scenario, Any, Any, Path | None]:
     if isinstance(spec.scenario, dict):
         try:
-            return parse_scenario(spec.scenario), None
+            return *_base(spec.scenario), None
         except ScenarioError as exc:
             raise SweepSpecError([f"scenario.{line}" for line in exc.lines]) from None
     candidates = [Path(spec.scenario)]
@@ -397,7 +406,7 @@ def _load_base(spec: SweepSpec, base_dir: Path | None) -> tuple[Scenario, Path |
     for path in candidates:
         if path.is_file():
             try:
-                return load_scenario(path), path.resolve()
+                return *_base(read_yaml(path)), path.resolve()
             except ScenarioError as exc:
                 raise SweepSpecError([f"scenario ({path}): {line}" for line in exc.lines]) from None
     tried = " or ".join(dict.fromkeys(str(p.resolve()) for p in candidates))
@@ -414,8 +423,9 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise SweepSpecError(_structure_errors(exc)) from None
-    base, scenario_file = _load_base(spec, Path(base_dir) if base_dir is not None else None)
-    base_data = base.model_dump(mode="json")
+    base, data, prepare, scenario_file = _load_base(
+        spec, Path(base_dir) if base_dir is not None else None)
+    base_data = data if data is not None else base.model_dump(mode="json")
     firms = [company.name for company in base.companies]
 
     errors: list[str] = []
@@ -464,7 +474,7 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
     if errors:
         raise SweepSpecError(errors)
     root_seed = spec.seed if spec.seed is not None else base.seed
-    return ResolvedSpec(spec, base, base_data, paths, root_seed, scenario_file)
+    return ResolvedSpec(spec, base, base_data, paths, root_seed, scenario_file, prepare)
 
 
 def load_sweep_spec(path: str | Path) -> ResolvedSpec:

@@ -14,6 +14,7 @@ Adding a rule: one class in the decision's module (or a new module imported here
 and the decision's ``register`` decorator. The scenario schema picks it up from ``DECISIONS``.
 """
 
+from simulator.market.strategy import fixed as _fixed  # noqa: F401 (registers `fixed`)
 from simulator.market.strategy.budgets import MARKETING_BUDGET, RD_BUDGET, budget_from_revenue
 from simulator.market.strategy.focus import FOCUS
 from simulator.market.strategy.links import LINK_RULE, LINK_TYPES

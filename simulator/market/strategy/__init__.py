@@ -29,6 +29,7 @@ from simulator.market.strategy.pricing import (
     register,
 )
 from simulator.market.strategy.registry import NoParams, Registry, Rule
+from simulator.market.strategy import farsighted_links, forward_rd, learning, marketing_return, open_payoff  # noqa: E501, F401, I001  (rules that choose: they register themselves)
 
 DECISIONS: tuple[Registry, ...] = (
     PRICING,

@@ -402,7 +402,7 @@ def cmd_tournament(args: argparse.Namespace) -> int:
                 str(row.rank),
                 literal(row.rule),
                 str(row.plays),
-                f"{row.mean_profit:.4g} [{row.profit_ci_low:.4g}, {row.profit_ci_high:.4g}]",
+                f"{row.mean_profit:.3g} [{row.profit_ci_low:.3g}, {row.profit_ci_high:.3g}]",
                 f"{row.final_share:.3f} [{row.share_ci_low:.3f}, {row.share_ci_high:.3f}]",
             )
         Console().print(table)

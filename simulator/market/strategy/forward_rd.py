@@ -69,22 +69,29 @@ class ForwardLooking(BudgetRule):
         if not learns.any() or context.quality_source is None:
             return out
         rows = firms[learns]
-        discount = np.asarray(params["rd_discount"], dtype=float)[learns]
-        horizon = np.asarray(params["rd_horizon"], dtype=float)[learns]
-        cash_share = np.asarray(params["rd_cash_share"], dtype=float)[learns]
-        tau = context.steps_to_release(rows).astype(float)
-        base = release_compute(context, rows)
-        mix = state.data_mix[rows]
-        valuation = Valuation.of(context, rows)
-        gain_weight = annuity(discount, tau, horizon)  # (G,)
-        cost_weight = annuity(discount, 0.0, tau)
-        reference = valuation.best_profit(context.quality_curve(base[:, None], mix[:, None, :]))
-
-        def value(spend: Array) -> Array:
-            compute = base[:, None] + rd_compute(spend * tau[:, None], state.compute_price)
-            quality = context.quality_curve(compute, mix[:, None, :])
-            gain = valuation.best_profit(quality) - reference
-            return gain * gain_weight[:, None] - spend * cost_weight[:, None]
-
-        out[learns] = maximise(value, cash_share * state.cash[rows])
+        local = {k: np.asarray(v)[learns] for k, v in params.items()}
+        budget = np.asarray(local["rd_cash_share"], dtype=float) * state.cash[rows]
+        out[learns] = maximise(rd_value(context, rows, local), budget)
         return out
+
+
+def rd_value(context, rows: Array, params: dict[str, Array]):
+    """V(R) (G, N) of spending R (G, N) per step until the next release, for firms ``rows``."""
+    state = context.state
+    discount = np.asarray(params["rd_discount"], dtype=float)
+    horizon = np.asarray(params["rd_horizon"], dtype=float)
+    tau = context.steps_to_release(rows).astype(float)
+    base = release_compute(context, rows)
+    mix = state.data_mix[rows]
+    valuation = Valuation.of(context, rows)
+    gain_weight = annuity(discount, tau, horizon)  # (G,)
+    cost_weight = annuity(discount, 0.0, tau)
+    reference = valuation.best_profit(context.quality_curve(base[:, None], mix[:, None, :]))
+
+    def value(spend: Array) -> Array:
+        compute = base[:, None] + rd_compute(spend * tau[:, None], state.compute_price)
+        quality = context.quality_curve(compute, mix[:, None, :])
+        gain = valuation.best_profit(quality) - reference
+        return gain * gain_weight[:, None] - spend * cost_weight[:, None]
+
+    return value

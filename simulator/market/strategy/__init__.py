@@ -14,6 +14,13 @@ Adding a rule: one class in the decision's module (or a new module imported here
 and the decision's ``register`` decorator. The scenario schema picks it up from ``DECISIONS``.
 """
 
+from simulator.market.strategy import (  # noqa: F401  (rules that choose: each registers itself)
+    farsighted_links,
+    forward_rd,
+    learning,
+    marketing_return,
+    open_payoff,
+)
 from simulator.market.strategy.budgets import MARKETING_BUDGET, RD_BUDGET, budget_from_revenue
 from simulator.market.strategy.focus import FOCUS
 from simulator.market.strategy.links import LINK_RULE, LINK_TYPES
@@ -29,7 +36,6 @@ from simulator.market.strategy.pricing import (
     register,
 )
 from simulator.market.strategy.registry import NoParams, Registry, Rule
-from simulator.market.strategy import farsighted_links, forward_rd, learning, marketing_return, open_payoff  # noqa: E501, F401, I001  (rules that choose: they register themselves)
 
 DECISIONS: tuple[Registry, ...] = (
     PRICING,

@@ -25,8 +25,10 @@ from simulator.market.demand import SegmentParams, utilities
 from simulator.market.state import MarketState
 from simulator.market.strategy.best_response import (
     OwnMarket,
+    bisect,
     global_best_response,
     rivals_log_denominator,
+    safeguarded_newton,
 )
 
 Array = np.ndarray
@@ -145,18 +147,66 @@ class Valuation:
         return replace(market, base_utility=base.reshape(g * n, -1))
 
     def best_profit(self, quality: Array) -> Array:
-        """Profit at the own best-response price with quality (G, N, S): share and margin."""
+        """Profit at the own profit-maximising price with quality (G, N, S): share and margin.
+
+        The price is the local maximum of profit nearest the global best response at the
+        current quality (``local_best_price``): the quality changes a rule weighs move it
+        smoothly, and a global search per candidate would cost a full best response each."""
         g, n = quality.shape[:2]
         market = self._with(quality=quality)
-        floor, cap = np.repeat(self.floor, n), np.repeat(self.cap, n)
-        price = global_best_response(market, floor, np.maximum(cap, floor))
+        floor, cap = np.repeat(self.floor, n), np.repeat(np.maximum(self.cap, self.floor), n)
+        price = local_best_price(market, np.repeat(self.reference_price, n), floor, cap)
         return market.profit(price).reshape(g, n)
+
+    @property
+    def reference_price(self) -> Array:
+        """The global best response of each row at its current quality (G,)."""
+        if "_reference_price" not in self.__dict__:
+            price = global_best_response(self.market, self.floor, np.maximum(self.cap, self.floor))
+            object.__setattr__(self, "_reference_price", price)
+        return self.__dict__["_reference_price"]
 
     def profit_at_price(self, brand: Array) -> Array:
         """Profit at the current own price with brand stock (G, N) as demand sees it."""
         g, n = brand.shape
         market = self._with(brand=brand)
         return market.profit(np.repeat(self.price, n)).reshape(g, n)
+
+
+def local_best_price(market: OwnMarket, start: Array, floor: Array, cap: Array) -> Array:
+    """The profit-maximising price nearest ``start`` of each row of ``market``, in [floor, cap]:
+    a bracket of the first-order condition grown from ``start`` (in steps of the logit width
+    mu / alpha, doubling), refined by safeguarded Newton; with a capacity that demand exceeds
+    there, the price at which demand equals capacity (profit (p - c) K rises up to it)."""
+    start = np.clip(np.asarray(start, dtype=float), floor, cap)
+    width = float(np.min(market.seg.mu / market.seg.alpha))
+    rising = market.foc(start)[0] > 0
+    lo = np.where(rising, start, np.maximum(start - width, floor))
+    hi = np.where(rising, np.minimum(start + width, cap), start)
+    for _ in range(60):
+        grow_up = rising & (market.foc(hi)[0] > 0) & (hi < cap)
+        grow_down = ~rising & (market.foc(lo)[0] <= 0) & (lo > floor)
+        if not (grow_up.any() or grow_down.any()):
+            break
+        lo = np.where(grow_up, hi, lo)
+        hi = np.where(grow_up, np.minimum(start + 2.0 * (hi - start) + width, cap), hi)
+        hi = np.where(grow_down, lo, hi)
+        lo = np.where(grow_down, np.maximum(start - 2.0 * (start - lo) - width, floor), lo)
+    at_cap = market.foc(hi)[0] > 0
+    at_floor = market.foc(lo)[0] <= 0
+    inside = ~at_cap & ~at_floor
+    price = np.where(at_cap, hi, lo)
+    if inside.any():
+        rows = np.flatnonzero(inside)
+        price[rows] = safeguarded_newton(market.take(rows).foc, lo[rows], hi[rows])
+    short = np.isfinite(market.capacity) & (market.demand(price) > market.capacity)
+    if short.any():
+        rows = np.flatnonzero(short)
+        sub = market.take(rows)
+        top = np.asarray(cap, dtype=float)[rows]
+        clearing = bisect(lambda p: sub.demand(p) - sub.capacity, price[rows], top)
+        price[rows] = np.where(sub.demand(top) > sub.capacity, top, clearing)
+    return price
 
 
 def maximise(value: Callable[[Array], Array], upper: Array, points: int = 33) -> Array:

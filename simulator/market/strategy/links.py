@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-
 from pydantic import Field
 
 from simulator.market.params import Strict

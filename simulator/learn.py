@@ -40,6 +40,7 @@ import yaml
 from simulator.atomic import atomic_write_text
 from simulator.config import Scenario, ScenarioError, load_scenario
 from simulator.folders import safe_folder_name
+from simulator.market.equilibrium import NoEquilibriumError
 from simulator.market.qlearning import Learners, RunOutcome, StageGame, fold_products, run_seed
 from simulator.market.qlearning import learn as learn_batch
 
@@ -75,15 +76,20 @@ def stage_game(scenario: Scenario) -> tuple[StageGame, Learners, list[str]]:
     prices, quality, brand, seg = products(state, model.network, scenario.market.open_model)
     n = state.n_firms
     seg = fold_products(prices, quality, brand, seg, n)
-    game = StageGame.build(
-        state.unit_cost.copy(),
-        quality[:n],
-        brand[:n],
-        seg,
-        state.size.copy(),
-        strategies[0].price_grid,
-        np.array([s.grid_extension for s in strategies]),
-    )
+    try:
+        game = StageGame.build(
+            state.unit_cost.copy(),
+            quality[:n],
+            brand[:n],
+            seg,
+            state.size.copy(),
+            strategies[0].price_grid,
+            np.array([s.grid_extension for s in strategies]),
+        )
+    except NoEquilibriumError as exc:
+        raise LearnError(
+            [f"market: the price grid needs a static Nash equilibrium ({exc})"]
+        ) from None
     learners = Learners(
         rate=np.array([s.q_learning_rate for s in strategies]),
         decay=np.array([s.exploration_decay for s in strategies]),
@@ -125,6 +131,8 @@ class LearnStore:
                     ]
                 )
             return
+        if self.out.exists() and not self.out.is_dir():
+            raise LearnError([f"--out {self.out}: is a file, not a folder"])
         if self.out.exists() and any(self.out.iterdir()):
             raise LearnError(
                 [
@@ -132,7 +140,10 @@ class LearnStore:
                     "missing); use another --out folder"
                 ]
             )
-        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LearnError([f"--out {self.out}: cannot create the folder ({exc})"]) from None
         document = {"fingerprint": key, "scenario": scenario.name, "identity": ident}
         atomic_write_text(
             path,
@@ -220,17 +231,22 @@ def run_learning(
             def report(period, active, members=members):
                 progress(period, active, finished, runs)
 
-        learn_batch(
-            game,
-            learners,
-            members,
-            seeds,
-            terms.max_periods,
-            terms.convergence_periods,
-            terms.evaluation_periods,
-            on_outcome=keep,
-            progress=report,
-        )
+        try:
+            learn_batch(
+                game,
+                learners,
+                members,
+                seeds,
+                terms.max_periods,
+                terms.convergence_periods,
+                terms.evaluation_periods,
+                on_outcome=keep,
+                progress=report,
+            )
+        except MemoryError:
+            raise LearnError(["--batch: out of memory; learn fewer runs at once"]) from None
+        except ValueError as exc:  # the Q-tables would be too large
+            raise LearnError([f"learning: {exc}"]) from None
     if store is not None:
         rows = store.read(list(range(runs)))
     table = pd.DataFrame(rows).sort_values("run").reset_index(drop=True)
@@ -304,10 +320,11 @@ def cmd_learn(args: argparse.Namespace) -> int:
         transient=True,
     )
     with bar:
-        task = bar.add_task("learning", total=scenario.learning.max_periods, note="")
+        task = bar.add_task("learning runs", total=args.runs, note="")
 
         def progress(period: int, active: int, done: int, total: int) -> None:
-            bar.update(task, completed=period, note=f"{done}/{total} runs done, {active} learning")
+            note = f"{done}/{total} done, {active} learning, period {period / 1e6:.2f}M"
+            bar.update(task, completed=done, note=note)
 
         try:
             table = run_learning(scenario, args.runs, out, args.batch, progress)

@@ -159,6 +159,8 @@ def claim(out: Path, plan: Plan) -> None:
                 ]
             )
         return
+    if out.exists() and not out.is_dir():
+        raise TournamentError([f"--out {out}: is a file, not a folder"])
     if out.exists() and any(out.iterdir()):
         raise TournamentError(
             [
@@ -166,7 +168,10 @@ def claim(out: Path, plan: Plan) -> None:
                 f"({SPEC_FILE} missing); use another --out folder"
             ]
         )
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TournamentError([f"--out {out}: cannot create the folder ({exc})"]) from None
     document = {"fingerprint": key, "identity": plan.identity()}
     atomic_write_text(
         path,

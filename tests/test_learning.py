@@ -221,3 +221,13 @@ def test_calvano_baseline_learns_prices_above_nash():
     deltas = np.array([o.delta.mean() for o in outcomes])
     assert all(o.converged for o in outcomes)
     assert 0.5 < deltas.mean() < 1.0
+
+
+def test_learn_bad_input_is_one_line(tmp_path, capsys):
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    assert main(["learn", str(CALVANO), "--out", str(afile)]) == 2
+    assert main(["learn", str(CALVANO), "--runs", "0", "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "is a file, not a folder" in err and "--runs: must be at least 1" in err
+    assert "Traceback" not in err

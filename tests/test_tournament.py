@@ -112,3 +112,11 @@ def test_rd_tournament_and_bad_input(tmp_path, small_scenario, capsys):
         == 2
     )
     assert "unknown pricing rule 'nope'" in capsys.readouterr().err
+
+
+def test_tournament_out_must_be_a_folder(tmp_path, capsys):
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    path = ROOT / "scenarios" / "validation_bertrand.yaml"
+    assert main(["tournament", str(path), "--rules", "cost_plus", "--out", str(afile)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err

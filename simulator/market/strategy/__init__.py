@@ -9,6 +9,10 @@
 | partnership links | ``LINK_RULE`` | links.py |
 | segment focus | ``FOCUS`` | focus.py |
 
+Rules that choose (compare payoffs with the market's model of itself) live in their own
+modules, imported below: forward_rd.py (R&D), marketing_return.py, open_payoff.py,
+farsighted_links.py, learning.py (Q-learning prices); context.py is what they see.
+
 Adding a rule: one class in the decision's module (or a new module imported here), with a
 ``name``, a ``description``, a ``Params`` model for its parameters, the decision's method,
 and the decision's ``register`` decorator. The scenario schema picks it up from ``DECISIONS``.

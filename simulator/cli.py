@@ -5,7 +5,7 @@
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
   llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
-  llm-market learn SCENARIO.yaml --runs N [--out DIR]   Q-learning runs of the pricing game (resumable)
+  llm-market learn SCENARIO.yaml --runs N [--out DIR]   Q-learning runs of the pricing game
   llm-market tournament SCENARIO.yaml --rules a,b,c     every assignment of rules to firms, ranked
 
 Bad input prints one line per problem on stderr and exits with code 2, never a traceback.

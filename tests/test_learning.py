@@ -214,7 +214,7 @@ def test_q_learning_parameter_is_named_apart_from_wrights_law(small_scenario):
 
 @pytest.mark.slow
 def test_calvano_baseline_learns_prices_above_nash():
-    """8 runs of the Calvano et al. baseline to convergence (~2 minutes)."""
+    """8 runs of the Calvano et al. baseline to convergence (~1 minute)."""
     game, params, _ = stage_game(load_scenario(CALVANO))
     seeds = [run_seed(2020, r) for r in range(8)]
     outcomes = learn(game, params, range(8), seeds, 5_000_000, 100_000, 1_000)

@@ -5,6 +5,8 @@
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
   llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
+  llm-market learn SCENARIO.yaml --runs N [--out DIR]   Q-learning runs of the pricing game
+  llm-market tournament SCENARIO.yaml --rules a,b,c     every assignment of rules to firms, ranked
 
 Bad input prints one line per problem on stderr and exits with code 2, never a traceback.
 Names and paths from the data are printed literally (no rich markup) with control characters
@@ -224,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
     from simulator.calibrate import add_command as add_calibrate_command
 
     add_calibrate_command(sub)
+
+    from simulator.learn import add_learn_command
+    from simulator.tournament import add_tournament_command
+
+    add_learn_command(sub)
+    add_tournament_command(sub)
 
     sweep = sub.add_parser(
         "sweep",

@@ -182,7 +182,10 @@ class MarketModel(MarketShell):
         self.firms.extend(agents)
         if entrant:  # an entrant starts by fine-tuning the best open model, if that is better
             base = finetune_base_compute(
-                state.model_compute, state.open_weights, self.market.open_model.finetune_efficiency
+                state.model_compute,
+                state.open_weights,
+                self.market.open_model.finetune_efficiency,
+                state.retired_open_compute,
             )
             state.model_compute[rows] = np.maximum(state.model_compute[rows], base)
         release.ship(state, rows, state.model_compute[rows], self.quality_source, self.steps)
@@ -199,7 +202,7 @@ class MarketModel(MarketShell):
             {"name": f"{archetype}-e{self._entrant_count}", "archetype": archetype},
         )
         spec = Company.model_validate(fields)
-        cost = entry_cost(entry.entry_cost, entry.open_discount, self.state.open_weights.any())
+        cost = entry_cost(entry.entry_cost, entry.open_discount, self.state.open_model_exists)
         firm = self._add_firm(spec.model_copy(update={"cash": spec.cash - cost}), entrant=True)
         self.entries.append({"firm": firm.name, "step": self.steps, "archetype": archetype})
         self.step_entries += 1
@@ -207,6 +210,8 @@ class MarketModel(MarketShell):
 
     def _exit(self, rows: np.ndarray) -> None:
         state = self.state
+        if self.market.open_model.outlives_releaser:
+            state.retire_open_weights(rows)
         for i in rows:
             firm = self.firms[i]
             reason = f"cash below zero for {state.negative_cash_steps[i]} steps"
@@ -238,7 +243,10 @@ class MarketModel(MarketShell):
             if event.step == step:
                 events.fire(self, event)
         release.release(state, step, self.quality_source, market.open_model.finetune_efficiency)
-        decide.decide(state, self.rules, self.network, market.open_model, market.brand_decay)
+        decide.decide(
+            state, self.rules, self.network, market.open_model, market.brand_decay,
+            self.quality_source, step, self.rng,
+        )
         network.update_links(state, self.network, self.rules, step)
         self._clearing = None
         if state.n_firms:

@@ -124,7 +124,9 @@ def test_unknown_rule_names_the_decision_and_the_known_rules():
     assert "companies.Big.strategy.focus: unknown focus rule 'wander'; known: differentiate" in (
         str(error.value)
     )
-    assert "unknown link rule 'telepathy'; known: gain_seeking, none" in str(error.value)
+    assert "unknown link rule 'telepathy'; known: farsighted, gain_seeking, none" in str(
+        error.value
+    )
 
 
 @pytest.mark.parametrize(

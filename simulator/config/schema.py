@@ -165,6 +165,12 @@ class OpenModelTerms(Strict):
         description="Community contributions: compute per step added to the releaser's next "
         "model, as a fraction of its open model's compute; 0 to 1.",
     )
+    outlives_releaser: bool = Field(
+        True,
+        description="Released weights stay available after their releaser exits (the open "
+        "model keeps the quality and compute it had); false: it leaves with its last "
+        "open-weight firm.",
+    )
 
 
 class EntryTerms(Strict):
@@ -486,6 +492,26 @@ Event = Annotated[
 """Any scheduled event: the kinds registered in simulator.market.events."""
 
 
+class LearningTerms(Strict):
+    """How long `llm-market learn` lets Q-learning firms learn (simulator/learn.py)."""
+
+    max_periods: int = Field(
+        5_000_000, ge=1, le=1_000_000_000, description="A learning run stops here at the latest."
+    )
+    convergence_periods: int = Field(
+        100_000,
+        ge=1,
+        description="A run has converged (and stops) once every learner's greedy price in every "
+        "state has been unchanged for this many periods.",
+    )
+    evaluation_periods: int = Field(
+        1_000,
+        ge=1,
+        description="Periods of greedy play (no exploration, no learning) after a run stops, "
+        "over which its profit gain and prices are averaged.",
+    )
+
+
 class InitialLink(Strict):
     source: str = Field(description="A firm name.")
     target: str = Field(description="Another firm name.")
@@ -540,6 +566,11 @@ class Scenario(Strict):
     )
     links: list[InitialLink] = Field(default_factory=list, description="Links in place at step 0.")
     events: list[Event] = Field(default_factory=list, description="Scheduled events.")
+    learning: LearningTerms = Field(
+        default_factory=LearningTerms,
+        description="Learning runs of `llm-market learn` (the repeated stage game of the "
+        "firms' Q-learning pricing); an ordinary `run` ignores it.",
+    )
 
     @property
     def needs_quality_model(self) -> bool:

@@ -13,6 +13,9 @@ quality among open-weight firms) reaches users and rivals:
                     towards its next model
   entry discount    entry costs entry_cost x (1 - open_discount) while an open model exists
   goodwill          a firm that opens gains releaser_brand_gain brand stock once
+  afterlife         released weights outlive their maker: when an open-weight firm exits, its
+                    model stays available (MarketState.retired_open_quality / _compute) unless
+                    market.open_model.outlives_releaser is false
 """
 
 from __future__ import annotations
@@ -29,20 +32,26 @@ OPEN_MODEL = "open model"
 """The open product's name in the firm and segment tables (reserved: no firm may use it)."""
 
 
-def best_open_quality(quality: Array, open_weights: Array) -> Array:
-    """Best quality per segment among open-weight models (S,); zeros when none is open."""
-    if not open_weights.any():
-        return np.zeros(quality.shape[1])
-    return np.max(quality[open_weights], axis=0)
+def best_open_quality(quality: Array, open_weights: Array, retired: Array | None = None) -> Array:
+    """Best quality per segment among open-weight models (S,); zeros when none is open.
+
+    ``retired``: the best quality of weights released by firms that have since left (they stay
+    available when ``market.open_model.outlives_releaser``), per segment."""
+    best = np.max(quality[open_weights], axis=0) if open_weights.any() else None
+    if best is None:
+        best = np.zeros(quality.shape[1])
+    return best if retired is None else np.maximum(best, retired)
 
 
 def finetune_base_compute(
-    model_compute: Array, open_weights: Array, finetune_efficiency: float
+    model_compute: Array, open_weights: Array, finetune_efficiency: float, retired: float = 0.0
 ) -> float:
-    """Training compute a fine-tuner's next model starts from (0 when no model is open)."""
-    if not open_weights.any():
+    """Training compute a fine-tuner's next model starts from (0 when no model is open);
+    ``retired``: the compute of open weights whose releaser has left."""
+    if not open_weights.any() and retired <= 0:
         return 0.0
-    return finetune_efficiency * max(model_compute[open_weights])
+    live = max(model_compute[open_weights]) if open_weights.any() else 0.0
+    return finetune_efficiency * max(live, retired)
 
 
 def community_compute(model_compute: Array, open_weights: Array, community_rate: float) -> Array:

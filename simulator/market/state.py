@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from simulator.market.demand import SegmentParams
+from simulator.market.open_source import best_open_quality
 from simulator.market.supply import unit_cost
 
 Array = np.ndarray
@@ -79,9 +80,14 @@ class MarketState:
     rules: dict[str, Array] = field(default_factory=dict)  # decision -> rule name per firm
     params: dict[str, Array] = field(default_factory=dict)  # rule parameter -> value per firm
     columns: dict[str, Array] = field(default_factory=dict)
+    # weights released by firms that have left (the open model outlives its maker)
+    retired_open_quality: Array | None = None  # best such quality per segment (S,)
+    retired_open_compute: float = 0.0  # and the largest such training compute
 
     def __post_init__(self) -> None:
         n_seg = len(self.segment_names)
+        if self.retired_open_quality is None:
+            self.retired_open_quality = np.zeros(n_seg)
         for name, dtype in FIRM_VECTORS.items():
             self.columns.setdefault(name, np.zeros(0, dtype=dtype))
         for name in FIRM_MATRICES:
@@ -162,6 +168,32 @@ class MarketState:
         for table in (self.columns, self.rules, self.params):
             for key in table:
                 table[key] = table[key][keep]
+
+    @property
+    def open_model_exists(self) -> bool:
+        """Some weights are open: a firm's, or those of a releaser that has left."""
+        return bool(self.open_weights.any()) or self.retired_open_compute > 0
+
+    def open_quality(self) -> Array:
+        """Best open quality per segment (S,), retired releases included; zeros if none."""
+        return best_open_quality(self.quality, self.open_weights, self.retired_open_quality)
+
+    def open_compute(self) -> float:
+        """Training compute of the best open model (0 if none)."""
+        live = float(self.model_compute[self.open_weights].max()) if self.open_weights.any() else 0
+        return max(live, self.retired_open_compute)
+
+    def retire_open_weights(self, rows: Array) -> None:
+        """The open-weight firms among ``rows`` are leaving: their weights stay available."""
+        rows = np.asarray(rows, dtype=int)
+        rows = rows[self.open_weights[rows]]
+        if len(rows):
+            self.retired_open_quality = np.maximum(
+                self.retired_open_quality, self.quality[rows].max(axis=0)
+            )
+            self.retired_open_compute = max(
+                self.retired_open_compute, float(self.model_compute[rows].max())
+            )
 
     def group(self, decision: str, rule: str) -> Array:
         """Rows of the firms whose rule for ``decision`` is ``rule``."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.market.demand import D, SegmentParams
-from simulator.market.open_source import OPEN_MODEL, best_open_quality, with_open_model
+from simulator.market.open_source import OPEN_MODEL, with_open_model
 from simulator.market.state import MarketState
 from simulator.market.supply import S
 from simulator.network import PartnershipNetwork
@@ -23,8 +23,8 @@ def products(
     included) and, once weights are open, the open model (market.open_source)."""
     brand = network.allied_brand(state.names, state.brand)
     prices, quality, seg = state.price.copy(), state.quality.copy(), state.seg
-    if state.open_weights.any():
-        open_quality = open_model.usability * best_open_quality(state.quality, state.open_weights)
+    if state.open_model_exists:
+        open_quality = open_model.usability * state.open_quality()
         return with_open_model(
             prices, quality, brand, seg, open_quality, open_model.mode, open_model.user_price
         )
@@ -70,8 +70,8 @@ def clear(
     outside = size - demand_all.sum(axis=0)  # everyone not choosing a product
     open_demand = np.zeros(state.n_segments)
     open_quality = None
-    if state.open_weights.any():
-        open_quality = open_model.usability * best_open_quality(state.quality, state.open_weights)
+    if state.open_model_exists:
+        open_quality = open_model.usability * state.open_quality()
         if open_model.mode == "free_product":
             open_demand = demand_all[n:].sum(axis=0)
         else:  # the open model is the outside option wherever it beats doing without

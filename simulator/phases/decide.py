@@ -22,6 +22,7 @@ from simulator.market.strategy import (
     MarketView,
     Registry,
 )
+from simulator.market.strategy.context import DecisionContext
 from simulator.network import PartnershipNetwork
 from simulator.phases.clear import products
 
@@ -69,10 +70,25 @@ def decide(
     network: PartnershipNetwork,
     open_model,
     brand_decay: float,
+    quality_source=None,
+    step: int = 0,
+    rng: np.random.Generator | None = None,
 ) -> None:
-    """Focus, open-sourcing, budgets (marketing builds brand now), then prices."""
+    """Focus, open-sourcing, budgets (marketing builds brand now), then prices.
+
+    Budget and open-sourcing rules get a DecisionContext (the products now, the quality
+    source, the open-model terms, the step); pricing rules the MarketView, with last step's
+    profits, the firms' names, the step and the model's rng for rules that learn."""
     if not state.n_firms:
         return
+    context = DecisionContext(
+        state,
+        step,
+        quality_source,
+        open_model,
+        brand_decay,
+        lambda: products(state, network, open_model),
+    )
     mix = state.data_mix.copy()
     target = mix.copy()
     for rule, rows, params in groups(state, FOCUS, rules):
@@ -80,20 +96,26 @@ def decide(
     speed = np.where(state.rules["focus"] == "fixed", 0.0, state.params["focus_speed"])
     state.data_mix = dynamics.update_focus(mix, target, speed.astype(float), state.data_cap)
 
-    best = state.quality.max(axis=1)
     opening = np.zeros(state.n_firms, dtype=bool)
     for rule, rows, params in groups(state, OPEN_SOURCE_RULE, rules):
-        opening[rows] = rule.opens(best, rows, params)
+        opening[rows] = rule.decide(context, rows, params)
     publish_weights(state, np.flatnonzero(opening), open_model.releaser_brand_gain)
 
     for registry, column in ((MARKETING_BUDGET, "marketing"), (RD_BUDGET, "rd_spend")):
         for rule, rows, params in groups(state, registry, rules):
-            state.columns[column][rows] = rule.budget(state.revenue, rows, params)
+            state.columns[column][rows] = rule.spend(context, rows, params)
     state.brand = update_brand(state.brand, state.marketing, brand_decay)
-    set_prices(state, rules, network, open_model)
+    set_prices(state, rules, network, open_model, step, rng)
 
 
-def set_prices(state: MarketState, rules: Rules, network: PartnershipNetwork, open_model) -> None:
+def set_prices(
+    state: MarketState,
+    rules: Rules,
+    network: PartnershipNetwork,
+    open_model,
+    step: int = 0,
+    rng: np.random.Generator | None = None,
+) -> None:
     """Every pricing rule prices its firms at once, all seeing last step's prices."""
     n = state.n_firms
     prices, quality, brand, seg = products(state, network, open_model)
@@ -116,6 +138,10 @@ def set_prices(state: MarketState, rules: Rules, network: PartnershipNetwork, op
         floor=pad(floors, 0.0),
         cap=pad(caps, np.inf),
         n_firms=n,
+        profit=state.profit.copy(),
+        names=tuple(state.names),
+        step=step,
+        rng=rng,
     )
     new_prices = prices[:n].copy()
     for rule, rows, params in groups(state, PRICING, rules):

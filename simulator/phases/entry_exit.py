@@ -7,7 +7,6 @@ import numpy as np
 
 from simulator import metrics
 from simulator.market import dynamics
-from simulator.market.open_source import best_open_quality
 from simulator.market.state import MarketState
 
 
@@ -28,7 +27,7 @@ def arrivals(state: MarketState, entry, rng: np.random.Generator) -> list[str]:
         entry.margin_sensitivity,
         entry.open_sensitivity,
         mean_margin,
-        best_open_quality(state.quality, state.open_weights),
+        state.open_quality(),
     )
     count = int(rng.poisson(rate))
     names = sorted(entry.archetypes)

@@ -14,6 +14,7 @@ import numpy as np
 
 from simulator.market.state import MarketState
 from simulator.market.strategy import LINK_RULE, LINK_TYPES
+from simulator.market.strategy.links import LinkSituation
 from simulator.network import PartnershipNetwork, expected_gains, link_cost
 from simulator.phases.decide import RowParams, Rules, groups
 
@@ -28,14 +29,19 @@ def unit_mix(mix: np.ndarray) -> np.ndarray:
     return mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
 
 
-def willingness(state, rules: Rules, link_type: str, net: np.ndarray, deciders) -> np.ndarray:
-    """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule."""
+def willingness(
+    state, rules: Rules, link_type: str, net: np.ndarray, deciders, situation=None
+) -> np.ndarray:
+    """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule
+    (``situation``: the LinkSituation of this step, for rules that look ahead)."""
     accepts = np.zeros(net.shape, dtype=bool)
     for rule, rows, params in groups(state, LINK_RULE, rules):
         local = np.flatnonzero(np.isin(deciders, rows))
         if len(local):
             chosen = deciders[local]
-            accepts[local] = rule.willing(link_type, net[local], chosen, RowParams(state.params, chosen))
+            accepts[local] = rule.decide(
+                link_type, net[local], chosen, RowParams(state.params, chosen), situation
+            )
     return accepts
 
 
@@ -56,6 +62,10 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
         i, j = sorted((row_of[a], row_of[b]))
         edges_by_row.setdefault(i, []).append((j, data["type"]))
     everyone = np.arange(n)
+    situation = LinkSituation(
+        {t: link_cost(terms, t) for t in LINK_TYPES}, terms.term, state.last_release,
+        state.release_cycle, step,
+    )
     drop: list[tuple[str, str]] = []
     found: list[tuple[np.ndarray, ...]] = []  # (joint gain, row i, row j, type index) arrays
     for start in range(0, n, BLOCK):
@@ -73,8 +83,8 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
                 for j, held in edges_by_row.get(int(i), ()):
                     if held == link_type and (out[offset, j] <= 0 or back[offset, j] <= 0):
                         drop.append((state.names[i], state.names[j]))
-            mutual = willingness(state, rules, link_type, out, block)
-            mutual &= willingness(state, rules, link_type, back.T, everyone).T
+            mutual = willingness(state, rules, link_type, out, block, situation)
+            mutual &= willingness(state, rules, link_type, back.T, everyone, situation).T
             mutual &= later
             np.add(out, back, out=joint[t], where=mutual)
         # per proposing row, its best CANDIDATES_PER_FIRM (type, partner) pairs

@@ -11,7 +11,6 @@ import numpy as np
 from simulator import metrics
 from simulator.market import dynamics
 from simulator.market.demand import consumer_surplus, utilities
-from simulator.market.open_source import best_open_quality
 from simulator.market.state import MarketState
 from simulator.network import PartnershipNetwork
 from simulator.phases.clear import OPEN_MODEL, Clearing
@@ -64,7 +63,7 @@ def outcomes(
         "outside_share": float(clearing.outside_demand.sum()) / market_size,
         "unserved_share": float(clearing.unserved.sum()) / market_size,
         "open_share": open_users / inside if inside > 0 else 0.0,
-        "best_open_quality": float(best_open_quality(state.quality, state.open_weights).mean()),
+        "best_open_quality": float(state.open_quality().mean()),
         "homogenization": dynamics.homogenization(state.data_mix),
     }
 
@@ -134,7 +133,7 @@ def open_model_row(state: MarketState, clearing: Clearing | None, step: int) -> 
         "unit_cost": nan,
         "margin": nan,
         "generation": [0],
-        "model_compute": [float(state.model_compute[state.open_weights].max())],
+        "model_compute": [state.open_compute()],
         "innovation": nan,
         "open_weights": [True],
         "degree_centrality": nan,

@@ -48,6 +48,8 @@ def release(
     rows = np.flatnonzero(release_due(step, state.last_release, state.release_cycle))
     if not len(rows):
         return
-    base = finetune_base_compute(state.model_compute, state.open_weights, finetune_efficiency)
+    base = finetune_base_compute(
+        state.model_compute, state.open_weights, finetune_efficiency, state.retired_open_compute
+    )
     compute = np.maximum(state.model_compute[rows], base) + state.pending_compute[rows]
     ship(state, rows, compute, quality_source, step)

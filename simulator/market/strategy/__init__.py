@@ -9,12 +9,23 @@
 | partnership links | ``LINK_RULE`` | links.py |
 | segment focus | ``FOCUS`` | focus.py |
 
+Rules that choose (compare payoffs with the market's model of itself) live in their own
+modules, imported below: forward_rd.py (R&D), marketing_return.py, open_payoff.py,
+farsighted_links.py, learning.py (Q-learning prices); context.py is what they see.
+
 Adding a rule: one class in the decision's module (or a new module imported here), with a
 ``name``, a ``description``, a ``Params`` model for its parameters, the decision's method,
 and the decision's ``register`` decorator. The scenario schema picks it up from ``DECISIONS``.
 """
 
-from simulator.market.strategy import fixed as _fixed  # noqa: F401 (registers `fixed`)
+from simulator.market.strategy import (  # noqa: F401  (each rule module registers its rules)
+    farsighted_links,
+    fixed,
+    forward_rd,
+    learning,
+    marketing_return,
+    open_payoff,
+)
 from simulator.market.strategy.budgets import MARKETING_BUDGET, RD_BUDGET, budget_from_revenue
 from simulator.market.strategy.focus import FOCUS
 from simulator.market.strategy.links import LINK_RULE, LINK_TYPES

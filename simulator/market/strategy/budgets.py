@@ -22,6 +22,11 @@ class BudgetRule(Rule):
     def budget(self, revenue: Array, firms: Array, params: dict[str, Array]) -> Array:
         raise NotImplementedError
 
+    def spend(self, context, firms: Array, params: dict[str, Array]) -> Array:
+        """What the decision phase calls, with the step's DecisionContext
+        (simulator.market.strategy.context); rules that look ahead override it."""
+        return self.budget(context.state.revenue, firms, params)
+
 
 RD_BUDGET: Registry[BudgetRule] = Registry("rd_budget", "R&D budget rule", "revenue_share")
 MARKETING_BUDGET: Registry[BudgetRule] = Registry(

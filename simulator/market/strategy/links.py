@@ -4,8 +4,10 @@ partnership link. A link forms only when both firms are willing (simulator.netwo
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 from typing import ClassVar, Literal
+
+import numpy as np
 
 from pydantic import Field
 
@@ -19,6 +21,23 @@ LINK_TYPES = ("joint_rd", "market_sharing", "alliance")
 LinkType = Literal[LINK_TYPES]
 
 
+@dataclass(frozen=True)
+class LinkSituation:
+    """What a link rule that looks ahead may know besides the gain: the cost per step of
+    each link type, the term a link lasts, and every firm's release timing at ``step``."""
+
+    cost: dict[str, float]
+    term: int
+    last_release: Array  # (F,)
+    release_cycle: Array  # (F,)
+    step: int
+
+    def steps_to_release(self, firms: Array) -> Array:
+        """Steps until each firm's next model ships (1..T): pooled compute waits that long."""
+        due = self.last_release[firms] + self.release_cycle[firms] - self.step
+        return np.maximum(due, 1)
+
+
 class LinkRule(Rule):
     """Base class: which partners each firm in ``firms`` accepts for ``link_type``."""
 
@@ -29,6 +48,13 @@ class LinkRule(Rule):
     ) -> Array:
         """``net_gain``: (G, F) expected gain minus cost of a link with each firm; -> bool (G, F)."""
         raise NotImplementedError
+
+    def decide(
+        self, link_type: str, net_gain: Array, firms: Array, params: dict[str, Array], situation
+    ) -> Array:
+        """What the network phase calls; ``situation`` (a LinkSituation) adds the link's cost
+        and term and the firms' release timing for rules that look ahead."""
+        return self.willing(link_type, net_gain, firms, params)
 
 
 LINK_RULE: Registry[LinkRule] = Registry("link_rule", "link rule", "gain_seeking")

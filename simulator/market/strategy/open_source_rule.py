@@ -19,6 +19,11 @@ class OpenSourceRule(Rule):
         """``best_quality``: every firm's best quality over segments (F,)."""
         raise NotImplementedError
 
+    def decide(self, context, firms: Array, params: dict[str, Array]) -> Array:
+        """What the decision phase calls, with the step's DecisionContext
+        (simulator.market.strategy.context); rules that compare payoffs override it."""
+        return self.opens(context.best_quality, firms, params)
+
 
 OPEN_SOURCE_RULE: Registry[OpenSourceRule] = Registry(
     "open_source_rule", "open-sourcing rule", "never"

@@ -46,6 +46,12 @@ class MarketView:
     floor: Array  # lowest allowed price (F,)
     cap: Array  # highest allowed price (F,)
     n_firms: int | None = None  # products beyond the first n_firms (the open model) are not firms
+    # for rules that learn (simulator.market.strategy.learning): last step's profit of each firm
+    # (F,), the firms' names (rows move when firms leave), the step and the model's rng
+    profit: Array | None = None
+    names: tuple[str, ...] | None = None
+    step: int = 0
+    rng: np.random.Generator | None = None
 
     @property
     def firm_prices(self) -> Array:

@@ -66,8 +66,10 @@ def main() -> None:
 
     for threads in args.threads:
         rate, params, device = measure(threads, args.steps, args.warmup, args.device)
-        print(f"bench_lm_train: {params:,} params, batch 32x128, {device}, torch "
-              f"{torch.__version__}, {threads} thread(s): {rate:,.0f} tokens/s")
+        print(
+            f"bench_lm_train: {params:,} params, batch 32x128, {device}, torch "
+            f"{torch.__version__}, {threads} thread(s): {rate:,.0f} tokens/s"
+        )
 
 
 if __name__ == "__main__":

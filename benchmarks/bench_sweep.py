@@ -67,18 +67,24 @@ def main() -> None:
     parser.add_argument("--no-dask", action="store_true")
     args = parser.parse_args()
     spec = bench_spec(args.runs, args.steps)
-    print(f"{args.runs} runs of the baseline ({args.steps} steps), {available_cores()} cores, "
-          f"{args.workers} workers")
+    print(
+        f"{args.runs} runs of the baseline ({args.steps} steps), {available_cores()} cores, "
+        f"{args.workers} workers"
+    )
     raw = raw_simulate_rate(spec)
     print(f"  simulate() {raw:6.2f} runs/s  (bare model runs, no sweep machinery)")
     serial, seconds = runs_per_second(spec, "serial", None)
-    print(f"  serial     {serial:6.2f} runs/s  ({seconds:5.1f} s)  sweep overhead "
-          f"{(raw / serial - 1):.0%}")
+    print(
+        f"  serial     {serial:6.2f} runs/s  ({seconds:5.1f} s)  sweep overhead "
+        f"{(raw / serial - 1):.0%}"
+    )
     executors = ["processes"] + ([] if args.no_dask else ["dask"])
     for executor in executors:
         rate, seconds = runs_per_second(spec, executor, args.workers)
-        print(f"  {executor:10} {rate:6.2f} runs/s  ({seconds:5.1f} s)  "
-              f"speed-up over serial x{rate / serial:.2f}")
+        print(
+            f"  {executor:10} {rate:6.2f} runs/s  ({seconds:5.1f} s)  "
+            f"speed-up over serial x{rate / serial:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -80,7 +80,9 @@ class NaiveMarket(mesa.Model):
         super().__init__(seed=seed)
         data = market(n_firms, seed)
         self.alpha, self.beta, self.size = data["alpha"], data["beta"], data["size"]
-        self.firms = [NaiveFirm(self, c, q) for c, q in zip(data["cost"], data["quality"])]
+        self.firms = [
+            NaiveFirm(self, c, q) for c, q in zip(data["cost"], data["quality"], strict=True)
+        ]
         self.datacollector = mesa.DataCollector(
             model_reporters={"mean_price": lambda m: np.mean([f.price for f in m.firms])},
             agent_reporters={"price": "price", "profit": "profit", "quantity": "quantity"},
@@ -174,20 +176,26 @@ def main() -> None:
     for n in (10, 100):
         naive, ours = naive_seconds(n, steps), project_seconds(n, steps)
         rows.append((n, naive, ours))
-        print(f"{n:>6} firms x {steps} steps: naive Mesa {naive:7.2f} s, project {ours:6.2f} s, "
-              f"{naive / ours:5.1f}x faster")
+        print(
+            f"{n:>6} firms x {steps} steps: naive Mesa {naive:7.2f} s, project {ours:6.2f} s, "
+            f"{naive / ours:5.1f}x faster"
+        )
     if args.quick:
         return
     naive_100 = rows[1][1]
     ours_1000 = project_seconds(1000, steps)
-    print(f"  1000 firms x {steps} steps: project {ours_1000:.2f} s = "
-          f"{ours_1000 / naive_100:.2f}x the naive model's 100-firm time (target < 0.6x)")
+    print(
+        f"  1000 firms x {steps} steps: project {ours_1000:.2f} s = "
+        f"{ours_1000 / naive_100:.2f}x the naive model's 100-firm time (target < 0.6x)"
+    )
     per_firm_step = {}
     for n in (100, 1000, 10_000):
         few = 10 if n == 10_000 else 30
         per_firm_step[n] = project_seconds(n, few) / (n * few)
         print(f"{n:>6} firms: {per_firm_step[n] * 1e6:8.2f} us per firm-step")
-    print(f"per-firm-step cost 10,000 vs 100 firms: {per_firm_step[10_000] / per_firm_step[100]:.2f}x")
+    print(
+        f"per-firm-step cost 10,000 vs 100 firms: {per_firm_step[10_000] / per_firm_step[100]:.2f}x"
+    )
     print(f"peak RSS, 10,000 firms x 10 steps: {peak_rss_mb(10_000, 10):.0f} MB (target < 2,048)")
     print(f"this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

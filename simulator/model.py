@@ -26,7 +26,7 @@ from simulator.market.demand import SegmentParams
 from simulator.market.open_source import entry_cost, finetune_base_compute
 from simulator.market.quality import PlaceholderQuality, QualitySource
 from simulator.market.state import MarketState
-from simulator.market.strategy import DECISIONS
+from simulator.market.strategy import DECISION_BY_KEY, DECISIONS
 from simulator.network import PartnershipNetwork
 from simulator.phases import account, clear, decide, entry_exit, network, record, release
 
@@ -164,7 +164,7 @@ class MarketModel(MarketShell):
         rules = [{r.key: strategy.pop(r.key) for r in DECISIONS} for strategy in strategies]
         for firm_rules in rules:
             for key, name in firm_rules.items():
-                self.rules[key].setdefault(name, _registry(key).make(name))
+                self.rules[key].setdefault(name, DECISION_BY_KEY[key].make(name))
         rows = state.add_firms(
             [spec.name for spec in specs],
             [spec.archetype or "" for spec in specs],
@@ -244,16 +244,20 @@ class MarketModel(MarketShell):
                 events.fire(self, event)
         release.release(state, step, self.quality_source, market.open_model.finetune_efficiency)
         decide.decide(
-            state, self.rules, self.network, market.open_model, market.brand_decay,
-            self.quality_source, step, self.rng,
+            state,
+            self.rules,
+            self.network,
+            market.open_model,
+            market.brand_decay,
+            self.quality_source,
+            step,
+            self.rng,
         )
         network.update_links(state, self.network, self.rules, step)
         self._clearing = None
         if state.n_firms:
             self._clearing = clear.clear(state, self.network, market.open_model, market.spillover)
-            account.account(
-                state, self._clearing, self.network, market.open_model.community_rate
-            )
+            account.account(state, self._clearing, self.network, market.open_model.community_rate)
         self.outcome.update(record.outcomes(state, self._clearing, self.network))
         self.datacollector.collect(self)
         tables = self.datacollector.tables
@@ -269,10 +273,6 @@ class MarketModel(MarketShell):
             self.step()
             if progress is not None:
                 progress(self.steps)
-
-
-def _registry(key: str):
-    return next(registry for registry in DECISIONS if registry.key == key)
 
 
 def simulate(

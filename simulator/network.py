@@ -165,7 +165,9 @@ class PartnershipNetwork:
         g = self.graph
         n = g.number_of_nodes()
         if not g.number_of_edges():  # the values networkx gives an edgeless graph, cheaply
-            return dict.fromkeys(("n_links", "n_alliances", "n_joint_rd", "n_market_sharing"), 0) | {
+            return dict.fromkeys(
+                ("n_links", "n_alliances", "n_joint_rd", "n_market_sharing"), 0
+            ) | {
                 "density": 0.0,
                 "components": n,
                 "clustering": 0.0,

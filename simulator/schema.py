@@ -61,9 +61,7 @@ MODEL: tuple[Column, ...] = (
         "Concentration band of the 2010 DOJ/FTC Horizontal Merger Guidelines.",
         lambda m: metrics.hhi_band(m.outcome["hhi"], metrics.HHI_BANDS_2010),
     ),
-    Column(
-        "price_index", "money/unit", "Quantity-weighted mean price.", _outcome("price_index")
-    ),
+    Column("price_index", "money/unit", "Quantity-weighted mean price.", _outcome("price_index")),
     Column(
         "price_dispersion",
         "ratio",
@@ -77,11 +75,11 @@ MODEL: tuple[Column, ...] = (
         "from the scenario's own outside option; users a capacity turned away get none.",
         _outcome("consumer_surplus"),
     ),
-    Column(
-        "total_demand", "units", "Demand for the firms' products.", _outcome("total_demand")
-    ),
+    Column("total_demand", "units", "Demand for the firms' products.", _outcome("total_demand")),
     Column("total_sales", "units", "Units the firms served.", _outcome("total_sales")),
-    Column("market_size", "units", "Potential demand: sum of segment sizes.", _outcome("market_size")),
+    Column(
+        "market_size", "units", "Potential demand: sum of segment sizes.", _outcome("market_size")
+    ),
     Column("open_demand", "units", "Users of the open model.", _outcome("open_demand")),
     Column(
         "outside_demand",
@@ -118,8 +116,7 @@ MODEL: tuple[Column, ...] = (
     Column(
         "open_share",
         "fraction",
-        "Share of inside demand served by open models (the open product and open-weight "
-        "firms).",
+        "Share of inside demand served by open models (the open product and open-weight firms).",
         _outcome("open_share"),
     ),
     Column(
@@ -142,9 +139,7 @@ MODEL: tuple[Column, ...] = (
     Column("n_market_sharing", "count", "Market-sharing links.", _network("n_market_sharing")),
     Column("density", "0-1", "Density of the partnership network.", _network("density")),
     Column("components", "count", "Connected components of the network.", _network("components")),
-    Column(
-        "clustering", "0-1", "Average clustering of the network.", _network("clustering")
-    ),
+    Column("clustering", "0-1", "Average clustering of the network.", _network("clustering")),
     Column(
         "compute_price",
         "money per 1e24 FLOPs",
@@ -152,10 +147,14 @@ MODEL: tuple[Column, ...] = (
         lambda m: m.state.compute_price,
     ),
     Column(
-        "cost_index", "multiplier", "Industry multiplier on unit costs.", lambda m: m.state.cost_index
+        "cost_index",
+        "multiplier",
+        "Industry multiplier on unit costs.",
+        lambda m: m.state.cost_index,
     ),
 )
 """model.parquet: one row per step."""
+
 
 def _margin(state) -> Any:
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -165,8 +164,9 @@ def _margin(state) -> Any:
 FIRMS: tuple[Column, ...] = (
     Column("step", "step", "Step."),
     Column("firm", "name", "Firm name; `open model` is the open product's row."),
-    Column("firm_id", "id", "Mesa agent id (unique within a run); -1 for the open model.",
-           "firm_id"),
+    Column(
+        "firm_id", "id", "Mesa agent id (unique within a run); -1 for the open model.", "firm_id"
+    ),
     Column("archetype", "name", "Archetype the firm started from ('' if none)."),
     Column("price", "money/unit", "Price set this step.", "price"),
     Column("quantity", "units", "Units sold (after capacity).", "quantity"),
@@ -196,10 +196,15 @@ FIRMS: tuple[Column, ...] = (
     ),
     Column("margin", "fraction", "profit / revenue (NaN without revenue).", _margin),
     Column("generation", "count", "Models shipped so far (the first is 1).", "generation"),
-    Column("model_compute", "FLOPs", "Real training compute behind the shipped model.",
-           "model_compute"),
-    Column("innovation", "FLOPs", "model_compute per generation.",
-           lambda state: state.model_compute / state.generation),
+    Column(
+        "model_compute", "FLOPs", "Real training compute behind the shipped model.", "model_compute"
+    ),
+    Column(
+        "innovation",
+        "FLOPs",
+        "model_compute per generation.",
+        lambda state: state.model_compute / state.generation,
+    ),
     Column("open_weights", "bool", "The firm's weights are open.", "open_weights"),
     Column(
         "degree_centrality",

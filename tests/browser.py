@@ -45,11 +45,19 @@ def headless_chromium(tmp_path: Path, width: int = 1400, height: int = 1000) -> 
     browser, driver_path = chromium_or_skip()
     options = webdriver.ChromeOptions()
     options.binary_location = browser
-    for argument in ("--headless", "--no-sandbox", "--disable-gpu",
-                     "--disable-background-networking", "--no-first-run",
-                     "--disable-component-update", "--disable-sync", "--disable-quic",
-                     "--disable-dev-shm-usage", f"--window-size={width},{height}",
-                     f"--user-data-dir={tmp_path / 'chromium-profile'}"):
+    for argument in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)

@@ -8,11 +8,11 @@ import pytest
 
 from simulator import simulate
 from simulator.config import ScenarioError, parse_scenario
-from simulator.market.dynamics import entry_rate, homogenization
-from simulator.metrics import HHI_BANDS_2010, hhi_band
 from simulator.config.schema import NetworkTerms
-from simulator.market.strategy import LINK_RULE
+from simulator.market.dynamics import entry_rate, homogenization
 from simulator.market.state import MarketState
+from simulator.market.strategy import LINK_RULE
+from simulator.metrics import HHI_BANDS_2010, hhi_band
 from simulator.network import PartnershipNetwork
 from simulator.phases.network import unit_mix, update_links
 from tests.conftest import segment_params
@@ -100,8 +100,11 @@ def test_links_form_only_with_mutual_gain():
     each other (5, 2); B loses from C (5 - 0.75 x 6 - 1 < 0) while C gains from B; C loses from
     A (3 - 0.6 x 5 - 1 < 0) while A gains from C: only A-B is mutual."""
     state = link_state({"A": 3.0, "B": 6.0, "C": 5.0}, {})
-    np.testing.assert_allclose(unit_mix(state.data_mix) @ unit_mix(state.data_mix).T,
-                               [[1, 0, 0.6], [0, 1, 0.75], [0.6, 0.75, 1]], atol=1e-12)
+    np.testing.assert_allclose(
+        unit_mix(state.data_mix) @ unit_mix(state.data_mix).T,
+        [[1, 0, 0.6], [0, 1, 0.75], [0.6, 0.75, 1]],
+        atol=1e-12,
+    )
     net = network_for(state)
     update_links(state, net, LINK_RULES, 1)
     assert net.edges() == [("A", "B", "joint_rd", 1)]

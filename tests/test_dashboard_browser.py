@@ -47,10 +47,15 @@ def test_dashboard_renders_every_figure_without_javascript_errors(tmp_path):
     # Lab enters late, so the entry marker is drawn too
     firms = result.firms[~((result.firms["firm"] == "Lab") & (result.firms["step"] < 4))]
     result = dataclasses.replace(result, firms=firms)
-    result.edges = pd.DataFrame({"step": [3, 4, 20], "source": ["Big", "Big", "Lab"],
-                                 "target": ["Lab", "Lab", "Cheap"],
-                                 "type": ["joint_rd", "joint_rd", "alliance"],
-                                 "start_step": [3, 3, 20]})
+    result.edges = pd.DataFrame(
+        {
+            "step": [3, 4, 20],
+            "source": ["Big", "Big", "Lab"],
+            "target": ["Lab", "Lab", "Cheap"],
+            "type": ["joint_rd", "joint_rd", "alliance"],
+            "start_step": [3, 3, 20],
+        }
+    )
     figures = dashboard.run_figures(result, events=EVENTS)
     page = dashboard.write_run_dashboard(result, tmp_path / "dashboard.html", events=EVENTS)
 

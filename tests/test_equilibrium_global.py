@@ -38,9 +38,17 @@ def random_market(rng: np.random.Generator):
 def view_at(prices, costs, quality, brand, seg, size) -> MarketView:
     n = len(prices)
     return MarketView(
-        prices=np.asarray(prices, dtype=float), costs=costs, quality=quality, brand=brand,
-        seg=seg, size=size, shares=np.full(n, 1.0 / n), capacity=np.full(n, np.inf),
-        floor=costs, cap=np.full(n, np.inf), n_firms=n,
+        prices=np.asarray(prices, dtype=float),
+        costs=costs,
+        quality=quality,
+        brand=brand,
+        seg=seg,
+        size=size,
+        shares=np.full(n, 1.0 / n),
+        capacity=np.full(n, np.inf),
+        floor=costs,
+        cap=np.full(n, np.inf),
+        n_firms=n,
     )
 
 
@@ -82,8 +90,7 @@ def test_joint_profit_gradient_is_the_derivative():
             (joint_profit(p + h, *market) - joint_profit(p - h, *market)) / (2 * 1e-6)
             for h in np.eye(len(p)) * 1e-6
         ]
-        np.testing.assert_allclose(joint_profit_gradient(p, *market), numeric, rtol=1e-5,
-                                   atol=1e-6)
+        np.testing.assert_allclose(joint_profit_gradient(p, *market), numeric, rtol=1e-5, atol=1e-6)
 
 
 def test_no_random_start_beats_the_joint_profit_prices():

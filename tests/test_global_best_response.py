@@ -49,9 +49,7 @@ def brute_best(view: MarketView, firm: int, points: int = 20001) -> tuple[float,
     return float(candidates[np.argmax(values)]), float(values.max())
 
 
-def market(
-    n_firms, n_segments, alpha, mu, beta, quality, size, u0, costs, markups, capacity, cap
-):
+def market(n_firms, n_segments, alpha, mu, beta, quality, size, u0, costs, markups, capacity, cap):
     seg = SegmentParams(
         alpha=np.array(alpha),
         beta=np.array(beta),
@@ -128,8 +126,17 @@ def test_two_peaks_pick_the_more_profitable_one():
     profit has a peak at a high price (serve only the insensitive segment) and one at a low
     price (serve both); the low one earns more here and the rule must find it."""
     view = market(
-        1, 2, alpha=[0.2, 5.0], mu=[0.25, 0.25], beta=[1.0, 1.0], quality=[0.0, 0.0],
-        size=[1.0, 10.0], u0=[-0.5, -3.0], costs=[0.1], markups=[0.5], capacity=[np.inf],
+        1,
+        2,
+        alpha=[0.2, 5.0],
+        mu=[0.25, 0.25],
+        beta=[1.0, 1.0],
+        quality=[0.0, 0.0],
+        size=[1.0, 10.0],
+        u0=[-0.5, -3.0],
+        costs=[0.1],
+        markups=[0.5],
+        capacity=[np.inf],
         cap=100.0,
     )
     grid = np.linspace(0.1, 20.0, 200001)
@@ -143,8 +150,17 @@ def test_two_peaks_pick_the_more_profitable_one():
 
 def test_a_price_cap_between_two_peaks_keeps_the_lower_peak():
     view = market(
-        1, 2, alpha=[0.2, 5.0], mu=[0.25, 0.25], beta=[1.0, 1.0], quality=[0.0, 0.0],
-        size=[10.0, 10.0], u0=[-0.5, -3.0], costs=[0.1], markups=[0.5], capacity=[np.inf],
+        1,
+        2,
+        alpha=[0.2, 5.0],
+        mu=[0.25, 0.25],
+        beta=[1.0, 1.0],
+        quality=[0.0, 0.0],
+        size=[10.0, 10.0],
+        u0=[-0.5, -3.0],
+        costs=[0.1],
+        markups=[0.5],
+        capacity=[np.inf],
         cap=100.0,
     )
     grid = np.linspace(0.1, 30.0, 300001)
@@ -163,8 +179,17 @@ def test_a_dominant_firm_still_sees_its_rivals(mu):
     """A firm far ahead in quality at a small temperature: its share rounds to 1 at the
     current prices, but the rivals and the outside option still bound its price."""
     view = market(
-        3, 1, alpha=[1.0], mu=[mu], beta=[1.0], quality=[3.0, 0.2, 0.1], size=[100.0],
-        u0=[-1.0], costs=[1.0, 1.0, 1.0], markups=[0.1, 0.1, 0.1], capacity=[np.inf] * 3,
+        3,
+        1,
+        alpha=[1.0],
+        mu=[mu],
+        beta=[1.0],
+        quality=[3.0, 0.2, 0.1],
+        size=[100.0],
+        u0=[-1.0],
+        costs=[1.0, 1.0, 1.0],
+        markups=[0.1, 0.1, 0.1],
+        capacity=[np.inf] * 3,
         cap=100.0,
     )
     u = utilities(view.prices, view.quality, view.brand, view.seg) / mu

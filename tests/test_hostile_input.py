@@ -415,7 +415,9 @@ def test_error_lines_escape_control_characters(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "\x1b" not in err  # the escape sequence is shown, never sent
     lines = err.splitlines()
-    assert lines and all(line.startswith("error: companies.\\x1b[2J\\x1b[Hgotcha") for line in lines)
+    assert lines and all(
+        line.startswith("error: companies.\\x1b[2J\\x1b[Hgotcha") for line in lines
+    )
     assert "must not contain control characters" in err
 
 

@@ -10,8 +10,22 @@ import pytest
 from simulator.lm import cache
 from simulator.lm.cli import add_lm_commands
 
-TINY = ["--mix", "creative", "--steps", "30", "--n-layer", "1", "--n-embd", "32",
-        "--n-head", "2", "--batch-size", "8", "--lr", "0.02"]
+TINY = [
+    "--mix",
+    "creative",
+    "--steps",
+    "30",
+    "--n-layer",
+    "1",
+    "--n-embd",
+    "32",
+    "--n-head",
+    "2",
+    "--batch-size",
+    "8",
+    "--lr",
+    "0.02",
+]
 
 
 def run(argv: list[str]) -> int:
@@ -49,8 +63,23 @@ def test_train_prints_measurement_and_sample_reads_the_cache(capsys):
     assert run(["lm", "train", *TINY, "--quiet"]) == 0
     measurement = json.loads(capsys.readouterr().out)
     assert measurement["steps"] == 30 and set(measurement["bpb"]) >= {"creative", "code"}
-    assert run(["lm", "sample", "--hash", measurement["config_hash"], "--length", "40",
-                "--prompt", "ROMEO:", "--sample-seed", "1"]) == 0
+    assert (
+        run(
+            [
+                "lm",
+                "sample",
+                "--hash",
+                measurement["config_hash"],
+                "--length",
+                "40",
+                "--prompt",
+                "ROMEO:",
+                "--sample-seed",
+                "1",
+            ]
+        )
+        == 0
+    )
     by_hash = capsys.readouterr().out
     assert measurement["config_hash"] in by_hash and "ROMEO:" in by_hash
     again = ["lm", "sample", *TINY, "--length", "40", "--prompt", "ROMEO:", "--sample-seed", "1"]

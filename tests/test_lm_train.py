@@ -13,8 +13,9 @@ from simulator.lm.train import Measurement, TrainConfig, train
 
 pytest.importorskip("torch")
 
-TINY = dict(mix={"creative": 1.0}, steps=200, n_layer=1, n_embd=32, n_head=2, batch_size=8,
-            lr=2e-2, seed=7)
+TINY = dict(
+    mix={"creative": 1.0}, steps=200, n_layer=1, n_embd=32, n_head=2, batch_size=8, lr=2e-2, seed=7
+)
 
 
 @pytest.fixture

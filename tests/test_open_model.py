@@ -59,8 +59,13 @@ def test_free_product_is_an_extra_logit_row_with_no_brand():
 def test_outside_option_mode_raises_u0_only_where_the_open_model_beats_it():
     seg = segment_params(2, beta=np.array([1.0, 1.0]), u0=np.array([0.0, 5.0]))
     _, _, _, raised = with_open_model(
-        np.array([1.0]), np.ones((1, 2)), np.zeros(1), seg, np.array([2.0, 2.0]),
-        "outside_option", 0.5,
+        np.array([1.0]),
+        np.ones((1, 2)),
+        np.zeros(1),
+        seg,
+        np.array([2.0, 2.0]),
+        "outside_option",
+        0.5,
     )
     # open utility = beta * 2 - alpha * 0.5 = 1.5: above u0 in segment 0, below it in 1
     np.testing.assert_array_equal(raised.u0, [1.5, 5.0])

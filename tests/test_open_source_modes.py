@@ -237,7 +237,11 @@ def test_when_behind_opens_at_the_step_rivals_overtake_and_stays_open():
             "name": "Fixed",
             "unit_cost": 0.8,
             "quality": {"assistant": 0.45, "code": 0.45},
-            "strategy": {"pricing": "cost_plus", "link_types": [], "open_source_rule": "when_behind"},
+            "strategy": {
+                "pricing": "cost_plus",
+                "link_types": [],
+                "open_source_rule": "when_behind",
+            },
         },
         {**copy.deepcopy(learner), "name": "L1", "release_cycle": 4},
         {**copy.deepcopy(learner), "name": "L2", "release_cycle": 5},

@@ -29,18 +29,35 @@ TINY = {
     "name": "tiny",
     "seed": 11,
     "steps": 10,
-    "market": {"segments": [
-        {"name": "chat", "size": 50.0, "growth": 0.01, "price_sensitivity": 1.0,
-         "quality_sensitivity": 3.0, "temperature": 0.5},
-        {"name": "code", "size": 20.0, "price_sensitivity": 0.8, "quality_sensitivity": 4.0},
-    ], "entry": {"base_rate": 0.4, "max_firms": 6},  # stochastic entry: seeds matter
-        "quality_model": "placeholder"},  # "chat" has no zoo measurements; sweeps need no LM here
+    "market": {
+        "segments": [
+            {
+                "name": "chat",
+                "size": 50.0,
+                "growth": 0.01,
+                "price_sensitivity": 1.0,
+                "quality_sensitivity": 3.0,
+                "temperature": 0.5,
+            },
+            {"name": "code", "size": 20.0, "price_sensitivity": 0.8, "quality_sensitivity": 4.0},
+        ],
+        "entry": {"base_rate": 0.4, "max_firms": 6},  # stochastic entry: seeds matter
+        "quality_model": "placeholder",
+    },  # "chat" has no zoo measurements; sweeps need no LM here
     "companies": [
-        {"name": "Big", "unit_cost": 0.8, "initial_compute": 1e25,
-         "strategy": {"pricing": "cost_plus", "markup": 0.5}},
+        {
+            "name": "Big",
+            "unit_cost": 0.8,
+            "initial_compute": 1e25,
+            "strategy": {"pricing": "cost_plus", "markup": 0.5},
+        },
         {"name": "Cheap", "unit_cost": 0.5, "strategy": {"pricing": "undercut"}},
-        {"name": "Lab", "unit_cost": 1.0, "quality": {"chat": 0.4, "code": 0.6},
-         "strategy": {"pricing": "match", "follow": "leader"}},
+        {
+            "name": "Lab",
+            "unit_cost": 1.0,
+            "quality": {"chat": 0.4, "code": 0.6},
+            "strategy": {"pricing": "match", "follow": "leader"},
+        },
     ],
     "events": [{"step": 5, "kind": "cost_index", "factor": 0.8}],
 }
@@ -90,6 +107,7 @@ def read_tables(out: Path) -> dict[str, pd.DataFrame]:
 
 # --- designs --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n, d", [(1, 1), (7, 3), (50, 5)])
 def test_latin_hypercube_has_exactly_one_point_per_stratum_in_every_dimension(n, d):
     design = latin_hypercube(n, d, np.random.default_rng(1))
@@ -100,18 +118,22 @@ def test_latin_hypercube_has_exactly_one_point_per_stratum_in_every_dimension(n,
 
 
 def test_lhs_design_stratifies_every_parameter_after_the_transform():
-    spec = make_spec(samples=20, parameters={
-        "market.segments.chat.price_sensitivity": {"uniform": [0.5, 2.0]},
-        "companies.0.unit_cost": {"loguniform": [0.1, 10.0]},
-    })
+    spec = make_spec(
+        samples=20,
+        parameters={
+            "market.segments.chat.price_sensitivity": {"uniform": [0.5, 2.0]},
+            "companies.0.unit_cost": {"loguniform": [0.1, 10.0]},
+        },
+    )
     points = sweep.build_design(sweep.parse_sweep_spec(spec)).points
     assert len(points) == 20
     alpha = np.array([p["market.segments.chat.price_sensitivity"] for p in points])
     cost = np.array([p["companies.0.unit_cost"] for p in points])
     assert sorted(np.floor((alpha - 0.5) / 1.5 * 20).astype(int)) == list(range(20))
     # loguniform: stratified in log space
-    assert sorted(np.floor((np.log(cost) - np.log(0.1)) / np.log(100) * 20).astype(int)) \
-        == list(range(20))
+    assert sorted(np.floor((np.log(cost) - np.log(0.1)) / np.log(100) * 20).astype(int)) == list(
+        range(20)
+    )
 
 
 ALL_KINDS = {
@@ -123,10 +145,15 @@ ALL_KINDS = {
 }
 
 
-@pytest.mark.parametrize("method, samples, size", [
-    ("random", 40, 40), ("lhs", 40, 40), ("sobol", 8, 8 * (5 + 2)),
-    ("grid", None, 5 * 5 * 4 * 3 * 2),
-])
+@pytest.mark.parametrize(
+    "method, samples, size",
+    [
+        ("random", 40, 40),
+        ("lhs", 40, 40),
+        ("sobol", 8, 8 * (5 + 2)),
+        ("grid", None, 5 * 5 * 4 * 3 * 2),
+    ],
+)
 def test_every_design_has_the_documented_size_and_stays_within_bounds(method, samples, size):
     spec = make_spec(method=method, samples=samples, parameters=ALL_KINDS)
     points = sweep.build_design(sweep.parse_sweep_spec(spec)).points
@@ -140,7 +167,10 @@ def test_every_design_has_the_documented_size_and_stays_within_bounds(method, sa
     if method != "sobol":  # every integer and category is reached
         assert {p["steps"] for p in points} == {5, 6, 7, 8}
         assert {p["companies.Cheap.strategy.pricing"] for p in points} == {
-            "undercut", "cost_plus", "match"}
+            "undercut",
+            "cost_plus",
+            "match",
+        }
 
 
 def test_grid_levels_and_inverse_cdf_of_each_distribution():
@@ -158,6 +188,7 @@ def test_grid_levels_and_inverse_cdf_of_each_distribution():
 
 # --- parameter paths ------------------------------------------------------------------------
 
+
 def test_paths_address_list_items_by_name_or_by_index():
     data = sweep.parse_sweep_spec(make_spec()).base_data
     by_name = sweep.resolve_path(data, "market.segments.code.size")
@@ -167,12 +198,20 @@ def test_paths_address_list_items_by_name_or_by_index():
     by_index = sweep.resolve_path(data, "companies.1.unit_cost")
     assert by_index.canonical == "companies.Cheap.unit_cost"
     assert sweep.resolve_path(data, "companies.Lab.quality.code").keys == (
-        "companies", 2, "quality", "code")
+        "companies",
+        2,
+        "quality",
+        "code",
+    )
 
 
 def test_event_fields_are_addressed_by_index_and_set_in_every_point():
-    spec = make_spec(method="grid", samples=None, replications=1, parameters={
-        "events.0.step": {"values": [3, 7]}, "events.0.factor": {"values": [0.5]}})
+    spec = make_spec(
+        method="grid",
+        samples=None,
+        replications=1,
+        parameters={"events.0.step": {"values": [3, 7]}, "events.0.factor": {"values": [0.5]}},
+    )
     plan = sweep.plan_sweep(spec)
     assert plan.resolved.paths["events.0.step"].keys == ("events", 0, "step")
     assert [s["events"][0]["step"] for s in plan.scenarios] == [3, 7]
@@ -186,15 +225,20 @@ def test_item_names_with_dots_are_matched_whole():
     assert path.keys == ("companies", 0, "unit_cost")
 
 
-@pytest.mark.parametrize("path, message", [
-    ("companies.Nope.unit_cost",
-     "no item 'Nope' in companies (names: Big, Cheap, Lab; or an index 0..2)"),
-    ("companies.3.unit_cost", "no item '3' in companies"),
-    ("market.segments.chat.sizee", "no field 'sizee' in market.segments.chat"),
-    ("events.1.step", "no item '1' in events (an index 0..0)"),
-    ("steps.0", "steps is a value (10), it has no field '0'"),
-    ("market..size", "malformed path"),
-])
+@pytest.mark.parametrize(
+    "path, message",
+    [
+        (
+            "companies.Nope.unit_cost",
+            "no item 'Nope' in companies (names: Big, Cheap, Lab; or an index 0..2)",
+        ),
+        ("companies.3.unit_cost", "no item '3' in companies"),
+        ("market.segments.chat.sizee", "no field 'sizee' in market.segments.chat"),
+        ("events.1.step", "no item '1' in events (an index 0..0)"),
+        ("steps.0", "steps is a value (10), it has no field '0'"),
+        ("market..size", "malformed path"),
+    ],
+)
 def test_bad_parameter_path_is_one_line_naming_it(path, message):
     spec = make_spec(parameters={path: {"values": [1, 2]}})
     with pytest.raises(sweep.SweepSpecError) as error:
@@ -204,27 +248,43 @@ def test_bad_parameter_path_is_one_line_naming_it(path, message):
     assert message in error.value.lines[0]
 
 
-@pytest.mark.parametrize("change, expected", [
-    ({"replicatons": 3}, "replicatons: unknown key"),
-    ({"method": "halton"}, "method: Input should be 'grid', 'random', 'lhs' or 'sobol'"),
-    ({"replications": 0}, "replications: Input should be greater than or equal to 1"),
-    ({"outcomes": ["final_hhi", "happiness"]}, "outcomes.1: unknown outcome 'happiness'"),
-    ({"outcomes": ["final_share.Ghost"]}, "outcomes.0: no firm 'Ghost'"),
-    ({"outcomes": ["final_share"]}, "outcomes.0: final_share needs a firm"),
-    ({"method": "sobol", "samples": 10}, "samples: sobol needs a power of 2 (got 10; try 8 or 16)"),
-    ({"method": "grid", "samples": 10}, "samples: not used by method grid"),
-    ({"parameters": {"steps": {"uniform": [3, 1]}}},
-     "parameters.steps: uniform: needs [lo, hi] with lo < hi"),
-    ({"parameters": {"steps": {"uniform": [1, 3], "integer": [1, 3]}}},
-     "parameters.steps: give exactly one of uniform, loguniform, integer, choice, values"),
-    ({"parameters": {"steps": {"normal": [1, 3]}}}, "parameters.steps.normal: unknown key"),
-    ({"parameters": {"steps": 5}}, "parameters.steps: expected a mapping with one of uniform"),
-    ({"parameters": {"market.segments.code.size": {"values": [1]},
-                     "market.segments.1.size": {"values": [2]}}},
-     "parameters.market.segments.1.size: overlaps parameters.market.segments.code.size"),
-    ({"parameters": {"seed": {"values": [1]}}}, "parameters.seed: reserved name"),
-    ({"scenario": "no/such/file.yaml"}, "scenario: no such file 'no/such/file.yaml'"),
-])
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"replicatons": 3}, "replicatons: unknown key"),
+        ({"method": "halton"}, "method: Input should be 'grid', 'random', 'lhs' or 'sobol'"),
+        ({"replications": 0}, "replications: Input should be greater than or equal to 1"),
+        ({"outcomes": ["final_hhi", "happiness"]}, "outcomes.1: unknown outcome 'happiness'"),
+        ({"outcomes": ["final_share.Ghost"]}, "outcomes.0: no firm 'Ghost'"),
+        ({"outcomes": ["final_share"]}, "outcomes.0: final_share needs a firm"),
+        (
+            {"method": "sobol", "samples": 10},
+            "samples: sobol needs a power of 2 (got 10; try 8 or 16)",
+        ),
+        ({"method": "grid", "samples": 10}, "samples: not used by method grid"),
+        (
+            {"parameters": {"steps": {"uniform": [3, 1]}}},
+            "parameters.steps: uniform: needs [lo, hi] with lo < hi",
+        ),
+        (
+            {"parameters": {"steps": {"uniform": [1, 3], "integer": [1, 3]}}},
+            "parameters.steps: give exactly one of uniform, loguniform, integer, choice, values",
+        ),
+        ({"parameters": {"steps": {"normal": [1, 3]}}}, "parameters.steps.normal: unknown key"),
+        ({"parameters": {"steps": 5}}, "parameters.steps: expected a mapping with one of uniform"),
+        (
+            {
+                "parameters": {
+                    "market.segments.code.size": {"values": [1]},
+                    "market.segments.1.size": {"values": [2]},
+                }
+            },
+            "parameters.market.segments.1.size: overlaps parameters.market.segments.code.size",
+        ),
+        ({"parameters": {"seed": {"values": [1]}}}, "parameters.seed: reserved name"),
+        ({"scenario": "no/such/file.yaml"}, "scenario: no such file 'no/such/file.yaml'"),
+    ],
+)
 def test_bad_spec_is_one_line_naming_the_field(change, expected):
     with pytest.raises(sweep.SweepSpecError) as error:
         sweep.parse_sweep_spec(make_spec(**change))
@@ -236,10 +296,11 @@ def test_invalid_sampled_value_is_reported_with_the_parameter_name():
     spec = make_spec(parameters={"companies.Cheap.unit_cost": {"uniform": [-1.0, 1.0]}}, samples=8)
     with pytest.raises(sweep.SweepSpecError) as error:
         sweep.plan_sweep(spec)
-    line, = error.value.lines
+    (line,) = error.value.lines
     assert line.startswith("parameters.companies.Cheap.unit_cost: value -")
-    assert ("gives an invalid scenario (companies.Cheap.unit_cost: "
-            "Input should be greater than 0") in line
+    assert (
+        "gives an invalid scenario (companies.Cheap.unit_cost: Input should be greater than 0"
+    ) in line
     assert "4 of 8 points are invalid" in line
 
 
@@ -256,18 +317,32 @@ def test_scenario_path_is_relative_to_the_spec_folder_then_the_cwd(tmp_path, mon
 
 
 def test_cli_bad_spec_exits_2_with_one_line_and_no_traceback(tmp_path):
-    spec_path = write_spec(tmp_path, make_spec(parameters={"companies.Ghost.unit_cost":
-                                                           {"uniform": [1, 2]}}))
-    done = subprocess.run([sys.executable, "-m", "simulator.cli", "sweep", str(spec_path),
-                           "--out", str(tmp_path / "out")], capture_output=True, text=True)
+    spec_path = write_spec(
+        tmp_path, make_spec(parameters={"companies.Ghost.unit_cost": {"uniform": [1, 2]}})
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "simulator.cli",
+            "sweep",
+            str(spec_path),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         "error: parameters.companies.Ghost.unit_cost: no item 'Ghost' in companies "
-        "(names: Big, Cheap, Lab; or an index 0..2)"]
+        "(names: Big, Cheap, Lab; or an index 0..2)"
+    ]
     assert not (tmp_path / "out").exists()
 
 
 # --- seeds ----------------------------------------------------------------------------------
+
 
 def test_run_seeds_are_distinct_reproducible_spawned_streams():
     seeds = sweep.run_seeds(7, 30, 5)
@@ -312,6 +387,7 @@ def test_replications_get_different_outcomes_from_their_independent_streams():
 
 # --- executors and resume -------------------------------------------------------------------
 
+
 def test_serial_processes_and_dask_give_identical_tables():
     spec = make_spec()
     serial = sweep.run(spec, executor="serial", progress=False)
@@ -326,10 +402,12 @@ def test_dask_executor_reaches_a_running_scheduler_by_address():
     from dask.distributed import LocalCluster
 
     spec = make_spec(samples=2)
-    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
-                      dashboard_address=None) as cluster:
-        remote = sweep.run(spec, executor="dask", dask_address=cluster.scheduler_address,
-                           progress=False)
+    with LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        remote = sweep.run(
+            spec, executor="dask", dask_address=cluster.scheduler_address, progress=False
+        )
     assert_same_tables(sweep.run(spec, progress=False), remote)
 
 
@@ -345,8 +423,9 @@ def test_resume_after_a_stop_finishes_the_rest_and_matches_an_uninterrupted_swee
     os.remove(tmp_path / "resumed" / "runs" / "run-000001.parquet")
     (tmp_path / "resumed" / "runs" / ".run-000005.parquet.abc.tmp").write_bytes(b"PAR1 half")
 
-    resumed = sweep.run(spec, out=tmp_path / "resumed", executor="processes", workers=2,
-                        progress=False)
+    resumed = sweep.run(
+        spec, out=tmp_path / "resumed", executor="processes", workers=2, progress=False
+    )
     assert resumed.complete and resumed.ran == 10 - 2
     assert resumed.runs["run"].tolist() == list(range(10))  # nothing lost, nothing twice
     assert_same_tables(whole, resumed)
@@ -363,8 +442,18 @@ def test_resume_after_a_stop_finishes_the_rest_and_matches_an_uninterrupted_swee
 def test_resume_after_a_real_kill_of_the_command(tmp_path):
     spec_path = write_spec(tmp_path, make_spec(samples=12, replications=3))
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "simulator.cli", "sweep", str(spec_path), "--out", str(out),
-               "--executor", "serial", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "simulator.cli",
+        "sweep",
+        str(spec_path),
+        "--out",
+        str(out),
+        "--executor",
+        "serial",
+        "--quiet",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -394,7 +483,8 @@ def test_a_folder_made_by_a_different_spec_is_refused(tmp_path, capsys):
     assert main(["sweep", str(other), "--out", str(out), "--quiet"]) == 2
     assert capsys.readouterr().err.strip() == (
         f"error: {out}: made by a different sweep spec (changed: samples); "
-        "use another --out folder or delete this one")
+        "use another --out folder or delete this one"
+    )
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(sweep.SweepSpecError, match="folder is not empty and holds no sweep"):
@@ -428,6 +518,7 @@ def test_zoo_quality_is_built_once_per_worker_and_never_trains(monkeypatch):
 
 
 # --- tables and outcomes ----------------------------------------------------------------------
+
 
 def test_tables_are_tidy_and_consistent_with_the_runs():
     result = sweep.run(make_spec(replications=3), progress=False)
@@ -465,6 +556,7 @@ def test_exits_count_the_models_exit_list_or_drops_in_the_number_of_firms():
 
 # --- sensitivity ------------------------------------------------------------------------------
 
+
 def ishigami(x: np.ndarray, a: float = 7.0, b: float = 0.1) -> np.ndarray:
     return np.sin(x[:, 0]) + a * np.sin(x[:, 1]) ** 2 + b * x[:, 2] ** 4 * np.sin(x[:, 0])
 
@@ -474,8 +566,14 @@ def test_sobol_indices_recover_the_ishigami_function():
     y = ishigami(-math.pi + 2 * math.pi * design)
     table = sweep.sobol_indices(y, ["x1", "x2", "x3"], seed=1).set_index(["parameter", "index"])
     # analytic values for a=7, b=0.1
-    expected = {("x1", "S1"): 0.3139, ("x2", "S1"): 0.4424, ("x3", "S1"): 0.0,
-                ("x1", "ST"): 0.5576, ("x2", "ST"): 0.4424, ("x3", "ST"): 0.2437}
+    expected = {
+        ("x1", "S1"): 0.3139,
+        ("x2", "S1"): 0.4424,
+        ("x3", "S1"): 0.0,
+        ("x1", "ST"): 0.5576,
+        ("x2", "ST"): 0.4424,
+        ("x3", "ST"): 0.2437,
+    }
     for key, value in expected.items():
         assert table.loc[key, "value"] == pytest.approx(value, abs=0.04), key
         assert 0 < table.loc[key, "conf"] < 0.1
@@ -483,8 +581,14 @@ def test_sobol_indices_recover_the_ishigami_function():
 
 def test_standardized_regression_recovers_known_coefficients():
     rng = np.random.default_rng(0)
-    x = pd.DataFrame({"a": rng.uniform(0, 1, 4000), "b": rng.uniform(0, 1, 4000),
-                      "c": rng.uniform(0, 1, 4000), "const": 1.0})
+    x = pd.DataFrame(
+        {
+            "a": rng.uniform(0, 1, 4000),
+            "b": rng.uniform(0, 1, 4000),
+            "c": rng.uniform(0, 1, 4000),
+            "const": 1.0,
+        }
+    )
     y = 3 * x["a"] + 1 * x["b"] + rng.normal(0, 0.01, 4000)
     table, r2 = sweep.standardized_regression(x, y.to_numpy())
     table = table.set_index("term")
@@ -497,35 +601,53 @@ def test_standardized_regression_recovers_known_coefficients():
 
 def test_categorical_parameters_are_one_hot_against_their_first_category():
     resolved = sweep.parse_sweep_spec(make_spec())
-    runs = pd.DataFrame({"market.segments.0.price_sensitivity": [1.0, 2.0],
-                         "companies.Cheap.strategy.pricing": ["undercut", "cost_plus"],
-                         "companies.0.unit_cost": [0.1, 1.0]})
+    runs = pd.DataFrame(
+        {
+            "market.segments.0.price_sensitivity": [1.0, 2.0],
+            "companies.Cheap.strategy.pricing": ["undercut", "cost_plus"],
+            "companies.0.unit_cost": [0.1, 1.0],
+        }
+    )
     inputs, owner = encode_inputs(runs, resolved)
-    assert list(inputs.columns) == ["market.segments.0.price_sensitivity",
-                                    "companies.Cheap.strategy.pricing=cost_plus",
-                                    "companies.0.unit_cost"]
+    assert list(inputs.columns) == [
+        "market.segments.0.price_sensitivity",
+        "companies.Cheap.strategy.pricing=cost_plus",
+        "companies.0.unit_cost",
+    ]
     assert inputs["companies.Cheap.strategy.pricing=cost_plus"].tolist() == [0.0, 1.0]
     assert inputs["companies.0.unit_cost"].tolist() == [-1.0, 0.0]  # loguniform: log10
     assert owner["companies.Cheap.strategy.pricing=cost_plus"] == "companies.Cheap.strategy.pricing"
 
 
 def test_sobol_sweep_through_the_cli_writes_indices_and_the_dashboard(tmp_path, capsys):
-    spec = make_spec(method="sobol", samples=8, replications=1, parameters={
-        "market.segments.chat.price_sensitivity": {"uniform": [0.5, 2.0]},
-        "companies.Cheap.unit_cost": {"uniform": [0.3, 0.9]},
-    })
+    spec = make_spec(
+        method="sobol",
+        samples=8,
+        replications=1,
+        parameters={
+            "market.segments.chat.price_sensitivity": {"uniform": [0.5, 2.0]},
+            "companies.Cheap.unit_cost": {"uniform": [0.3, 0.9]},
+        },
+    )
     spec_path = write_spec(tmp_path, spec)
     out = tmp_path / "out"
-    assert main(["sweep", str(spec_path), "--out", str(out), "--report", "--quiet",
-                 "--workers", "2"]) == 0
+    assert (
+        main(["sweep", str(spec_path), "--out", str(out), "--report", "--quiet", "--workers", "2"])
+        == 0
+    )
     sensitivity = pd.read_csv(out / "sensitivity.csv")
     assert len(sensitivity) == len(OUTCOMES) * 2 * 2
     assert set(sensitivity["index"]) == {"S1", "ST"}
     cheap = sensitivity.query("outcome == 'final_share.Cheap' and index == 'ST'")
     assert cheap.set_index("parameter")["value"]["companies.Cheap.unit_cost"] > 0.05
     page = (out / "dashboard.html").read_text()
-    for title in ("Concentration (HHI) over time", "Market share over time",
-                  "Outcome distributions", "Outcomes against parameters", "Sobol indices"):
+    for title in (
+        "Concentration (HHI) over time",
+        "Market share over time",
+        "Outcome distributions",
+        "Outcomes against parameters",
+        "Sobol indices",
+    ):
         assert title in page
     assert len(pd.read_parquet(out / "runs.parquet")) == 8 * 4
 
@@ -537,11 +659,17 @@ def test_cli_lists_outcomes_and_prints_the_spec_schema(capsys):
     assert main(["sweep", "--schema"]) == 0
     schema = yaml.safe_load(capsys.readouterr().out)  # JSON is YAML
     assert set(schema["$defs"]["Distribution"]["properties"]) == {
-        "uniform", "loguniform", "integer", "choice", "values"}
+        "uniform",
+        "loguniform",
+        "integer",
+        "choice",
+        "values",
+    }
 
 
-SHIPPED_SPECS = sorted((Path(__file__).resolve().parent.parent / "scenarios" / "sweeps")
-                       .glob("*.yaml"))
+SHIPPED_SPECS = sorted(
+    (Path(__file__).resolve().parent.parent / "scenarios" / "sweeps").glob("*.yaml")
+)
 
 
 @pytest.mark.parametrize("path", SHIPPED_SPECS, ids=[p.stem for p in SHIPPED_SPECS])

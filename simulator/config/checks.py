@@ -14,9 +14,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from simulator.market.open_source import OPEN_MODEL
 from simulator.config.errors import describe, name_part, shown
 from simulator.config.schema import Company, Scenario, merge
+from simulator.market.open_source import OPEN_MODEL
 from simulator.market.params import MAX_FACTOR, MAX_FIRMS, MAX_MONEY, MAX_PROJECTED_SIZE
 
 COMPUTE_PRICE_RANGE = (1e-6, MAX_MONEY)

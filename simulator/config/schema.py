@@ -501,14 +501,16 @@ class LearningTerms(Strict):
     convergence_periods: int = Field(
         100_000,
         ge=1,
+        le=1_000_000_000,
         description="A run has converged (and stops) once every learner's greedy price in every "
-        "state has been unchanged for this many periods.",
+        "state has been unchanged for this many periods (1 to 1e9).",
     )
     evaluation_periods: int = Field(
         1_000,
         ge=1,
+        le=1_000_000_000,
         description="Periods of greedy play (no exploration, no learning) after a run stops, "
-        "over which its profit gain and prices are averaged.",
+        "over which its profit gain and prices are averaged (1 to 1e9).",
     )
 
 

@@ -22,6 +22,8 @@ by L-BFGS-B with the analytic gradient from several starts.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 from scipy import optimize
 
@@ -188,10 +190,8 @@ def joint_profit_prices(
     rng = np.random.default_rng(seed)
     points = [costs + width * m for m in (0.5, 1.0, 3.0)]
     points += [costs + width * rng.uniform(0.1, 10.0, len(costs)) for _ in range(starts)]
-    try:
+    with contextlib.suppress(NoEquilibriumError):  # no Nash point: the other starts remain
         points.insert(0, bertrand_nash(*args))
-    except NoEquilibriumError:
-        pass
     best, best_value = None, -np.inf
     for start in points:
         result = optimize.minimize(

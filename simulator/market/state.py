@@ -144,7 +144,9 @@ class MarketState:
         for key, column in self.columns.items():
             default = np.zeros(column.shape[1:], dtype=column.dtype)
             new = np.array([np.asarray(v.get(key, default), dtype=column.dtype) for v in values])
-            self.columns[key] = np.concatenate([column, new.reshape((len(values), *column.shape[1:]))])
+            self.columns[key] = np.concatenate(
+                [column, new.reshape((len(values), *column.shape[1:]))]
+            )
         for table, rows in ((self.rules, rules), (self.params, params)):
             for key in rows[0] if rows else ():
                 cells = np.empty(len(rows), dtype=object)

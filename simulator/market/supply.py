@@ -83,7 +83,10 @@ def libm_power(base: Array, exponent: Array) -> Array:
     per-firm evaluation the reference outputs were recorded with).
     """
     base, exponent = np.broadcast_arrays(np.asarray(base, dtype=float), exponent)
-    flat = [math.pow(b, e) for b, e in zip(base.ravel().tolist(), exponent.ravel().tolist())]
+    flat = [
+        math.pow(b, e)
+        for b, e in zip(base.ravel().tolist(), exponent.ravel().tolist(), strict=True)
+    ]
     out = np.array(flat, dtype=float).reshape(base.shape)
     return out if out.ndim else out[()]
 

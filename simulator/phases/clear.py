@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.market.demand import D, SegmentParams
-from simulator.market.open_source import OPEN_MODEL, with_open_model
+from simulator.market.open_source import with_open_model
 from simulator.market.state import MarketState
 from simulator.market.supply import S
 from simulator.network import PartnershipNetwork
@@ -29,8 +29,6 @@ def products(
             prices, quality, brand, seg, open_quality, open_model.mode, open_model.user_price
         )
     return prices, quality, brand, seg
-
-
 
 
 @dataclass
@@ -59,9 +57,7 @@ class Clearing:
         return self.demand_all[: len(self.sales)]
 
 
-def clear(
-    state: MarketState, network: PartnershipNetwork, open_model, spillover: bool
-) -> Clearing:
+def clear(state: MarketState, network: PartnershipNetwork, open_model, spillover: bool) -> Clearing:
     prices, quality, brand, seg = products(state, network, open_model)
     size = state.size
     demand_all, shares_all = D(prices, quality, brand, seg, size)

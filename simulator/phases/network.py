@@ -35,7 +35,7 @@ def willingness(
     """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule
     (``situation``: the LinkSituation of this step, for rules that look ahead)."""
     accepts = np.zeros(net.shape, dtype=bool)
-    for rule, rows, params in groups(state, LINK_RULE, rules):
+    for rule, rows, _params in groups(state, LINK_RULE, rules):
         local = np.flatnonzero(np.isin(deciders, rows))
         if len(local):
             chosen = deciders[local]
@@ -63,8 +63,11 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
         edges_by_row.setdefault(i, []).append((j, data["type"]))
     everyone = np.arange(n)
     situation = LinkSituation(
-        {t: link_cost(terms, t) for t in LINK_TYPES}, terms.term, state.last_release,
-        state.release_cycle, step,
+        {t: link_cost(terms, t) for t in LINK_TYPES},
+        terms.term,
+        state.last_release,
+        state.release_cycle,
+        step,
     )
     drop: list[tuple[str, str]] = []
     found: list[tuple[np.ndarray, ...]] = []  # (joint gain, row i, row j, type index) arrays

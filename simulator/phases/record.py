@@ -11,9 +11,10 @@ import numpy as np
 from simulator import metrics
 from simulator.market import dynamics
 from simulator.market.demand import consumer_surplus, utilities
+from simulator.market.open_source import OPEN_MODEL
 from simulator.market.state import MarketState
 from simulator.network import PartnershipNetwork
-from simulator.phases.clear import OPEN_MODEL, Clearing
+from simulator.phases.clear import Clearing
 
 
 def outcomes(
@@ -42,7 +43,9 @@ def outcomes(
     n = state.n_firms
     sales = clearing.sales
     u = utilities(clearing.prices, clearing.quality, clearing.brand, clearing.seg)
-    surplus = consumer_surplus(u, clearing.seg, state.size, clearing.reference_u0, clearing.unserved)
+    surplus = consumer_surplus(
+        u, clearing.seg, state.size, clearing.reference_u0, clearing.unserved
+    )
     total_sales = float(sales.sum())
     open_demand = float(clearing.open_demand.sum())
     open_users = open_demand + sum(float(q) for q in sales[state.open_weights].sum(axis=1))
@@ -86,7 +89,11 @@ def segment_rows(state: MarketState, clearing: Clearing | None, step: int) -> di
     names = list(state.names)
     if clearing.open_quality is not None:
         open_rows = np.flatnonzero(state.open_weights)  # the open model is the best of these
-        best = open_rows[np.argmax(state.quality[open_rows], axis=0)]
+        extrapolated = (
+            state.extrapolated[open_rows[np.argmax(state.quality[open_rows], axis=0)]]
+            if len(open_rows)
+            else np.zeros(s, dtype=bool)  # weights that outlived their maker: measured then
+        )
         open_row = {
             "share": clearing.open_share,
             "demand": clearing.open_demand,
@@ -94,7 +101,7 @@ def segment_rows(state: MarketState, clearing: Clearing | None, step: int) -> di
             "quality": clearing.open_quality,
             "bpb": np.full(s, np.nan),
             "focus": np.full(s, np.nan),
-            "extrapolated": state.extrapolated[best],
+            "extrapolated": extrapolated,
         }
         rows = {k: np.vstack([v, open_row[k]]) for k, v in rows.items()}
         names.append(OPEN_MODEL)

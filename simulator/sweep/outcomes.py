@@ -25,8 +25,15 @@ if TYPE_CHECKING:
 
     from simulator.results import RunResult
 
-DEFAULT_OUTCOMES = ("final_hhi", "mean_hhi", "mean_price", "consumer_surplus", "total_profit",
-                    "exits", "leader_share")
+DEFAULT_OUTCOMES = (
+    "final_hhi",
+    "mean_hhi",
+    "mean_price",
+    "consumer_surplus",
+    "total_profit",
+    "exits",
+    "leader_share",
+)
 
 
 @dataclass(frozen=True)
@@ -46,19 +53,23 @@ def _final_firms(result: RunResult) -> pd.DataFrame:
 
 def _firm_final(column: str, missing: float) -> Callable[[RunResult, str | None], float]:
     schema.require("firms", [column])
+
     def compute(result: RunResult, firm: str | None) -> float:
         final = _final_firms(result)
         return float(final.at[firm, column]) if firm in final.index else missing
+
     return compute
 
 
 def _firm_series(column: str, how: str) -> Callable[[RunResult, str | None], float]:
     """Mean or sum over all steps of a firm's column; steps after an exit count as 0."""
     schema.require("firms", [column])
+
     def compute(result: RunResult, firm: str | None) -> float:
         values = result.firms.loc[result.firms["firm"] == firm, column].fillna(0.0)
         total = float(values.sum())
         return total / len(result.model) if how == "mean" else total
+
     return compute
 
 
@@ -77,11 +88,13 @@ def _changes(result: RunResult, key: str, sign: int) -> float:
 
 def _model(column: str, how: str) -> Callable[[RunResult, str | None], float]:
     schema.require("model", [column])
+
     def compute(result: RunResult, firm: str | None) -> float:
         series = result.model[column]
         if how == "final":
             return float(series.iloc[-1])
         return float(series.mean() if how == "mean" else series.sum())
+
     return compute
 
 
@@ -94,46 +107,99 @@ def _total_profit(result: RunResult, firm: str | None) -> float:
     return float(result.firms["profit"].sum())
 
 
-OUTCOMES: dict[str, Outcome] = {o.name: o for o in (
-    Outcome("final_hhi", "HHI (0-10,000) of inside sales at the last step", _model("hhi", "final")),
-    Outcome("mean_hhi", "HHI averaged over all steps", _model("hhi", "mean")),
-    Outcome("mean_price", "quantity-weighted price index averaged over all steps",
-            _model("price_index", "mean")),
-    Outcome("final_price_index", "quantity-weighted price index at the last step",
-            _model("price_index", "final")),
-    Outcome("consumer_surplus", "consumer surplus at the last step (money per step)",
-            _model("consumer_surplus", "final")),
-    Outcome("mean_consumer_surplus", "consumer surplus averaged over all steps",
-            _model("consumer_surplus", "mean")),
-    Outcome("total_consumer_surplus", "consumer surplus summed over all steps",
-            _model("consumer_surplus", "sum")),
-    Outcome("total_profit", "profit of all firms summed over all steps", _total_profit),
-    Outcome("total_sales", "demand units served at the last step", _model("total_sales", "final")),
-    Outcome("outside_share", "share of demand buying no LLM at the last step",
-            _model("outside_share", "final")),
-    Outcome("n_firms", "number of firms at the last step", _model("n_firms", "final")),
-    Outcome("exits", "firms that left the market (the model's exit list; else n_firms drops)",
-            lambda result, firm: _changes(result, "exits", -1)),
-    Outcome("entries", "firms that entered the market (the model's entry list; else n_firms rises)",
-            lambda result, firm: _changes(result, "entries", +1)),
-    Outcome("leader_share", "largest firm share at the last step", _leader_share),
-    Outcome("final_share", "the firm's share of inside sales at the last step (0 if gone)",
-            _firm_final("share", 0.0), per_firm=True),
-    Outcome("mean_share", "the firm's share averaged over all steps (0 while absent)",
-            _firm_series("share", "mean"), per_firm=True),
-    Outcome("final_price", "the firm's price at the last step (NaN if gone)",
-            _firm_final("price", float("nan")), per_firm=True),
-    Outcome("final_cash", "the firm's cash at the last step (NaN if gone)",
-            _firm_final("cash", float("nan")), per_firm=True),
-    Outcome("profit", "the firm's profit summed over all steps", _firm_series("profit", "sum"),
-            per_firm=True),
-)}
+OUTCOMES: dict[str, Outcome] = {
+    o.name: o
+    for o in (
+        Outcome(
+            "final_hhi", "HHI (0-10,000) of inside sales at the last step", _model("hhi", "final")
+        ),
+        Outcome("mean_hhi", "HHI averaged over all steps", _model("hhi", "mean")),
+        Outcome(
+            "mean_price",
+            "quantity-weighted price index averaged over all steps",
+            _model("price_index", "mean"),
+        ),
+        Outcome(
+            "final_price_index",
+            "quantity-weighted price index at the last step",
+            _model("price_index", "final"),
+        ),
+        Outcome(
+            "consumer_surplus",
+            "consumer surplus at the last step (money per step)",
+            _model("consumer_surplus", "final"),
+        ),
+        Outcome(
+            "mean_consumer_surplus",
+            "consumer surplus averaged over all steps",
+            _model("consumer_surplus", "mean"),
+        ),
+        Outcome(
+            "total_consumer_surplus",
+            "consumer surplus summed over all steps",
+            _model("consumer_surplus", "sum"),
+        ),
+        Outcome("total_profit", "profit of all firms summed over all steps", _total_profit),
+        Outcome(
+            "total_sales", "demand units served at the last step", _model("total_sales", "final")
+        ),
+        Outcome(
+            "outside_share",
+            "share of demand buying no LLM at the last step",
+            _model("outside_share", "final"),
+        ),
+        Outcome("n_firms", "number of firms at the last step", _model("n_firms", "final")),
+        Outcome(
+            "exits",
+            "firms that left the market (the model's exit list; else n_firms drops)",
+            lambda result, firm: _changes(result, "exits", -1),
+        ),
+        Outcome(
+            "entries",
+            "firms that entered the market (the model's entry list; else n_firms rises)",
+            lambda result, firm: _changes(result, "entries", +1),
+        ),
+        Outcome("leader_share", "largest firm share at the last step", _leader_share),
+        Outcome(
+            "final_share",
+            "the firm's share of inside sales at the last step (0 if gone)",
+            _firm_final("share", 0.0),
+            per_firm=True,
+        ),
+        Outcome(
+            "mean_share",
+            "the firm's share averaged over all steps (0 while absent)",
+            _firm_series("share", "mean"),
+            per_firm=True,
+        ),
+        Outcome(
+            "final_price",
+            "the firm's price at the last step (NaN if gone)",
+            _firm_final("price", float("nan")),
+            per_firm=True,
+        ),
+        Outcome(
+            "final_cash",
+            "the firm's cash at the last step (NaN if gone)",
+            _firm_final("cash", float("nan")),
+            per_firm=True,
+        ),
+        Outcome(
+            "profit",
+            "the firm's profit summed over all steps",
+            _firm_series("profit", "sum"),
+            per_firm=True,
+        ),
+    )
+}
 
 
 def describe_outcomes() -> str:
     """One line per metric, for help texts."""
-    return "\n".join(f"  {o.name + ('.<firm>' if o.per_firm else ''):28} {o.description}"
-                     for o in OUTCOMES.values())
+    return "\n".join(
+        f"  {o.name + ('.<firm>' if o.per_firm else ''):28} {o.description}"
+        for o in OUTCOMES.values()
+    )
 
 
 def check_outcome(name: str, firms: list[str]) -> None:

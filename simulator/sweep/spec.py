@@ -424,7 +424,8 @@ def parse_sweep_spec(data: Any, base_dir: str | Path | None = None) -> ResolvedS
     except ValidationError as exc:
         raise SweepSpecError(_structure_errors(exc)) from None
     base, data, prepare, scenario_file = _load_base(
-        spec, Path(base_dir) if base_dir is not None else None)
+        spec, Path(base_dir) if base_dir is not None else None
+    )
     base_data = data if data is not None else base.model_dump(mode="json")
     firms = [company.name for company in base.companies]
 

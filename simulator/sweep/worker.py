@@ -20,9 +20,21 @@ import pandas as pd
 from simulator import schema
 from simulator.sweep.outcomes import compute_outcomes
 
-MODEL_SERIES = ("hhi", "price_index", "price_dispersion", "consumer_surplus", "total_demand",
-                "total_sales", "outside_share", "n_firms", "entries", "exits", "open_share",
-                "homogenization", "n_links")
+MODEL_SERIES = (
+    "hhi",
+    "price_index",
+    "price_dispersion",
+    "consumer_surplus",
+    "total_demand",
+    "total_sales",
+    "outside_share",
+    "n_firms",
+    "entries",
+    "exits",
+    "open_share",
+    "homogenization",
+    "n_links",
+)
 """Model-level columns kept per step (those the model has); firm shares follow as
 ``share.<firm>`` columns. A curated list, so quantile tables stay small for big sweeps."""
 COUNT_SERIES = ("n_firms", "entries", "exits", "n_links")
@@ -102,8 +114,7 @@ def quality_source(scenario) -> Any | None:
         return None
     from simulator import model
 
-    key = (tuple(scenario.segment_names), tuple(market.compute_range),
-           market.zoo.model_dump_json())
+    key = (tuple(scenario.segment_names), tuple(market.compute_range), market.zoo.model_dump_json())
     sources = worker_setup().setdefault("quality_sources", {})
     if key not in sources:
         sources[key] = model.make_quality_source(scenario, allow_training=False)
@@ -113,8 +124,13 @@ def quality_source(scenario) -> Any | None:
 def run_one(task: RunTask) -> RunRecord:
     """Simulate one run; a run that fails is recorded with its error, not raised."""
     simulate = worker_setup()["simulate"]
-    row: dict[str, Any] = {"run": task.run, "point": task.point, "replication": task.replication,
-                           "seed": task.seed, **task.params}
+    row: dict[str, Any] = {
+        "run": task.run,
+        "point": task.point,
+        "replication": task.replication,
+        "seed": task.seed,
+        **task.params,
+    }
     try:
         from simulator.config import parse_scenario
 

@@ -51,9 +51,12 @@ DECISIONS: tuple[Registry, ...] = (
     FOCUS,
 )
 """Every decision's registry, in the order a step takes the decisions."""
+DECISION_BY_KEY: dict[str, Registry] = {registry.key: registry for registry in DECISIONS}
+"""A decision's registry by its strategy key (``pricing``, ``rd_budget``...)."""
 
 __all__ = [
     "DECISIONS",
+    "DECISION_BY_KEY",
     "FOCUS",
     "LINK_RULE",
     "LINK_TYPES",

@@ -90,7 +90,9 @@ class OwnMarket:
     def shares(self, price: Array) -> Array:
         """sigma_is at own price (G,) or a grid of prices (G, N): shape (..., S)."""
         price = np.asarray(price, dtype=float)[..., None]
-        base = self.base_utility.reshape(self.base_utility.shape[:1] + (1,) * (price.ndim - 2) + (-1,))
+        base = self.base_utility.reshape(
+            self.base_utility.shape[:1] + (1,) * (price.ndim - 2) + (-1,)
+        )
         rest = self.log_rest.reshape(base.shape)
         z = np.clip(rest - (base - self.seg.alpha * price) / self.seg.mu, -700.0, 700.0)
         return 1.0 / (1.0 + np.exp(z))
@@ -217,7 +219,9 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
             short = ~inside & (sub.demand(right) > sub.capacity) & (right < ceiling)
             if not short.any():
                 break
-            right = np.where(short, np.minimum(right + 2.0 * (right - lo[rows]) + 1.0, ceiling), right)
+            right = np.where(
+                short, np.minimum(right + 2.0 * (right - lo[rows]) + 1.0, ceiling), right
+            )
         f_left, f_right = sub.excess_demand(left)[0], sub.excess_demand(right)[0]
         start = _interpolated(left, right, f_left, f_right)
         clearing = safeguarded_newton(sub.excess_demand, left, right, start)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import ClassVar, Literal
 
 import numpy as np
-
 from pydantic import Field
 
 from simulator.market.params import Strict
@@ -46,7 +45,7 @@ class LinkRule(Rule):
     def willing(
         self, link_type: str, net_gain: Array, firms: Array, params: dict[str, Array]
     ) -> Array:
-        """``net_gain``: (G, F) expected gain minus cost of a link with each firm; -> bool (G, F)."""
+        """``net_gain`` (G, F): expected gain less cost of a link with each firm -> bool (G, F)."""
         raise NotImplementedError
 
     def decide(

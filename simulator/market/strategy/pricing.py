@@ -20,12 +20,12 @@ import numpy as np
 from pydantic import Field
 
 from simulator.market.demand import SegmentParams, utilities
+from simulator.market.params import Strict
 from simulator.market.strategy.best_response import (
     OwnMarket,
     global_best_response,
     rivals_log_denominator,
 )
-from simulator.market.params import Strict
 from simulator.market.strategy.registry import Registry, Rule
 
 Array = np.ndarray

@@ -27,11 +27,11 @@ import contextlib
 import numpy as np
 from scipy import optimize
 
-from simulator.market.demand import D, SegmentParams, utilities
+from simulator.market.demand import D, SegmentParams
 from simulator.market.strategy.best_response import (
     OwnMarket,
     global_best_response,
-    rivals_log_denominator,
+    own_price_problems,
 )
 
 Array = np.ndarray
@@ -57,16 +57,9 @@ def own_markets(
     prices: Array, costs: Array, quality: Array, brand: Array, seg: SegmentParams, size: Array
 ) -> OwnMarket:
     """Every firm's own-price problem with the others at ``prices`` (no capacities)."""
-    u = utilities(prices, quality, brand, seg)
-    scaled = np.vstack([seg.u0[None, :], u]) / seg.mu
     n = len(prices)
-    return OwnMarket(
-        base_utility=u + seg.alpha * np.asarray(prices)[:, None],
-        log_rest=rivals_log_denominator(scaled, np.arange(n) + 1),
-        cost=np.asarray(costs, dtype=float),
-        capacity=np.full(n, np.inf),
-        seg=seg,
-        size=np.asarray(size, dtype=float),
+    return own_price_problems(
+        prices, quality, brand, seg, size, np.arange(n), costs, np.full(n, np.inf)
     )
 
 

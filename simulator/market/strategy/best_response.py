@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from simulator.market.demand import SegmentParams
+from simulator.market.demand import SegmentParams, utilities
 
 Array = np.ndarray
 
@@ -115,14 +115,27 @@ class OwnMarket:
         slope = -(self.size * k * s * (1.0 - s)).sum(axis=-1)
         return (self.size * s).sum(axis=-1) - self._expand(self.capacity, price), slope
 
+    def _marginal_profit(self, s: Array, markup: Array) -> Array:
+        """g = sum_s M_s s (1 - markup k_s (1 - s)), from the shares ``s`` (..., S)."""
+        k = self.seg.alpha / self.seg.mu
+        return (self.size * s * (1.0 - markup[..., None] * k * (1.0 - s))).sum(axis=-1)
+
     def foc(self, price: Array) -> tuple[Array, Array]:
         """g(p) and g'(p) of the uncapped profit (see the module docstring)."""
         s = self.shares(price)
         k = self.seg.alpha / self.seg.mu
-        markup = (np.asarray(price) - self._expand(self.cost, price))[..., None]
-        value = (self.size * s * (1.0 - markup * k * (1.0 - s))).sum(axis=-1)
-        slope = (self.size * k * s * (1.0 - s) * (markup * k * (1.0 - 2.0 * s) - 2.0)).sum(axis=-1)
-        return value, slope
+        markup = np.asarray(price) - self._expand(self.cost, price)
+        wide = markup[..., None]
+        slope = (self.size * k * s * (1.0 - s) * (wide * k * (1.0 - 2.0 * s) - 2.0)).sum(axis=-1)
+        return self._marginal_profit(s, markup), slope
+
+    def evaluate(self, price: Array) -> tuple[Array, Array, Array]:
+        """g(p), D(p) and (p - c) min(D(p), K) from one evaluation of the shares."""
+        s = self.shares(price)
+        markup = np.asarray(price) - self._expand(self.cost, price)
+        demand = (self.size * s).sum(axis=-1)
+        profit = markup * np.minimum(demand, self._expand(self.capacity, price))
+        return self._marginal_profit(s, markup), demand, profit
 
     def half_share_price(self) -> Array:
         """p0_is: the own price at which sigma_is = 1/2, (G, S)."""
@@ -133,6 +146,31 @@ class OwnMarket:
         k = self.seg.alpha / self.seg.mu
         beyond = np.maximum(self.half_share_price() - self.cost[:, None], 0.0) + 2.0 / k
         return self.cost + beyond.max(axis=1) * (1.0 + 1e-12) + 1e-12
+
+
+def own_price_problems(
+    prices: Array,
+    quality: Array,
+    brand: Array,
+    seg: SegmentParams,
+    size: Array,
+    firms: Array,
+    cost: Array,
+    capacity: Array,
+) -> OwnMarket:
+    """What each firm of ``firms`` faces when it alone moves its price, every other product at
+    ``prices`` (``cost`` and ``capacity`` are those of ``firms``)."""
+    u = utilities(prices, quality, brand, seg)
+    scaled = np.vstack([seg.u0[None, :], u]) / seg.mu
+    firms = np.asarray(firms)
+    return OwnMarket(
+        base_utility=u[firms] + seg.alpha * np.asarray(prices)[firms][:, None],  # before price
+        log_rest=rivals_log_denominator(scaled, firms + 1),
+        cost=np.asarray(cost, dtype=float),
+        capacity=np.asarray(capacity, dtype=float),
+        seg=seg,
+        size=np.asarray(size, dtype=float),
+    )
 
 
 def safeguarded_newton(
@@ -184,12 +222,7 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
     lo = np.asarray(floor, dtype=float)
     hi = np.maximum(np.minimum(np.asarray(cap, dtype=float), market.search_ceiling()), lo)
     grid = search_grid(market, lo, hi)
-    shares = market.shares(grid)  # (G, N, S)
-    k = market.seg.alpha / market.seg.mu
-    markup = grid - market.cost[:, None]
-    value = (market.size * shares * (1.0 - markup[..., None] * k * (1.0 - shares))).sum(axis=-1)
-    demand = (market.size * shares).sum(axis=-1)
-    profit = markup * np.minimum(demand, market.capacity[:, None])
+    value, demand, profit = market.evaluate(grid)  # (G, N) each
 
     firm_index = np.arange(n)
     candidates = [lo, hi, grid[firm_index, np.argmax(profit, axis=1)]]

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from simulator.market.demand import SegmentParams, utilities
+from simulator.market.demand import SegmentParams
 from simulator.market.state import MarketState
 from simulator.market.strategy.best_response import (
     OwnMarket,
     global_best_response,
-    rivals_log_denominator,
+    own_price_problems,
     safeguarded_newton,
 )
 
@@ -106,16 +106,16 @@ class Valuation:
     def of(cls, context: DecisionContext, rows: Array, products: Products | None = None):
         state = context.state
         prices, quality, brand, seg = products if products is not None else context.products()
-        u = utilities(prices, quality, brand, seg)
-        scaled = np.vstack([seg.u0[None, :], u]) / seg.mu
         rows = np.asarray(rows, dtype=int)
-        market = OwnMarket(
-            base_utility=u[rows] + seg.alpha * prices[rows][:, None],
-            log_rest=rivals_log_denominator(scaled, rows + 1),
-            cost=state.unit_cost[rows].astype(float),
-            capacity=state.capacity[rows].astype(float),
-            seg=seg,
-            size=np.asarray(state.size, dtype=float),
+        market = own_price_problems(
+            prices,
+            quality,
+            brand,
+            seg,
+            state.size,
+            rows,
+            state.unit_cost[rows],
+            state.capacity[rows],
         )
         return cls(
             market,

@@ -19,12 +19,12 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from simulator.market.demand import SegmentParams, utilities
+from simulator.market.demand import SegmentParams
 from simulator.market.params import Strict
 from simulator.market.strategy.best_response import (
     OwnMarket,
     global_best_response,
-    rivals_log_denominator,
+    own_price_problems,
 )
 from simulator.market.strategy.registry import Registry, Rule
 
@@ -81,17 +81,15 @@ make_rule = PRICING.make
 
 def own_market(view: MarketView, firms: Array) -> OwnMarket:
     """What each firm of ``firms`` faces when it alone moves its price (rivals at last prices)."""
-    seg = view.seg
-    u = utilities(view.prices, view.quality, view.brand, seg)
-    scaled = np.vstack([seg.u0[None, :], u]) / seg.mu
-    base = u[firms] + seg.alpha * view.prices[firms][:, None]  # utility before price
-    return OwnMarket(
-        base_utility=base,
-        log_rest=rivals_log_denominator(scaled, np.asarray(firms) + 1),
-        cost=view.costs[firms],
-        capacity=view.capacity[firms],
-        seg=seg,
-        size=view.size,
+    return own_price_problems(
+        view.prices,
+        view.quality,
+        view.brand,
+        view.seg,
+        view.size,
+        firms,
+        view.costs[firms],
+        view.capacity[firms],
     )
 
 

@@ -9,12 +9,12 @@ import pytest
 from simulator import simulate
 from simulator.config import ScenarioError, parse_scenario
 from simulator.config.schema import NetworkTerms
-from simulator.market.dynamics import entry_rate, homogenization
+from simulator.market.dynamics import entry_rate, homogenization, unit_rows
 from simulator.market.state import MarketState
 from simulator.market.strategy import LINK_RULE
 from simulator.metrics import HHI_BANDS_2010, hhi_band
 from simulator.network import PartnershipNetwork
-from simulator.phases.network import unit_mix, update_links
+from simulator.phases.network import update_links
 from tests.conftest import segment_params
 
 TWO_FIRMS = {
@@ -101,7 +101,7 @@ def test_links_form_only_with_mutual_gain():
     A (3 - 0.6 x 5 - 1 < 0) while A gains from C: only A-B is mutual."""
     state = link_state({"A": 3.0, "B": 6.0, "C": 5.0}, {})
     np.testing.assert_allclose(
-        unit_mix(state.data_mix) @ unit_mix(state.data_mix).T,
+        unit_rows(state.data_mix) @ unit_rows(state.data_mix).T,
         [[1, 0, 0.6], [0, 1, 0.75], [0.6, 0.75, 1]],
         atol=1e-12,
     )

@@ -90,10 +90,10 @@ def cap_mix(mix: Array, cap: Array) -> Array:
     return mix / np.where(total > 0, total, 1.0)
 
 
-def cosine_similarity(mix: Array) -> Array:
-    """Cosine similarity of firms' focus vectors, (F, F)."""
-    norm = mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
-    return norm @ norm.T
+def unit_rows(mix: Array) -> Array:
+    """Focus vectors scaled to unit length: their dot products are the focus overlaps
+    (cosine similarities) the network's gains and homogenisation use."""
+    return mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
 
 
 def homogenization(mix: Array) -> float:
@@ -105,7 +105,7 @@ def homogenization(mix: Array) -> float:
     n = len(mix)
     if n < 2:
         return 1.0
-    unit = mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
+    unit = unit_rows(mix)
     total = unit.sum(axis=0)
     return float((total @ total - (unit * unit).sum()) / (n * (n - 1)))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from simulator.market import dynamics
 from simulator.market.state import MarketState
 from simulator.market.strategy import LINK_RULE, LINK_TYPES
 from simulator.market.strategy.links import LinkSituation
@@ -22,11 +23,6 @@ BLOCK = 64
 """Rows of the pair slab evaluated at once (memory ~ BLOCK x firms x a few arrays)."""
 CANDIDATES_PER_FIRM = 64
 """Most candidate links a firm brings to the greedy formation step."""
-
-
-def unit_mix(mix: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length: their dot products are the focus overlaps (cosines)."""
-    return mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
 
 
 def willingness(
@@ -54,7 +50,7 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     ):
         return  # no link to keep and no firm that would propose one
     terms = network.terms
-    norm = unit_mix(state.data_mix)
+    norm = dynamics.unit_rows(state.data_mix)
     values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}
     row_of = {name: i for i, name in enumerate(state.names)}
     edges_by_row: dict[int, list[tuple[int, str]]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator import metrics
+from simulator import metrics, schema
 from simulator.market import dynamics
 from simulator.market.demand import consumer_surplus, utilities
 from simulator.market.open_source import OPEN_MODEL
@@ -119,34 +119,25 @@ def open_model_row(state: MarketState, clearing: Clearing | None, step: int) -> 
     It is a product, not a firm: no costs, cash or links (NaN), firm_id -1."""
     if clearing is None or clearing.open_quality is None:
         return {}
-    nan = [float("nan")]
     quantity = float(clearing.open_demand.sum())
     price = clearing.open_price
     total = quantity + float(clearing.sales.sum())
-    return {
-        "step": [step],
-        "firm": [OPEN_MODEL],
-        "firm_id": [-1],
-        "archetype": [""],
-        "price": [price],
-        "quantity": [quantity],
-        "revenue": [price * quantity],
-        "profit": nan,
-        "cash": nan,
-        "share": [quantity / total if total > 0 else 0.0],
-        "rd_spend": nan,
-        "marketing": nan,
-        "brand": [0.0],
-        "unit_cost": nan,
-        "margin": nan,
-        "generation": [0],
-        "model_compute": [state.open_compute()],
-        "innovation": nan,
-        "open_weights": [True],
-        "degree_centrality": nan,
-        "link_cost": nan,
-        "pooled_compute": nan,
+    row = dict.fromkeys(schema.column_names("firms"), float("nan"))  # what a product lacks
+    row |= {
+        "step": step,
+        "firm": OPEN_MODEL,
+        "firm_id": -1,
+        "archetype": "",
+        "price": price,
+        "quantity": quantity,
+        "revenue": price * quantity,
+        "share": quantity / total if total > 0 else 0.0,
+        "brand": 0.0,
+        "generation": 0,
+        "model_compute": state.open_compute(),
+        "open_weights": True,
     }
+    return {column: [value] for column, value in row.items()}
 
 
 def edge_rows(network: PartnershipNetwork, step: int) -> dict[str, list]:

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import settings
 
+from simulator.market.demand import SegmentParams
+
 # The same examples on every run and every machine (no example database carried between runs):
 # a fresh clone in CI tests exactly what a developer's run tested.
 settings.register_profile("reproducible", derandomize=True, database=None)
 settings.load_profile("reproducible")
-
-from simulator.market.demand import SegmentParams
 
 SMALL_SCENARIO = {
     "name": "small",

@@ -232,8 +232,14 @@ def _unwritable(path: Path) -> str | None:
 
 def handle_zoo_build(args: argparse.Namespace) -> int:
     from simulator.lm.fit import fit_segments, format_fits
-    from simulator.lm.grid import build_zoo, resolve_grid, shipped_table_path
+    from simulator.lm.grid import build_zoo, parse_shard, resolve_grid, shipped_table_path
 
+    shard = None
+    if args.shard is not None:
+        try:
+            shard = parse_shard(args.shard)
+        except ValueError as error:
+            return _fail("lm zoo build", f"--shard: {error}")
     if args.threads < 1:
         return _fail("lm zoo build", f"--threads: must be >= 1, got {args.threads}")
     try:
@@ -253,6 +259,7 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
             seed=args.seed,
             quiet=args.quiet,
             log=lambda line: print(line, file=sys.stderr, flush=True),
+            shard=shard,
         )
     except OSError as error:
         return _fail(
@@ -260,7 +267,7 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
             f"--out: cannot write {out} ({error.strerror or error}); the trained models are "
             "in the cache: run the same command again to write the table",
         )
-    if not args.quiet:
+    if not args.quiet and shard is None:
         print(format_fits(fit_segments(table)))
     return 0
 
@@ -322,6 +329,12 @@ def add_lm_commands(subparsers) -> None:
     build.add_argument("--device", default="auto")
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--quiet", action="store_true")
+    build.add_argument(
+        "--shard",
+        metavar="I/N",
+        help="train only every N-th training starting at I (0-based) and write no table: run "
+        "N such processes in parallel, then the same command without --shard writes the table",
+    )
     build.set_defaults(func=handle_zoo_build)
     show = zoo_sub.add_parser("show", help="print the zoo table and the power-law fits")
     show.add_argument("--table", default=None, help="table path (default: the shipped zoo.csv)")

@@ -1,12 +1,15 @@
 """Shipped corpora: one plain-text file per market segment, read as bytes.
 
 Byte-level tokens (vocabulary 256) put every segment, Chinese included, in the same unit:
-bits per byte (bpb). Each file is split once, contiguously: the first 90% trains, the last
-10% validates. This module needs only numpy, so the simulation can import it without torch.
+bits per byte (bpb). Each file is split once, contiguously: the first 90% is the training split,
+the last 10% validates (the measurement; never seen during training). About DEV_BYTES of distinct
+blocks of the training split are the development split, carved off for early stopping, and
+models train on the rest (the "fit" split; see dev_split). This module needs only numpy, so the simulation can import it without torch.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import math
 from collections.abc import Mapping, Sequence
@@ -17,6 +20,10 @@ import numpy as np
 SEGMENTS: tuple[str, ...] = ("assistant", "code", "creative", "chinese")
 VOCAB_SIZE = 256
 VALIDATION_FRACTION = 0.10
+#: Bytes at the end of each training split held out as the development split (early stopping):
+#: 16 KiB = 128 evaluation windows of 128 bytes, 7.5% of the smallest (assistant) training split.
+DEV_BYTES = 16_384
+BLOCK_SEPARATOR = b"\n\n"
 
 
 def check_segment(segment: str) -> str:
@@ -44,11 +51,61 @@ def split(segment: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def train_bytes(segment: str) -> np.ndarray:
+    """The whole training split (fit + development); its byte frequencies define H_unigram."""
     return split(segment)[0]
 
 
 def validation_bytes(segment: str) -> np.ndarray:
+    """The validation split: the last 10% of the file, only ever used to measure."""
     return split(segment)[1]
+
+
+def fit_bytes(segment: str) -> np.ndarray:
+    """The bytes models are trained on: the training split minus every copy of the blocks
+    chosen for the development split (see dev_split)."""
+    return dev_split(segment)[0]
+
+
+def dev_bytes(segment: str) -> np.ndarray:
+    """The development split (early stopping): see dev_split."""
+    return dev_split(segment)[1]
+
+
+@functools.cache
+def dev_split(segment: str) -> tuple[np.ndarray, np.ndarray]:
+    """(fit, dev), both carved from the training split and disjoint in content.
+
+    The training split is cut into blocks at blank lines (dialogue turns, code paragraphs,
+    speeches, poems). Blocks that occur once are taken from the end of the split backwards
+    (then, if those run out, repeated blocks) until they hold DEV_BYTES; they form the
+    development split, one copy each, and every copy of them is removed from the fit split.
+    Deduplication matters: the assistant corpus repeats most of its blocks (639 distinct among
+    1,756), so a contiguous development split would be ~99% text also in the fit split and
+    could not detect over-fitting; its validation split is almost all new text (263 of 272
+    blocks), which is what the development split should resemble.
+    """
+    blocks = bytes(train_bytes(segment)).split(BLOCK_SEPARATOR)
+    copies = collections.Counter(blocks)
+    # Blocks that occur once, from the end of the split backwards, then repeated ones: text
+    # unlike anything trained on, nearest the validation split, costing the fit split least.
+    distinct = sorted(dict.fromkeys(reversed(blocks)), key=lambda block: copies[block] > 1)
+    chosen: set[bytes] = set()
+    size = 0
+    for block in distinct:
+        if size >= DEV_BYTES:
+            break
+        if block.strip():
+            chosen.add(block)
+            size += len(block) + len(BLOCK_SEPARATOR)
+    fit = BLOCK_SEPARATOR.join(block for block in blocks if block not in chosen)
+    dev_blocks = list(dict.fromkeys(block for block in blocks if block in chosen))
+    return _frozen(fit), _frozen(BLOCK_SEPARATOR.join(dev_blocks))
+
+
+def _frozen(data: bytes) -> np.ndarray:
+    array = np.frombuffer(data, dtype=np.uint8)
+    array.setflags(write=False)
+    return array
 
 
 @functools.cache
@@ -120,8 +177,9 @@ class MixedBatchSampler:
     """Seeded random training windows drawn from a data mix.
 
     Every row of a batch first picks a segment with probability equal to its mix weight, then a
-    uniformly random window of `block_size + 1` bytes from that segment's train split. The same
-    seed always yields the same sequence of batches.
+    uniformly random window of `block_size + 1` bytes from that segment's fit split (the
+    training split minus the development split). The same seed always yields the same sequence
+    of batches. `bytes_seen` counts the training bytes drawn per segment (for epochs).
     """
 
     def __init__(self, mix: Mapping[str, float], block_size: int, batch_size: int, seed: int):
@@ -130,7 +188,8 @@ class MixedBatchSampler:
         self.batch_size = batch_size
         self.segments = list(self.mix)
         self.weights = np.array([self.mix[s] for s in self.segments])
-        self.data = [train_bytes(s) for s in self.segments]
+        self.data = [fit_bytes(s) for s in self.segments]
+        self.bytes_seen = dict.fromkeys(self.segments, 0)
         for segment, data in zip(self.segments, self.data, strict=True):
             if len(data) <= block_size + 1:
                 raise ValueError(f"segment {segment!r} is shorter than one training window")
@@ -144,6 +203,7 @@ class MixedBatchSampler:
             data = self.data[segment_index]
             start = int(self.rng.integers(0, len(data) - self.block_size - 1))
             windows[row] = data[start : start + self.block_size + 1]
+            self.bytes_seen[self.segments[segment_index]] += self.block_size
         return windows[:, :-1], windows[:, 1:]
 
 

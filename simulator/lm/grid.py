@@ -74,13 +74,13 @@ def _geometric_levels(
     )
 
 
-#: CPU grid: ~30 min on one thread of a 2-core laptop-class CPU (5 mixes x 8 levels, x1.95
-#: per level = 2.03 orders of magnitude). rungs: (n_layer, n_embd, n_head, batch_size, lr,
-#: seeds). At these budgets training is limited by optimizer steps, so the batch stays small
-#: (8 sequences; 4 at the cheapest level) and steps grow smoothly with compute (~490 -> ~3900)
-#: while width and depth grow slowly, like a scaling-law sweep. The cheapest levels average
-#: several seeds because single short runs scatter by ~0.1-0.2 bpb.
-SMALL_GRID: tuple[GridPoint, ...] = _geometric_levels(
+#: CPU grid, levels 0-7 (x1.95 per level = 2.03 orders of magnitude). rungs: (n_layer,
+#: n_embd, n_head, batch_size, lr, seeds). At these budgets training is limited by optimizer
+#: steps, so the batch stays small (8 sequences; 4 at the cheapest level) and steps grow
+#: smoothly with compute (~490 -> ~3900) while width and depth grow slowly, like a scaling-law
+#: sweep. The cheapest levels average several seeds because single short runs scatter by
+#: ~0.1-0.2 bpb. These eight levels anchor the market's budget map (ANCHOR_LEVELS).
+_SMALL_BASE: tuple[GridPoint, ...] = _geometric_levels(
     5e10,
     1.95,
     [
@@ -94,6 +94,19 @@ SMALL_GRID: tuple[GridPoint, ...] = _geometric_levels(
         (3, 64, 4, 8, 6e-3),
     ],
 )
+#: Levels 8-10 extend the CPU grid by three doublings (x8) above level 7, so the budgets that
+#: firms of the shipped scenarios reach late in a run are measured, not extrapolated. Wider
+#: and deeper models and, from level 9, batches of 16 (better CPU throughput at this width).
+_SMALL_EXTENSION: tuple[GridPoint, ...] = tuple(
+    GridPoint(8 + k, float(f"{_SMALL_BASE[-1].flops * 2 ** (k + 1):.4g}"), *rung)
+    for k, rung in enumerate([(4, 80, 4, 8, 5e-3), (4, 96, 4, 16, 4e-3), (4, 112, 4, 16, 3e-3)])
+)
+#: CPU grid: 11 levels, 5.0e10 -> 4.29e13 FLOPs (2.93 orders of magnitude).
+SMALL_GRID: tuple[GridPoint, ...] = _SMALL_BASE + _SMALL_EXTENSION
+#: Levels whose budgets the market's budget map sends compute_range to (lookup.ZooQuality):
+#: the original CPU grid, so extending the grid upward adds measurements beyond
+#: compute_range[1] without moving the map.
+ANCHOR_LEVELS = (0, 7)
 
 #: GPU grid: 10 doublings from 1e13 FLOPs, models up to ~10M parameters.
 LARGE_GRID: tuple[GridPoint, ...] = _geometric_levels(
@@ -171,6 +184,10 @@ def measurement_rows(measurement: Measurement, grid: str, level: int) -> list[di
             "params": measurement.params,
             "tokens": measurement.tokens,
             "steps": measurement.steps,
+            "best_step": measurement.best_step,
+            "stopped_step": measurement.stopped_step,
+            "epochs": round(measurement.epochs.get(segment, 0.0), 4),
+            "dev_bpb": measurement.dev_bpb,
             "n_layer": config["n_layer"],
             "n_embd": config["n_embd"],
             "n_head": config["n_head"],
@@ -195,6 +212,29 @@ def shipped_table_path() -> Path:
     return Path(str(resources.files("simulator.lm").joinpath("data").joinpath(ZOO_CSV_NAME)))
 
 
+def build_jobs(grid: str, seed: int = 0) -> list[tuple[str, GridPoint, int]]:
+    """(mix, level, seed) of every training of a grid, cheapest level first (all mixes of a
+    level before the next level, so an interrupted build leaves whole levels)."""
+    return [
+        (mix, point, seed + offset)
+        for point in GRIDS[grid]
+        for mix in BUILD_ORDER
+        for offset in range(point.seeds)
+    ]
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """'i/n' -> (i, n) with 0 <= i < n; ValueError otherwise."""
+    index, _, count = text.partition("/")
+    try:
+        shard = (int(index), int(count))
+    except ValueError:
+        raise ValueError(f"shard must look like i/n (e.g. 0/2), got {text!r}") from None
+    if not 0 <= shard[0] < shard[1]:
+        raise ValueError(f"shard {text!r}: need 0 <= i < n")
+    return shard
+
+
 def build_zoo(
     grid: str = "auto",
     threads: int = 1,
@@ -203,23 +243,23 @@ def build_zoo(
     seed: int = 0,
     quiet: bool = False,
     log=print,
+    shard: tuple[int, int] | None = None,
 ) -> pd.DataFrame:
     """Train (or fetch from the cache) every grid point and write the table to `out`.
 
     Resumable: finished points live in the cache, so a rerun only trains the missing ones.
-    The table is written once at the end, atomically.
+    The table is written once at the end, atomically. With `shard=(i, n)` only every n-th
+    training (starting at i) runs and no table is written: n processes sharing one cache
+    build a grid in parallel, and a final unsharded build collects the table from the cache.
     """
     from simulator.lm.train import train
 
     grid = resolve_grid(grid)
     points = GRIDS[grid]
     out_path = Path(out) if out is not None else shipped_table_path()
-    jobs = [
-        (mix, point, seed + offset)
-        for mix in BUILD_ORDER
-        for point in points
-        for offset in range(point.seeds)
-    ]
+    jobs = build_jobs(grid, seed)
+    if shard is not None:
+        jobs = jobs[shard[0] :: shard[1]]
     rows: list[dict] = []
     started = time.perf_counter()
     for index, (mix, point, point_seed) in enumerate(jobs, start=1):
@@ -236,6 +276,10 @@ def build_zoo(
                 f"flops {point.flops:.3g} params {measurement.params:,} "
                 f"({source}, total {elapsed:.0f}s){own_text}"
             )
+    if shard is not None:
+        if not quiet:
+            log(f"shard {shard[0]}/{shard[1]}: {len(jobs)} trainings done; no table written")
+        return pd.DataFrame(rows)
     table = pd.DataFrame(rows)
     table["built_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     table["build_wall_s"] = round(time.perf_counter() - started, 1)

@@ -4,6 +4,14 @@
 configuration returns the stored measurement without training. torch is imported only inside
 the functions that need it, so importing this module (for TrainConfig / Measurement) is cheap.
 
+Early stopping (data-constrained training). The budget fixes the number of optimizer steps
+and the learning-rate schedule. `dev_evals` times during the run the model's bpb on the
+development split (carved from the training split, corpus.dev_bytes) is measured; the
+checkpoint with the best development bpb is the one kept, evaluated on the untouched validation
+split and stored. Training stops early after `patience` evaluations without improvement (the
+small assistant corpus, seen tens of times at the top budgets, over-fits). The measurement
+records the kept step, the step training stopped at and the epochs of each segment's data seen.
+
 Determinism: the model is initialised on CPU from `seed`, batches come from a numpy generator
 seeded with `seed`, and CPU runs use a pinned thread count; so the same config on the same
 device (and thread count) gives bit-identical bpb.
@@ -31,7 +39,7 @@ if TYPE_CHECKING:
     from simulator.lm.gpt import GPT, GPTConfig
 
 #: Bumped whenever a change to training or evaluation would change measurements.
-TRAINING_CODE_VERSION = "bytegpt-v1"
+TRAINING_CODE_VERSION = "bytegpt-v2-devsplit"
 #: Fields that choose where/how fast a run executes, not what is measured; not hashed.
 UNHASHED_FIELDS = ("device", "threads")
 
@@ -54,6 +62,11 @@ class TrainConfig:
     warmup_steps: int | None = None  # None: 10% of the steps, at most 100
     weight_decay: float = 0.1
     grad_clip: float = 1.0
+    #: Development-split evaluations spread evenly over the run (the last at the final step);
+    #: the best one's checkpoint is kept. 0: no development split use, keep the final weights.
+    dev_evals: int = 10
+    #: Stop after this many development evaluations without improvement (None: never stop).
+    patience: int | None = 3
     seed: int = 0
     base: str | None = None  # config hash of a cached model to fine-tune from
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -69,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.batch_size < 1 or self.lr <= 0 or self.threads < 1:
             raise ValueError("batch_size, lr and threads must be positive")
+        if self.dev_evals < 0 or (self.patience is not None and self.patience < 1):
+            raise ValueError("dev_evals must be >= 0 and patience >= 1 (or None)")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
@@ -124,9 +139,9 @@ class Measurement:
     seed: int
     bpb: dict[str, float]  # validation bits per byte, per segment, over the whole split
     params: int
-    steps: int
-    tokens: int  # training tokens (bytes) seen in this run
-    flops: float  # training FLOPs of this run: flops_per_token * tokens
+    steps: int  # optimizer steps of the budget (the schedule's length)
+    tokens: int  # training tokens (bytes) seen by the kept checkpoint
+    flops: float  # the run's budget: flops_per_token * steps * tokens per step
     cumulative_flops: float  # including the base model's chain when fine-tuning
     wall_time_s: float
     train_time_s: float
@@ -136,6 +151,11 @@ class Measurement:
     torch_version: str
     threads: int
     created_utc: str
+    best_step: int = 0  # optimizer steps behind the kept checkpoint (best development bpb)
+    stopped_step: int = 0  # optimizer steps run before training ended (early stop or budget)
+    dev_bpb: float | None = None  # mix-weighted development bpb of the kept checkpoint
+    #: passes over each trained segment's fit split made by the kept checkpoint
+    epochs: dict[str, float] = field(default_factory=dict)
     from_cache: bool = False  # set when returned from the cache, never stored as True
 
     def to_dict(self) -> dict[str, Any]:
@@ -257,6 +277,31 @@ def device_name(device: str) -> str:
     return f"cpu ({platform.processor() or platform.machine()})"
 
 
+@dataclass(frozen=True)
+class PrecisionPlan:
+    """How a device trains: bf16 autocast and fused AdamW on CUDA, plain fp32 on CPU."""
+
+    autocast: bool
+    fused_optimizer: bool
+    autocast_dtype: str = "bfloat16"
+
+
+def precision_plan(device: str) -> PrecisionPlan:
+    """The numeric choices for a resolved device name ("cpu", "cuda", "cuda:1"); pure, so the
+    CUDA path's choices are testable on a CPU machine."""
+    on_cuda = device.startswith("cuda")
+    return PrecisionPlan(autocast=on_cuda, fused_optimizer=on_cuda)
+
+
+def dev_schedule(total_steps: int, dev_evals: int) -> frozenset[int]:
+    """Steps (1-based counts of optimizer steps done) after which the development split is
+    evaluated: `dev_evals` evenly spaced, the last at the final step."""
+    if dev_evals <= 0:
+        return frozenset()
+    count = min(dev_evals, total_steps)
+    return frozenset(round(total_steps * (k + 1) / count) for k in range(count))
+
+
 def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
     """Linear warm-up, then cosine decay to min_lr_ratio * lr at the last step."""
     warmup = config.warmup_steps
@@ -269,10 +314,17 @@ def learning_rate(step: int, total_steps: int, config: TrainConfig) -> float:
     return config.lr * (config.min_lr_ratio + (1.0 - config.min_lr_ratio) * cosine)
 
 
+SPLITS = {"validation": corpus.validation_bytes, "dev": corpus.dev_bytes}
+
+
 def evaluate_bpb(
-    model: GPT, segments: tuple[str, ...] = corpus.SEGMENTS, device: str = "cpu", batch: int = 64
+    model: GPT,
+    segments: tuple[str, ...] = corpus.SEGMENTS,
+    device: str = "cpu",
+    batch: int = 64,
+    split: str = "validation",
 ) -> dict[str, float]:
-    """Bits per byte on each segment's WHOLE validation split, deterministic.
+    """Bits per byte on each segment's WHOLE validation (or development) split, deterministic.
 
     Non-overlapping windows of block_size cover the split (corpus.evaluation_windows); every
     byte after the first is scored exactly once, so bpb = total nats / bytes / ln 2.
@@ -281,13 +333,13 @@ def evaluate_bpb(
     from torch.nn import functional as F
 
     block_size = model.config.block_size
-    use_autocast = device.startswith("cuda")
+    use_autocast = precision_plan(device).autocast
     was_training = model.training
     model.eval()
     result: dict[str, float] = {}
     with torch.inference_mode():
         for segment in segments:
-            data = torch.from_numpy(corpus.validation_bytes(segment).astype(np.int64))
+            data = torch.from_numpy(SPLITS[split](segment).astype(np.int64))
             windows = corpus.evaluation_windows(data, block_size)
             total_nats, total_bytes = 0.0, 0
             for first in range(0, len(windows), batch):
@@ -435,6 +487,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
     wall_start = time.perf_counter()
     device = resolve_device(config.device)
     on_cuda = device.startswith("cuda")
+    plan = precision_plan(device)
     previous_threads = torch.get_num_threads()
     if not on_cuda:
         torch.set_num_threads(config.threads)
@@ -464,7 +517,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
             ],
             lr=config.lr,
             betas=(0.9, 0.95),
-            fused=on_cuda,
+            fused=plan.fused_optimizer,
         )
         sampler = corpus.MixedBatchSampler(
             config.mix, config.block_size, config.batch_size, config.seed
@@ -472,6 +525,10 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
         total_steps = config.num_steps()
         label = f"{corpus.mix_name(config.mix)} {config_hash[:8]}"
         progress = _ProgressReporter(total_steps, label, quiet)
+        checkpoints = dev_schedule(total_steps, config.dev_evals)
+        best_dev, best_step, best_state, best_seen, since_best = math.inf, total_steps, None, {}, 0
+        stopped_step = total_steps
+        dev_time = 0.0
         train_start = time.perf_counter()
         try:
             for step in range(total_steps):
@@ -480,7 +537,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
                 inputs, targets = (
                     torch.from_numpy(a).to(device, non_blocking=True) for a in sampler.next_batch()
                 )
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_cuda):
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=plan.autocast):
                     logits = model(inputs)
                 loss = torch.nn.functional.cross_entropy(
                     logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)
@@ -493,18 +550,37 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
                     elapsed = time.perf_counter() - train_start
                     rate = (step + 1) * config.tokens_per_step() / max(elapsed, 1e-9)
                     progress.update(step, float(loss), rate)
+                if step + 1 in checkpoints:
+                    dev_start = time.perf_counter()
+                    dev = evaluate_bpb(model, tuple(config.mix), device=device, split="dev")
+                    dev_time += time.perf_counter() - dev_start
+                    dev_mixed = sum(config.mix[s] * dev[s] for s in config.mix)
+                    if dev_mixed < best_dev:
+                        best_dev, best_step, since_best = dev_mixed, step + 1, 0
+                        best_seen = dict(sampler.bytes_seen)
+                        best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    else:
+                        since_best += 1
+                        if config.patience is not None and since_best >= config.patience:
+                            stopped_step = step + 1
+                            break
+            if best_state is not None:
+                model.load_state_dict(best_state)
+            else:
+                best_seen = dict(sampler.bytes_seen)
             if on_cuda:
                 torch.cuda.synchronize()
         finally:
             progress.close()
-        train_time = time.perf_counter() - train_start
+        train_time = time.perf_counter() - train_start - dev_time
 
         eval_start = time.perf_counter()
         bpb = evaluate_bpb(model, device=device)
-        eval_time = time.perf_counter() - eval_start
+        eval_time = time.perf_counter() - eval_start + dev_time
 
-        tokens = total_steps * config.tokens_per_step()
-        flops = float(config.flops_per_token() * tokens)
+        tokens = best_step * config.tokens_per_step()
+        flops = float(config.flops_per_token() * total_steps * config.tokens_per_step())
+        epochs = {s: seen / len(corpus.fit_bytes(s)) for s, seen in best_seen.items()}
         measurement = Measurement(
             config_hash=config_hash,
             config=config.to_dict(),
@@ -519,11 +595,15 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
             wall_time_s=0.0,
             train_time_s=train_time,
             eval_time_s=eval_time,
-            tokens_per_s=tokens / max(train_time, 1e-9),
+            tokens_per_s=stopped_step * config.tokens_per_step() / max(train_time, 1e-9),
             device=device_name(device),
             torch_version=torch.__version__,
             threads=config.threads if not on_cuda else torch.get_num_threads(),
             created_utc=datetime.now(UTC).isoformat(timespec="seconds"),
+            best_step=best_step,
+            stopped_step=stopped_step,
+            dev_bpb=best_dev if math.isfinite(best_dev) else None,
+            epochs=epochs,
         )
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         _store(config_hash, state, measurement, wall_start)

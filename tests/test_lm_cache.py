@@ -39,7 +39,9 @@ def one_segment_evaluation():
         patch.setattr(
             train_module,
             "evaluate_bpb",
-            lambda model, device="cpu": real(model, ("creative",), device=device),
+            lambda model, segments=None, device="cpu", split="validation": real(
+                model, segments if split == "dev" else ("creative",), device=device, split=split
+            ),
         )
         yield
 

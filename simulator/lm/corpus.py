@@ -4,7 +4,8 @@ Byte-level tokens (vocabulary 256) put every segment, Chinese included, in the s
 bits per byte (bpb). Each file is split once, contiguously: the first 90% is the training split,
 the last 10% validates (the measurement; never seen during training). About DEV_BYTES of distinct
 blocks of the training split are the development split, carved off for early stopping, and
-models train on the rest (the "fit" split; see dev_split). This module needs only numpy, so the simulation can import it without torch.
+models train on the rest (the "fit" split; see dev_split). This module needs only numpy, so
+the simulation can import it without torch.
 """
 
 from __future__ import annotations

@@ -255,7 +255,6 @@ def build_zoo(
     from simulator.lm.train import train
 
     grid = resolve_grid(grid)
-    points = GRIDS[grid]
     out_path = Path(out) if out is not None else shipped_table_path()
     jobs = build_jobs(grid, seed)
     if shard is not None:

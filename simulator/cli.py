@@ -105,6 +105,10 @@ def _summary_table(result) -> None:
             f"  wall time {summary['wall_time_s']:.2f} s"
         )
     )
+    extrapolated = summary.get("extrapolated_from_step") or {}
+    if extrapolated:
+        listed = ", ".join(f"{firm} (from step {step})" for firm, step in extrapolated.items())
+        console.print(literal(f"quality extrapolated beyond the measured models: {listed}"))
 
 
 def default_run_dir(scenario_name: str) -> Path:

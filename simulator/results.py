@@ -97,6 +97,7 @@ def summarize(
         "mean_price_index": float(model["price_index"].mean()),
         "final_consumer_surplus": float(model["consumer_surplus"].iloc[-1]),
         "n_firms_final": int(model["n_firms"].iloc[-1]),
+        "extrapolated_from_step": extrapolated_from_step(frames["segments"]),
         "entries": list(entries),
         "exits": list(exits),
         "wall_time_s": round(wall_time_s, 4),
@@ -108,6 +109,15 @@ def summarize(
             "pandas": pd.__version__,
         },
     }
+
+
+def extrapolated_from_step(segments: pd.DataFrame) -> dict[str, int]:
+    """First step at which each firm's quality was read beyond the measured language models
+    (in any segment); firms always measured are absent."""
+    if segments.empty or "extrapolated" not in segments.columns:
+        return {}
+    flagged = segments[segments["extrapolated"].astype(bool)]
+    return {str(k): int(v) for k, v in flagged.groupby("firm", sort=True)["step"].min().items()}
 
 
 def _package_version() -> str:

@@ -235,8 +235,10 @@ SEGMENTS: tuple[Column, ...] = (
     Column(
         "extrapolated",
         "bool",
-        "Q read beyond the measured language models (the zoo's fitted power law past its "
-        "largest or below its smallest budget); False for fixed qualities.",
+        "Q on this segment read beyond the measured language models: the zoo compute the "
+        "firm's budget maps to (for a segment under 1/4 of its data mix, the compute holding "
+        "as much of its data) lies outside the zoo's measured budgets, where the fitted "
+        "power law is used. False for fixed qualities.",
     ),
 )
 """segments.parquet: one row per step x firm x segment."""

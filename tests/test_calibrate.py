@@ -390,10 +390,11 @@ def test_a_sweep_over_market_data_calibrates_every_point():
 def test_quality_beyond_the_measured_models_is_flagged_and_shaded(small_scenario):
     from simulator.dashboard import quality_figure
 
-    small_scenario["events"] = [{"step": 3, "kind": "release", "firm": "Big", "compute": 1e28}]
+    small_scenario["events"] = [{"step": 3, "kind": "release", "firm": "Big", "compute": 1e30}]
     result = simulate(small_scenario)
     big = result.segments.query("firm == 'Big'").groupby("step")["extrapolated"]
-    assert not big.any()[2] and big.all()[3]  # beyond compute_range's 1e26: the zoo's fit
+    assert not big.any()[2] and big.all()[3]  # beyond the zoo's largest measured budget
+    assert result.summary["extrapolated_from_step"] == {"Big": 3}
     assert not result.segments.query("firm == 'Follower'")["extrapolated"].any()  # fixed Q
     shaded = [
         t for t in quality_figure(result).data if (t.meta or {}).get("role") == "extrapolated"

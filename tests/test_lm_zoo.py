@@ -97,6 +97,40 @@ def test_compute_map_is_log_linear_onto_zoo_range():
     mapped = quality_map.zoo_compute(np.array([1e21, 10**23.5, 1e26]))
     assert mapped[0] == pytest.approx(low) and mapped[2] == pytest.approx(high)
     assert mapped[1] == pytest.approx(np.sqrt(low * high))
+    assert quality_map.measured_real_range == pytest.approx((1e21, 1e26))
+
+
+def test_levels_above_the_anchors_are_measured_without_moving_the_map():
+    """compute_range maps onto grid levels 0 and 7; levels measured above level 7 extend the
+    measured range beyond compute_range[1] instead of squeezing the map."""
+    base = synthetic_table()
+    top = base[base["level"] == 7].copy()
+    extension = [top.assign(level=7 + k, flops=top["flops"] * 2.0**k) for k in (1, 2, 3)]
+    extended = pd.concat([base, *extension], ignore_index=True)
+    short = ZooQuality(["code", "creative"], (1e21, 1e26), table=base)
+    long = ZooQuality(["code", "creative"], (1e21, 1e26), table=extended)
+    real = np.array([1e21, 1e24, 1e26])
+    assert np.array_equal(short.zoo_compute(real), long.zoo_compute(real))
+    assert long.zoo_compute(np.array([1e26]))[0] == pytest.approx(base["flops"].max())
+    low, high = long.measured_real_range
+    assert low == pytest.approx(1e21) and high == pytest.approx(1e26 * 8 ** (5 / np.log10(128)))
+    mix = np.array([[0.5, 0.5]] * 3)
+    beyond = np.array([1e26 * 1.5, high / 1.01, high * 1.01])
+    assert short(beyond, mix)[2].all(axis=1).tolist() == [True, True, True]
+    assert long(beyond, mix)[2].any(axis=1).tolist() == [False, False, True]
+
+
+def test_extrapolation_is_flagged_per_segment():
+    """A segment with a small weight in the mix is read at the compute that holds its data: below
+    the measured budgets it is extrapolated while the firm's main segment is measured."""
+    quality_map = ZooQuality(["code", "creative"], (1e21, 1e26), table=synthetic_table())
+    real = np.array([1e21 * 1.01, 1e24])
+    _, bpb, extrapolated = quality_map(real, np.array([[0.95, 0.05], [0.95, 0.05]]))
+    assert extrapolated.shape == (2, 2)
+    assert extrapolated[:, 0].tolist() == [False, False]
+    assert extrapolated[0, 1]  # 5% creative at the lowest budget: far below the measured range
+    reduced = quality_map.zoo_compute(real[1:]) * 0.05 / 0.25
+    assert bool(extrapolated[1, 1]) == bool(reduced[0] < quality_map.zoo_range[0])
 
 
 def test_unknown_segment_and_bad_inputs_are_rejected():
@@ -117,8 +151,13 @@ def test_shipped_table_shapes_quality_and_extrapolation_flag():
     real = np.array([1e20, 1e21, 1e23, 1e26, 1e27])
     mix = np.array([[1.0, 0, 0], [0.2, 0.5, 0.3], [1 / 3] * 3, [0, 1.0, 0], [0, 0, 1.0]])
     quality, bpb, extrapolated = quality_map(real, mix)
-    assert quality.shape == bpb.shape == (5, 3) and extrapolated.shape == (5,)
-    assert extrapolated.tolist() == [True, False, False, False, True]
+    assert quality.shape == bpb.shape == extrapolated.shape == (5, 3)
+    assert extrapolated[0].all() and not extrapolated[2:4].any()
+    assert not extrapolated[1, 1:].any()  # 0.5 code, 0.3 chinese at the bottom: measured
+    # The shipped grid reaches 8x the budget compute_range[1] maps to: 1e27 is measured.
+    assert quality_map.measured_real_range[1] > 1e27 and not extrapolated[4].any()
+    far = quality_map(np.array([quality_map.measured_real_range[1] * 2]), mix[4:])[2]
+    assert far.all()
     # The best-trained code model at the top of the range has quality near 1, and the
     # quality formula is applied to the bpb it returns.
     best = table.groupby("segment")["bpb"].min()
@@ -132,9 +171,9 @@ def test_shipped_table_grid_and_fit_quality():
     table = load_zoo_table()
     per_mix = table.groupby("mix_name")["flops"].nunique()
     assert set(grid.ZOO_MIXES) <= set(per_mix.index)
-    assert (per_mix[list(grid.ZOO_MIXES)] >= 8).all()
-    assert table["config_hash"].nunique() >= 40
-    assert table["flops"].max() / table["flops"].min() >= 100
+    assert (per_mix[list(grid.ZOO_MIXES)] == len(grid.SMALL_GRID)).all()
+    assert table["config_hash"].nunique() == len(grid.build_jobs("small"))
+    assert table["flops"].max() / table["flops"].min() >= 800  # 2.9 orders of magnitude
     for segment in corpus.SEGMENTS:
         own = table[(table["mix_name"] == segment) & (table["segment"] == segment)]
         smallest = own[own["flops"] == own["flops"].min()]["bpb"].mean()
@@ -142,8 +181,13 @@ def test_shipped_table_grid_and_fit_quality():
     fits = zoo_fit.fit_segments(table)
     assert set(fits) == set(corpus.SEGMENTS)
     for segment, fit in fits.items():
-        assert fit.r2 >= 0.95, (segment, fit)
+        assert fit.r2 >= 0.95, (segment, fit)  # on the measured (seed-averaged) points
         assert fit.alpha > 0 and fit.A > 0
+        flops, bpb = zoo_fit.curve_points(table, segment, segment)
+        assert fit.r2 == pytest.approx(zoo_fit.r_squared(bpb, fit(flops)))
+    # Early stopping: every kept checkpoint is no later than the step training stopped at.
+    assert (table["best_step"] <= table["stopped_step"]).all()
+    assert (table["stopped_step"] <= table["steps"]).all()
 
 
 def test_zoo_show_prints_table_and_fit():
@@ -179,7 +223,7 @@ def test_train_missing_measures_the_firm_point_and_caches_it(tmp_path, monkeypat
     real = np.array([1e21, 1e27])
     mix = np.array([[0.7, 0.3], [0.7, 0.3]])
     _, bpb, extrapolated = quality_map(real, mix)
-    assert extrapolated.tolist() == [False, True]
+    assert extrapolated.all(axis=1).tolist() == [False, True]
     measured = grid.ensure_point({"code": 0.7, "creative": 0.3}, 1e9)
     assert measured.from_cache  # the lookup above trained and stored exactly this point
     assert bpb[0].tolist() == [measured.bpb["code"], measured.bpb["creative"]]

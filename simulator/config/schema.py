@@ -293,9 +293,12 @@ class Market(Strict):
     )
     compute_range: Annotated[tuple[Compute, Compute], BeforeValidator(_as_tuple)] = Field(
         (1e21, 1e26),
-        description="Smallest and largest plausible real training budgets (FLOPs); they map onto "
-        "the quality scale's ends (the zoo's smallest and largest measured budgets). Each 1 to "
-        f"{MAX_COMPUTE:g}; the largest at least {10**MIN_COMPUTE_DECADES:g} x the smallest.",
+        description="Smallest and largest plausible real training budgets (FLOPs). log10 of the "
+        "zoo budget is linear in log10 of the real one: the smallest maps to the zoo's level 0 "
+        "(5e10 FLOPs), the largest to level 7 (5.36e12). The zoo measures up to level 8 (8 x "
+        "level 7), so quality is measured up to a real budget of largest x (largest / "
+        "smallest) ^ 0.444 (1.67e29 for 1e22-1e27) and extrapolated (flagged) beyond. Each 1 "
+        f"to {MAX_COMPUTE:g}; the largest at least {10**MIN_COMPUTE_DECADES:g} x the smallest.",
     )
     cost_index: Index = Field(
         1.0,

@@ -231,7 +231,7 @@ def _unwritable(path: Path) -> str | None:
 
 
 def handle_zoo_build(args: argparse.Namespace) -> int:
-    from simulator.lm.fit import fit_segments, format_fits
+    from simulator.lm.fit import fit_data_segments, fit_segments, format_fits
     from simulator.lm.grid import build_zoo, parse_shard, resolve_grid, shipped_table_path
 
     shard = None
@@ -268,12 +268,12 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
             "in the cache: run the same command again to write the table",
         )
     if not args.quiet and shard is None:
-        print(format_fits(fit_segments(table)))
+        print(format_fits(fit_segments(table), fit_data_segments(table)))
     return 0
 
 
 def handle_zoo_show(args: argparse.Namespace) -> int:
-    from simulator.lm.fit import fit_segments, format_fits, format_table
+    from simulator.lm.fit import fit_data_segments, fit_segments, format_fits, format_table
     from simulator.lm.grid import load_zoo_table
 
     try:
@@ -281,7 +281,7 @@ def handle_zoo_show(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         return _fail("lm zoo show", f"--table: {error}")
     print(format_table(table))
-    print(format_fits(fit_segments(table)))
+    print(format_fits(fit_segments(table), fit_data_segments(table)))
     return 0
 
 

@@ -1,12 +1,22 @@
-"""Power-law fits of the zoo's measured scaling curves, and the text `lm zoo show` prints.
+"""Scaling fits of the zoo's measurements, and the text `lm zoo show` prints.
 
-Per segment, on the mix trained on that segment only (seeds averaged per compute level),
-L(C) = E + A * C^(-a) is fitted with scipy.optimize.curve_fit (C in training FLOPs, as in the
-table) to the compute frontier: the best bpb measured at compute <= C (running minimum over
-levels), as in Chinchilla's envelope approach. A firm with more compute can always train the
-cheaper recipe (or stop early), so more compute never buys a worse model. This matters for
-the small, repetitive assistant corpus, whose largest budgets over-fit (higher validation bpb
-after many epochs); the raw points stay in the table and `zoo show` reports R^2 against both.
+Per segment, on the mix trained on that segment only:
+
+- Compute form, L(C) = E + A * C^(-a), C in training FLOPs (the budget), fitted with
+  scipy.optimize.curve_fit to the measured points (seeds averaged per level). Models are
+  early-stopped on a development split (simulator.lm.train), so a larger budget no longer
+  buys a worse model on the small assistant corpus and the raw points follow the law; `zoo
+  show` also scores the same curve against the compute frontier (running minimum) and counts
+  the levels that are worse than a cheaper one ("capped").
+- Data-term form (Chinchilla, Hoffmann et al. 2022), L(N, D) = E + A / N^a + B / D^b, N the
+  parameters and D the training tokens seen by the kept checkpoint, fitted to every training
+  (seeds separately: early stopping makes their D differ).
+
+The market's lookup (simulator.lm.lookup) uses the compute form: a firm's choice is its
+budget, and on this grid N and D are both set by C (one architecture per level, early
+stopping picks D), so the data-term form says nothing more about a budget and its two
+exponents are only weakly identified apart. A zoo with a data axis (nested subsets of the
+training data at each budget) identifies B and b.
 
 This module imports numpy and pandas; scipy when a curve is fitted; never torch.
 """
@@ -27,8 +37,9 @@ from simulator.lm.grid import ZOO_MIXES
 
 @dataclass(frozen=True)
 class PowerLawFit:
-    """L(C) = E + A * C^(-alpha), C in FLOPs; r2 on the points it was fitted to (the frontier),
-    r2_raw of the same curve against the raw seed-averaged points."""
+    """L(C) = E + A * C^(-alpha), C in FLOPs; r2 on the points it was fitted to, r2_raw of the
+    same curve against the raw seed-averaged points, r2_frontier against their running minimum.
+    """
 
     E: float
     A: float
@@ -37,6 +48,7 @@ class PowerLawFit:
     n_points: int
     r2_raw: float | None = None
     n_capped: int = 0  # points the frontier lowered (worse than a cheaper level)
+    r2_frontier: float | None = None
 
     def __call__(self, flops):
         return self.E + self.A * np.power(np.asarray(flops, dtype=float), -self.alpha)
@@ -98,6 +110,20 @@ def r_squared(observed: np.ndarray, predicted: np.ndarray) -> float:
     return 1.0 - float(np.sum((observed - predicted) ** 2)) / total if total > 0 else 1.0
 
 
+def fit_raw(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit:
+    """Power law fitted to the measured (seed-averaged) points of one curve; R^2 on them, and
+    of the same curve against their compute frontier."""
+    raw = np.asarray(bpb, dtype=float)
+    frontier = compute_frontier(raw)
+    fit = fit_power_law(flops, raw)
+    return dataclasses.replace(
+        fit,
+        r2_raw=fit.r2,
+        r2_frontier=r_squared(frontier, fit(flops)),
+        n_capped=int(np.sum(frontier < raw - 1e-12)),
+    )
+
+
 def fit_frontier(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit:
     """Power law fitted to the compute frontier of one curve, with R^2 against raw points."""
     frontier = compute_frontier(bpb)
@@ -110,24 +136,120 @@ def fit_frontier(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit:
 
 
 def fit_segments(table: pd.DataFrame) -> dict[str, PowerLawFit]:
-    """Per segment, the power law fitted to the frontier of the model trained on it alone."""
+    """Per segment, the power law fitted to the measured points of the model trained on it."""
     segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
-    return {s: fit_frontier(*curve_points(table, s, s)) for s in segments}
+    return {s: fit_raw(*curve_points(table, s, s)) for s in segments}
 
 
-def format_fits(fits: Mapping[str, PowerLawFit]) -> str:
+@dataclass(frozen=True)
+class DataTermFit:
+    """L(N, D) = E + A / N^alpha + B / D^beta (N parameters, D training tokens); r2 on the
+    trainings it was fitted to."""
+
+    E: float
+    A: float
+    alpha: float
+    B: float
+    beta: float
+    r2: float
+    n_points: int
+
+    def __call__(self, params, tokens):
+        n = np.asarray(params, dtype=float)
+        d = np.asarray(tokens, dtype=float)
+        return self.E + self.A * np.power(n, -self.alpha) + self.B * np.power(d, -self.beta)
+
+
+#: Fewest trainings, and distinct parameter counts and token counts, a data-term fit needs.
+MIN_DATA_TERM_POINTS = 6
+
+
+def fit_data_term(params, tokens, bpb) -> DataTermFit:
+    """Least-squares fit of L = E + A / N^alpha + B / D^beta (scipy.optimize.curve_fit), on
+    N / N_min and D / D_min for conditioning. ValueError when the points cannot identify it."""
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    n = np.asarray(params, dtype=float)
+    d = np.asarray(tokens, dtype=float)
+    y = np.asarray(bpb, dtype=float)
+    if len(y) < MIN_DATA_TERM_POINTS or len(set(n)) < 3 or len(set(d)) < 3:
+        raise ValueError(
+            f"a data-term fit needs >= {MIN_DATA_TERM_POINTS} trainings with >= 3 distinct "
+            "parameter and token counts"
+        )
+    n_ref, d_ref = float(n.min()), float(d.min())
+    x = np.vstack([n / n_ref, d / d_ref])
+
+    def model(x_, e, a_scaled, alpha, b_scaled, beta):
+        return e + a_scaled * np.power(x_[0], -alpha) + b_scaled * np.power(x_[1], -beta)
+
+    spread = max(float(y.max() - 0.8 * y.min()), 1e-3)
+    guess = (0.8 * float(y.min()), spread / 2, 0.3, spread / 2, 0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        fitted, _ = curve_fit(
+            model,
+            x,
+            y,
+            p0=guess,
+            bounds=([0.0, 0.0, 0.0, 0.0, 0.0], [float(y.min()), np.inf, 5.0, np.inf, 5.0]),
+            maxfev=40000,
+        )
+    e, a_scaled, alpha, b_scaled, beta = (float(v) for v in fitted)
+    return DataTermFit(
+        E=e,
+        A=a_scaled * n_ref**alpha,
+        alpha=alpha,
+        B=b_scaled * d_ref**beta,
+        beta=beta,
+        r2=r_squared(y, model(x, *fitted)),
+        n_points=len(y),
+    )
+
+
+def fit_data_segments(table: pd.DataFrame) -> dict[str, DataTermFit | None]:
+    """Per segment, the data-term form fitted to every training on that segment alone (None
+    where the table cannot identify it, e.g. a table without the `params`/`tokens` columns)."""
+    fits: dict[str, DataTermFit | None] = {}
+    for segment in [s for s in corpus.SEGMENTS if s in set(table["segment"])]:
+        rows = table[(table["mix_name"] == segment) & (table["segment"] == segment)]
+        try:
+            fits[segment] = fit_data_term(rows["params"], rows["tokens"], rows["bpb"])
+        except (KeyError, ValueError, RuntimeError):
+            fits[segment] = None
+    return fits
+
+
+def format_fits(
+    fits: Mapping[str, PowerLawFit], data_fits: Mapping[str, DataTermFit | None] | None = None
+) -> str:
     lines = [
-        "fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix, on the compute frontier",
-        "(best bpb at compute <= C; 'capped' = levels worse than a cheaper one, R^2 raw = same",
-        "curve against the raw seed-averaged points):",
-        f"  {'segment':10s} {'E':>8s} {'A':>11s} {'a':>7s} {'R^2':>7s} {'R^2 raw':>8s} capped",
+        "fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix, on the measured points",
+        "(seeds averaged; R^2 frontier = same curve against the running minimum, capped = levels",
+        "worse than a cheaper one). The market's lookup uses this form.",
+        f"  {'segment':10s} {'E':>8s} {'A':>11s} {'a':>7s} {'R^2':>7s} {'frontier':>8s} capped",
     ]
     for segment, fit in fits.items():
-        raw = f"{fit.r2_raw:8.4f}" if fit.r2_raw is not None else f"{'-':>8s}"
+        front = f"{fit.r2_frontier:8.4f}" if fit.r2_frontier is not None else f"{'-':>8s}"
         lines.append(
-            f"  {segment:10s} {fit.E:8.4f} {fit.A:11.4g} {fit.alpha:7.4f} {fit.r2:7.4f} {raw}"
+            f"  {segment:10s} {fit.E:8.4f} {fit.A:11.4g} {fit.alpha:7.4f} {fit.r2:7.4f} {front}"
             f" {fit.n_capped:6d}"
         )
+    if data_fits:
+        lines += [
+            "fit L(N, D) = E + A / N^a + B / D^b (N parameters, D tokens seen by the kept",
+            "checkpoint), every own-segment training; not used by the lookup (on this grid N and",
+            "D both follow C, so it adds nothing for a budget):",
+            f"  {'segment':10s} {'E':>8s} {'A':>10s} {'a':>7s} {'B':>10s} {'b':>7s} {'R^2':>7s}",
+        ]
+        for segment, data_fit in data_fits.items():
+            if data_fit is None:
+                lines.append(f"  {segment:10s} (not identified by this table)")
+                continue
+            lines.append(
+                f"  {segment:10s} {data_fit.E:8.4f} {data_fit.A:10.4g} {data_fit.alpha:7.4f} "
+                f"{data_fit.B:10.4g} {data_fit.beta:7.4f} {data_fit.r2:7.4f}"
+            )
     return "\n".join(lines)
 
 

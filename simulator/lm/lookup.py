@@ -2,8 +2,10 @@
 segment, read from the zoo's measurements (ZooQuality, used by the market).
 
 1. Real budget -> zoo compute. log10(zoo FLOPs) is a linear function of log10(real FLOPs)
-   sending compute_range[0] to the smallest measured zoo budget and compute_range[1] to the
-   largest; monotone increasing.
+   sending compute_range[0] to the budget of grid level 0 and compute_range[1] to that of
+   level 7 (grid.ANCHOR_LEVELS: the original CPU grid; the map does not move when the grid
+   grows). The measured zoo reaches further (levels 8-10, 8x level 7's budget): real budgets
+   up to `measured_real_range[1]` are measured, beyond it the quality is extrapolated.
 2. Zoo compute -> bpb for each measured mix curve. The measured points of each (mix, segment)
    curve are replaced by their compute frontier (running minimum, see simulator.lm.fit), then
    interpolated with monotone PCHIP in log10(compute). Outside the measured range the curve
@@ -43,7 +45,7 @@ import pandas as pd
 
 from simulator.lm import corpus
 from simulator.lm.fit import PowerLawFit, compute_frontier, curve_points, fit_power_law
-from simulator.lm.grid import UNIFORM, ensure_point, load_zoo_table
+from simulator.lm.grid import ANCHOR_LEVELS, UNIFORM, ensure_point, load_zoo_table
 
 
 def quality_from_bpb(bpb, h_unigram, bpb_best):
@@ -136,7 +138,14 @@ class ZooQuality:
         self.threads = threads
         self.grid = str(self.table["grid"].iloc[0]) if "grid" in self.table.columns else "small"
         flops = self.table["flops"].to_numpy(dtype=float)
+        #: zoo budgets with measurements: inside, quality is interpolated, outside extrapolated
         self.zoo_range = (float(flops.min()), float(flops.max()))
+        #: zoo budgets compute_range maps onto (the anchor levels where the table has them)
+        self.anchor_range = self.zoo_range
+        if "level" in self.table.columns:
+            levels = self.table.groupby("level")["flops"].first()
+            if all(level in levels.index for level in ANCHOR_LEVELS):
+                self.anchor_range = tuple(float(levels[level]) for level in ANCHOR_LEVELS)
         self.h_unigram: dict[str, float] = {}
         self.bpb_best: dict[str, float] = {}
         self._own: dict[str, MonotoneCurve] = {}
@@ -157,16 +166,36 @@ class ZooQuality:
         self._trained: dict[tuple, dict[str, float]] = {}
 
     def zoo_compute(self, real_flops: np.ndarray) -> np.ndarray:
-        """log10(zoo) = linear in log10(real), sending compute_range onto the zoo's range."""
+        """log10(zoo) = linear in log10(real), sending compute_range onto the anchor levels."""
         real = np.asarray(real_flops, dtype=float)
         if np.any(~np.isfinite(real)) or np.any(real <= 0):
             raise ValueError("real_flops must be finite and > 0")
-        (r_low, r_high), (z_low, z_high) = self.compute_range, self.zoo_range
+        (r_low, r_high), (z_low, z_high) = self.compute_range, self.anchor_range
         fraction = (np.log10(real) - math.log10(r_low)) / (math.log10(r_high) - math.log10(r_low))
         return 10 ** (math.log10(z_low) + fraction * (math.log10(z_high) - math.log10(z_low)))
 
+    def real_compute(self, zoo_flops: np.ndarray) -> np.ndarray:
+        """The inverse of zoo_compute: the real budget that maps to a zoo budget."""
+        (r_low, r_high), (z_low, z_high) = self.compute_range, self.anchor_range
+        log_zoo = np.log10(np.asarray(zoo_flops, dtype=float))
+        fraction = (log_zoo - math.log10(z_low)) / (math.log10(z_high) - math.log10(z_low))
+        return 10 ** (math.log10(r_low) + fraction * (math.log10(r_high) - math.log10(r_low)))
+
+    @property
+    def measured_real_range(self) -> tuple[float, float]:
+        """Real training budgets whose quality comes from measured models (inside the zoo's
+        measured budgets); outside it the quality is extrapolated."""
+        low, high = self.real_compute(np.array(self.zoo_range))
+        return float(low), float(high)
+
     def segment_bpb(self, segment: str, log_zoo_flops: np.ndarray, weight: np.ndarray):
         """bpb on `segment` for compute (log10 zoo FLOPs) and the firm's weight on it."""
+        return self._segment_bpb(segment, log_zoo_flops, weight)[0]
+
+    def _segment_bpb(self, segment: str, log_zoo_flops: np.ndarray, weight: np.ndarray):
+        """(bpb, extrapolated) on `segment`: extrapolated where the compute read off a curve
+        lies outside the measured budgets (for w < 1/4, the reduced compute where it sets bpb).
+        """
         log_c = np.asarray(log_zoo_flops, dtype=float)
         uniform_curve = self._uniform[segment]
         uniform = uniform_curve(log_c)
@@ -181,12 +210,17 @@ class ZooQuality:
             log_effective = log_c + np.log10(np.minimum(w, u) / u)
         reduced = np.where(w > 0, uniform_curve(np.maximum(log_effective, -300.0)), np.inf)
         low_part = np.minimum(never_saw, reduced)
-        return np.where(w >= u, high_part, low_part)
+        log_low, log_high = (math.log10(v) for v in self.zoo_range)
+        tolerance = 1e-9
+        outside = (log_c < log_low - tolerance) | (log_c > log_high + tolerance)
+        reduced_outside = (w > 0) & (log_effective < log_low - tolerance) & (reduced < never_saw)
+        extrapolated = np.where(w >= u, outside, outside | reduced_outside)
+        return np.where(w >= u, high_part, low_part), extrapolated
 
     def __call__(
         self, real_flops: np.ndarray, mix: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(quality (F,S), bpb (F,S), extrapolated (F,)) for F firms over the S segments."""
+        """(quality (F,S), bpb (F,S), extrapolated (F,S)) for F firms over the S segments."""
         real = np.atleast_1d(np.asarray(real_flops, dtype=float))
         weights = np.asarray(mix, dtype=float)
         if real.ndim != 1:
@@ -204,15 +238,18 @@ class ZooQuality:
         weights = weights / totals
         zoo_flops = self.zoo_compute(real)
         log_zoo = np.log10(zoo_flops)
-        z_low, z_high = self.zoo_range
-        extrapolated = (zoo_flops < z_low * (1 - 1e-9)) | (zoo_flops > z_high * (1 + 1e-9))
-        bpb = np.column_stack(
-            [self.segment_bpb(s, log_zoo, weights[:, j]) for j, s in enumerate(self.segments)]
-        )
+        columns = [
+            self._segment_bpb(s, log_zoo, weights[:, j]) for j, s in enumerate(self.segments)
+        ]
+        bpb = np.column_stack([column[0] for column in columns])
+        extrapolated = np.column_stack([column[1] for column in columns])
         if self.train_missing:
-            for firm in np.flatnonzero(~extrapolated):
+            z_low, z_high = self.zoo_range
+            inside = (zoo_flops >= z_low * (1 - 1e-9)) & (zoo_flops <= z_high * (1 + 1e-9))
+            for firm in np.flatnonzero(inside):
                 measured = self._measured_bpb(weights[firm], float(zoo_flops[firm]))
                 bpb[firm] = [measured[s] for s in self.segments]
+                extrapolated[firm] = False
         h = np.array([self.h_unigram[s] for s in self.segments])
         best = np.array([self.bpb_best[s] for s in self.segments])
         return quality_from_bpb(bpb, h, best), bpb, extrapolated

@@ -2,7 +2,7 @@
 
 The seam between the market and the language models. A *quality source* is any callable
 
-    source(real_flops (F,), mix (F, S)) -> (quality (F, S), bpb (F, S), extrapolated (F,))
+    source(real_flops (F,), mix (F, S)) -> (quality (F, S), bpb (F, S), extrapolated (F, S))
 
 ``PlaceholderQuality`` below is the documented stand-in used when no language-model zoo is
 asked for; ``simulator.lm.zoo.ZooQuality`` is the real one (measured bits-per-byte).
@@ -47,4 +47,5 @@ class PlaceholderQuality:
         mix = np.asarray(mix, dtype=float)
         focus = mix / np.maximum(mix.max(axis=1, keepdims=True), 1e-12)
         quality = np.maximum(x, 0.0)[:, None] * (0.5 + 0.5 * focus)
-        return quality, np.full(mix.shape, np.nan), (x < 0.0) | (x > 1.0)
+        outside = (x < 0.0) | (x > 1.0)
+        return quality, np.full(mix.shape, np.nan), np.repeat(outside[:, None], mix.shape[1], 1)

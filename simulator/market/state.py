@@ -41,7 +41,6 @@ FIRM_VECTORS: dict[str, Any] = {
     "open_weights": bool,  # the firm's current model weights are public
     "model_compute": float,  # real training FLOPs behind the shipped model
     "pending_compute": float,  # compute bought or received since the last release
-    "extrapolated": bool,  # quality read beyond the measured language models
     "last_release": np.int64,
     "generation": np.int64,
     "negative_cash_steps": np.int64,
@@ -60,8 +59,16 @@ FIRM_VECTORS: dict[str, Any] = {
 }
 """Per-firm vectors of the state, with their dtype (shape (F,))."""
 
-FIRM_MATRICES = ("quality", "bpb", "data_mix", "data_cap", "demand", "sales")
-"""Per-firm x segment matrices of the state (shape (F, S))."""
+FIRM_MATRICES: dict[str, Any] = {
+    "quality": float,
+    "bpb": float,
+    "extrapolated": bool,  # quality read beyond the measured language models (per segment)
+    "data_mix": float,
+    "data_cap": float,
+    "demand": float,
+    "sales": float,
+}
+"""Per-firm x segment matrices of the state (shape (F, S)), with their dtype."""
 
 
 @dataclass
@@ -90,8 +97,8 @@ class MarketState:
             self.retired_open_quality = np.zeros(n_seg)
         for name, dtype in FIRM_VECTORS.items():
             self.columns.setdefault(name, np.zeros(0, dtype=dtype))
-        for name in FIRM_MATRICES:
-            self.columns.setdefault(name, np.zeros((0, n_seg)))
+        for name, dtype in FIRM_MATRICES.items():
+            self.columns.setdefault(name, np.zeros((0, n_seg), dtype=dtype))
 
     def __getattr__(self, name: str) -> Array:
         columns = self.__dict__.get("columns")

@@ -84,13 +84,13 @@ def segment_rows(state: MarketState, clearing: Clearing | None, step: int) -> di
         "quality": clearing.quality[:n],
         "bpb": state.bpb,
         "focus": state.data_mix,
-        "extrapolated": np.repeat(state.extrapolated[:, None], s, axis=1),
+        "extrapolated": state.extrapolated,
     }
     names = list(state.names)
     if clearing.open_quality is not None:
         open_rows = np.flatnonzero(state.open_weights)  # the open model is the best of these
         extrapolated = (
-            state.extrapolated[open_rows[np.argmax(state.quality[open_rows], axis=0)]]
+            state.extrapolated[open_rows[np.argmax(state.quality[open_rows], axis=0)], np.arange(s)]
             if len(open_rows)
             else np.zeros(s, dtype=bool)  # weights that outlived their maker: measured then
         )

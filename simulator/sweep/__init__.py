@@ -17,10 +17,10 @@ figures and DIR/dashboard.html: ``simulator.sweep.report.write_report``; not imp
 ``import simulator.sweep`` stays free of plotly).
 """
 
+from simulator.config.paths import ParameterPath, PathError, resolve_path
 from simulator.sweep.analysis import sobol_indices, standardized_regression
 from simulator.sweep.design import build_design, latin_hypercube, run_seeds
 from simulator.sweep.outcomes import OUTCOMES, compute_outcomes, describe_outcomes
-from simulator.sweep.paths import ParameterPath, PathError, resolve_path
 from simulator.sweep.runner import SweepPlan, SweepResult, load, plan_sweep, run
 from simulator.sweep.spec import (
     Distribution,

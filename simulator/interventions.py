@@ -11,7 +11,7 @@ the market terms the model reads every step.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -26,10 +26,23 @@ from simulator.config.settings import (
     setting_target,
 )
 from simulator.market import dynamics
+from simulator.market.state import MarketState
 from simulator.market.strategy import DECISION_BY_KEY
 
-if TYPE_CHECKING:
-    from simulator.model import MarketModel
+
+class MarketModel(Protocol):
+    """What these events need of simulator.model.MarketModel (which imports this module)."""
+
+    state: MarketState
+    market: Market
+    scenario: Any
+    specs: dict[str, Company]
+    rules: dict[str, dict[str, Any]]
+    network: Any
+
+    def exit_firms(self, rows: np.ndarray, reasons: list[str] | None = None) -> None: ...
+
+    def open_weights(self, rows: np.ndarray) -> None: ...
 
 
 def acquire(model: MarketModel, acquirer: str, target: str, payment: float) -> None:

@@ -369,13 +369,16 @@ def _index_errors(scenario: Scenario, kind: str, bounds: tuple[float, float]) ->
 
 
 def _scale_errors(scenario: Scenario) -> list[str]:
-    companies = len(scenario.companies) + sum(e.kind == "enter" for e in scenario.events)
+    companies = len(scenario.companies)
+    entering = sum(e.kind == "enter" for e in scenario.events)
     waves = sum(e.count for e in scenario.events if e.kind == "entry_wave")
     entry = scenario.market.entry
     poisson = entry.max_firms if entry.base_rate > 0 else 0
-    if companies + waves + poisson <= MAX_FIRMS:
+    if companies + entering + waves + poisson <= MAX_FIRMS:
         return []
-    parts = [f"{companies:,} companies (entered by event included)"]
+    parts = [f"{companies:,} companies"]
+    if entering:
+        parts.append(f"{entering:,} firms entered by event")
     if waves:
         parts.append(f"{waves:,} entry-wave entrants")
     if poisson:

@@ -15,7 +15,7 @@ import operator
 import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
 from simulator.config.strategy import Strategy, _strategy_model  # noqa: F401 (re-exported)
@@ -130,6 +130,18 @@ class Segment(Strict):
     )
 
 
+def _price_form(value: Any) -> str:
+    return "<relative>" if isinstance(value, dict) else "<number>"
+
+
+OpenPrice = Annotated[
+    Annotated[NonNegativePrice, Tag("<number>")] | Annotated[RelativePrice, Tag("<relative>")],
+    Discriminator(_price_form),
+]
+"""A price or a price relative to the firms'; one error line either way (the tags, in angle
+brackets, are left out of error paths: simulator.config.errors.field_path)."""
+
+
 class OpenModelTerms(Strict):
     """What published weights do to the market (simulator/market/open_source.py)."""
 
@@ -139,7 +151,7 @@ class OpenModelTerms(Strict):
         "at `user_price` with the best open quality x `usability`; 'outside_option' raises each "
         "segment's outside utility to that product's utility instead.",
     )
-    user_price: NonNegativePrice | RelativePrice = Field(
+    user_price: OpenPrice = Field(
         0.0,
         description="Price users pay for the open model (self-hosting or third-party serving): "
         f"a number, {_range(0, MAX_PRICE)}, or a price relative to the firms' re-read every "

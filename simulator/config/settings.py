@@ -122,8 +122,13 @@ def setting_errors(
         model.model_validate(data)
     except ValidationError as exc:
         return [
-            f"{where}.value: {describe(e)} (as {'.'.join(name_part(k) for k in e['loc'])} of "
+            f"{where}.value: {describe(e)} (as {_field(e['loc'])} of "
             f"{'the market' if model is Market else shown(setting.name)})"
             for e in exc.errors()
         ], setting.canonical
     return [], setting.canonical
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location inside a company or the market, without union tags."""
+    return ".".join(name_part(k) for k in loc if not (isinstance(k, str) and k.startswith("<")))

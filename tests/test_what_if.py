@@ -451,3 +451,32 @@ def test_what_if_china_open_differs_from_its_base_from_month_24(tmp_path):
     assert final_a["Anthropic"] < final_b["Anthropic"]
     assert firm_rows(a, "ChinaLab").index.min() == 24
     assert what_if["summary"]["entries"] == [{"firm": "ChinaLab", "step": 24, "archetype": ""}]
+
+
+def test_a_set_of_segment_growth_is_projected_like_a_segment_event():
+    grow = {"kind": "set", "step": 2, "path": "market.segments.1.growth", "value": 0.5}
+    with pytest.raises(ScenarioError) as error:
+        parse_scenario(small(steps=2000, events=[grow]))
+    assert error.value.lines[0].startswith(
+        "market.segments.code: the segment would reach 1e+353 demand units per step by step 2000"
+    )
+    assert parse_scenario(small(events=[grow])).events[0].path == "market.segments.code.growth"
+
+
+def test_a_sweep_reads_a_scenario_that_extends_another(tmp_path):
+    from simulator.sweep import load_sweep_spec
+
+    write(tmp_path / "base.yaml", small())
+    write(
+        tmp_path / "child.yaml",
+        {"extends": "base.yaml", "companies": [{"name": "Big", "unit_cost": 0.7}]},
+    )
+    spec = {
+        "scenario": "child.yaml",
+        "replications": 1,
+        "method": "random",
+        "samples": 2,
+        "parameters": {"companies.Big.cash": {"uniform": [10.0, 20.0]}},
+    }
+    resolved = load_sweep_spec(write(tmp_path / "spec.yaml", spec))
+    assert resolved.base.companies[0].unit_cost == 0.7

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -79,6 +80,8 @@ def _peak_size(size: float, growth: float, events: list[Any], steps: int) -> tup
             ]
             log_size += (event.step - step) * rate
             step = event.step
+        if getattr(event, "size", None) is not None:  # a set event's new size
+            log_size = math.log(event.size)
         log_size += math.log(event.size_factor)
         growth = event.growth if event.growth is not None else growth
     last = max(steps, step)
@@ -89,8 +92,17 @@ def _peak_size(size: float, growth: float, events: list[Any], steps: int) -> tup
 def _projected_size_errors(scenario: Scenario) -> list[str]:
     """Segments whose size, through growth and segment events, would pass MAX_PROJECTED_SIZE."""
     errors = []
+    sets = timeline(scenario)[1] if any(e.kind == "set" for e in scenario.events) else {}
     for segment in scenario.market.segments:
         events = [e for e in scenario.events if getattr(e, "segment", None) == segment.name]
+        for i, path in sets.items():  # set events of its size or growth
+            field = path.removeprefix(f"market.segments.{segment.name}.")
+            value = scenario.events[i].value
+            if field in ("size", "growth") and isinstance(value, (int, float)):
+                change = {"size": None, "growth": None, field: float(value)}
+                events.append(
+                    SimpleNamespace(step=scenario.events[i].step, size_factor=1.0, **change)
+                )
         peak, step = _peak_size(segment.size, segment.growth, events, scenario.steps)
         if peak > math.log(MAX_PROJECTED_SIZE):
             where = f"market.segments.{segment.name}" + ("" if events else ".growth")

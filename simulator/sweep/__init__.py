@@ -9,7 +9,7 @@
     result.sensitivity  # Sobol S1/ST (method sobol) or standardised regression coefficients
     same = sweep.load("runs/sweeps/ps")  # a finished folder, read back
 
-Modules: ``spec`` (schema, validation), ``paths`` (parameter paths into a scenario),
+Modules: ``spec`` (schema, validation; parameter paths are simulator.config.paths),
 ``design`` (grid/random/LHS/Sobol designs and per-run seeds), ``outcomes`` (named metrics),
 ``worker`` (one run), ``executors`` (serial, processes, Dask), ``store`` (the resumable sweep
 folder), ``analysis`` (tables and sensitivity), ``runner`` (``run``), ``report`` (the sweep

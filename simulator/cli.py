@@ -1,9 +1,11 @@
 """The ``llm-market`` command.
 
-  llm-market run SCENARIO.yaml [--out DIR] [--seed N]   simulate, write a run folder (--force)
+  llm-market run SCENARIO.yaml [--out DIR] [--seed N] [--set PATH=VALUE ...]
+                                                        simulate, write a run folder (--force)
   llm-market dashboard DIR [--out FILE]                 rebuild DIR/dashboard.html from its tables
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
+  llm-market archetypes [--scenario FILE]               each archetype's company defaults
   llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
   llm-market learn SCENARIO.yaml --runs N [--out DIR]   Q-learning runs of the pricing game
   llm-market tournament SCENARIO.yaml --rules a,b,c     every assignment of rules to firms, ranked
@@ -42,7 +44,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     status = 0
     for path in args.scenarios:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, args.set or [])
         except ScenarioError as exc:
             for line in exc.lines:
                 print(printable(f"{path}: {line}"), file=sys.stderr)
@@ -59,6 +61,24 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+def cmd_archetypes(args: argparse.Namespace) -> int:
+    import yaml
+
+    from simulator.config.loading import archetype_defaults
+
+    scenario = load_scenario(args.scenario) if args.scenario else None
+    for name, defaults in archetype_defaults(scenario).items():
+        print(printable(f"# {name}: sets {', '.join(defaults['sets'])}"))
+        company = defaults["company"]
+        if company is None:
+            print(printable(f"# (the company using {name} must give a unit_cost)"))
+            company = scenario.archetype(name)
+        text = yaml.safe_dump({name: company}, sort_keys=False, allow_unicode=True)
+        for line in text.splitlines():
+            print(printable(line))
     return 0
 
 
@@ -123,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from simulator.model import simulate
     from simulator.results import write_run
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(args.scenario, args.set or [])
     if args.steps is not None:
         scenario = parse_scenario(scenario.model_dump(mode="json") | {"steps": args.steps})
     seed = check_seed(args.seed)
@@ -145,6 +165,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = simulate(
             scenario, seed=seed, progress=lambda step: progress.update(task, completed=step)
         )
+    if args.set:  # the run folder's scenario.yaml has them applied; summary.json says which
+        result.summary["settings"] = list(args.set)
     extra = None
     if not args.no_dashboard:
         from simulator.dashboard import write_run_dashboard
@@ -183,6 +205,19 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        metavar="PATH=VALUE",
+        help="change one parameter of the scenario (repeatable, applied in order): PATH is a "
+        "sweep parameter path into the resolved scenario, list items by name or 0-based index "
+        "(companies.OpenAI.initial_price=2.5, market.segments.code.price_sensitivity=1.2, "
+        "events.0.step=24, companies.Lab.strategy.pricing=fixed); VALUE is read as YAML "
+        "(2.5, true, null, [joint_rd, alliance]). The result is validated as the file is",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-market", description="Agent-based simulator of the LLM market."
@@ -200,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
         "in a temporary sibling folder and swapped in, replacing an earlier run there as a whole",
     )
     run.add_argument("--seed", type=int, help="override the scenario's seed")
+    add_set_option(run)
     run.add_argument("--steps", type=int, help="override the scenario's number of steps")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     run.add_argument("--no-dashboard", action="store_true", help="skip writing dashboard.html")
@@ -219,10 +255,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check scenario files, one line per problem")
     validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    add_set_option(validate)
     validate.set_defaults(func=cmd_validate)
 
-    schema = sub.add_parser("schema", help="print the JSON Schema of the scenario format")
+    schema = sub.add_parser(
+        "schema",
+        help="print the JSON Schema of the scenario format (built-in archetypes' defaults "
+        "under archetypes.x-builtin-archetypes)",
+    )
     schema.set_defaults(func=cmd_schema)
+
+    archetypes = sub.add_parser(
+        "archetypes",
+        help="print each archetype's defaults: the fields it sets and every company field a "
+        "firm of it starts with (YAML)",
+    )
+    archetypes.add_argument(
+        "--scenario", metavar="FILE", help="include this scenario's own `archetypes:` table"
+    )
+    archetypes.set_defaults(func=cmd_archetypes)
 
     from simulator.lm.cli import add_lm_commands
 

@@ -17,7 +17,7 @@ from typing import Any
 import mesa
 import numpy as np
 
-from simulator import metrics, schema
+from simulator import interventions, metrics, schema
 from simulator.agents import CompanyAgent, MarketShell
 from simulator.config import Company, Scenario, merge
 from simulator.config.loading import check_seed, scenario_from
@@ -29,6 +29,7 @@ from simulator.market.state import MarketState
 from simulator.market.strategy import DECISION_BY_KEY, DECISIONS
 from simulator.network import PartnershipNetwork
 from simulator.phases import account, clear, decide, entry_exit, network, record, release
+from simulator.phases.entry_exit import firm_row
 
 
 def make_quality_source(scenario: Scenario, allow_training: bool = True) -> QualitySource:
@@ -71,32 +72,6 @@ def initial_state(scenario: Scenario) -> MarketState:
     )
 
 
-def firm_row(spec: Company, scenario: Scenario, step: int) -> dict[str, Any]:
-    """A firm's starting values in the state's columns, from its validated spec."""
-    segments = scenario.segment_names
-    mix = spec.data_mix or dict.fromkeys(segments, 1.0)
-    data_mix = np.array([mix.get(s, 0.0) for s in segments], dtype=float)
-    return {
-        "entered": step,
-        "base_cost": spec.unit_cost,
-        "learning_rate": spec.learning_rate,
-        "fixed_cost": spec.fixed_cost,
-        "price_cap": spec.price_cap or scenario.market.price_cap,
-        "capacity": spec.capacity if spec.capacity is not None else np.inf,
-        "release_cycle": spec.release_cycle,
-        "fixed_quality": spec.quality is not None,
-        "price": spec.initial_price if spec.initial_price is not None else 1.5 * spec.unit_cost,
-        "cash": spec.cash,
-        "brand": spec.brand,
-        "model_compute": spec.initial_compute,
-        "generation": 1,
-        "quality": [(spec.quality or {}).get(s, 0.0) for s in segments],
-        "bpb": np.full(len(segments), np.nan),
-        "data_mix": data_mix / data_mix.sum(),
-        "data_cap": np.ones(len(segments)),
-    }
-
-
 class MarketModel(MarketShell):
     """LLM companies competing and cooperating across market segments.
 
@@ -124,6 +99,7 @@ class MarketModel(MarketShell):
         self.entries: list[dict[str, Any]] = []
         self.exits: list[dict[str, Any]] = []
         self._entrant_count = 0
+        self.specs: dict[str, Company] = {}  # every firm's spec as it entered, by name
         self.step_entries = self.step_exits = 0
         self._add_firms(list(scenario.companies))
         for link in scenario.links:
@@ -165,6 +141,7 @@ class MarketModel(MarketShell):
         for firm_rules in rules:
             for key, name in firm_rules.items():
                 self.rules[key].setdefault(name, DECISION_BY_KEY[key].make(name))
+        self.specs.update({spec.name: spec for spec in specs})
         rows = state.add_firms(
             [spec.name for spec in specs],
             [spec.archetype or "" for spec in specs],
@@ -203,18 +180,33 @@ class MarketModel(MarketShell):
         )
         spec = Company.model_validate(fields)
         cost = entry_cost(entry.entry_cost, entry.open_discount, self.state.open_model_exists)
-        firm = self._add_firm(spec.model_copy(update={"cash": spec.cash - cost}), entrant=True)
-        self.entries.append({"firm": firm.name, "step": self.steps, "archetype": archetype})
+        return self.enter_firm(spec.model_copy(update={"cash": spec.cash - cost}))
+
+    def enter_firm(self, spec: Company) -> CompanyAgent:
+        """The firm ``spec`` enters now (an `enter` event's company, or an entrant)."""
+        firm = self._add_firm(spec, entrant=True)
+        self.entries.append({"firm": firm.name, "step": self.steps, "archetype": firm.archetype})
         self.step_entries += 1
         return firm
 
-    def _exit(self, rows: np.ndarray) -> None:
+    def acquire(self, acquirer: str, target: str, payment: float) -> None:
+        interventions.acquire(self, acquirer, target, payment)
+
+    def apply_setting(self, path: str, value: Any) -> None:
+        interventions.apply_setting(self, path, value)
+
+    def exit_firms(self, rows: np.ndarray, reasons: list[str] | None = None) -> None:
+        """The firms in ``rows`` leave now (default reason: sustained negative cash)."""
         state = self.state
         if self.market.open_model.outlives_releaser:
             state.retire_open_weights(rows)
-        for i in rows:
+        for k, i in enumerate(rows):
             firm = self.firms[i]
-            reason = f"cash below zero for {state.negative_cash_steps[i]} steps"
+            reason = (
+                reasons[k]
+                if reasons
+                else f"cash below zero for {state.negative_cash_steps[i]} steps"
+            )
             self.exits.append({"firm": firm.name, "step": self.steps, "reason": reason})
             self.network.remove_firm(firm.name)
             firm.remove()
@@ -236,12 +228,13 @@ class MarketModel(MarketShell):
         self.step_entries = self.step_exits = 0
         leaving = entry_exit.exiting(state, market.exit_after)
         if len(leaving):
-            self._exit(leaving)
+            self.exit_firms(leaving)
         for archetype in entry_exit.arrivals(state, market.entry, self.rng):
             self.enter(archetype)
         for event in self.scenario.events:
             if event.step == step:
                 events.fire(self, event)
+        market = self.market  # a set event may have changed the market's terms
         release.release(state, step, self.quality_source, market.open_model.finetune_efficiency)
         decide.decide(
             state,

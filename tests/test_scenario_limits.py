@@ -175,6 +175,8 @@ EVENT_NUMBERS = [
     ({"kind": "release", "firm": "Big"}, "compute"),
     ({"kind": "release", "firm": "Big"}, "price"),
     ({"kind": "release", "firm": "Big"}, "unit_cost"),
+    ({"kind": "acquire", "acquirer": "Big", "target": "Lab"}, "payment"),
+    ({"kind": "enter", "company": {"name": "New", "unit_cost": 1.0}}, "company.cash"),
 ]
 
 

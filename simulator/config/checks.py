@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
 
 from simulator.config.errors import describe, name_part, shown
 from simulator.config.schema import Company, Scenario, merge
+from simulator.config.settings import setting_errors
 from simulator.market.open_source import OPEN_MODEL
 from simulator.market.params import MAX_FACTOR, MAX_FIRMS, MAX_MONEY, MAX_PROJECTED_SIZE
 
@@ -78,6 +80,8 @@ def _peak_size(size: float, growth: float, events: list[Any], steps: int) -> tup
             ]
             log_size += (event.step - step) * rate
             step = event.step
+        if getattr(event, "size", None) is not None:  # a set event's new size
+            log_size = math.log(event.size)
         log_size += math.log(event.size_factor)
         growth = event.growth if event.growth is not None else growth
     last = max(steps, step)
@@ -88,8 +92,17 @@ def _peak_size(size: float, growth: float, events: list[Any], steps: int) -> tup
 def _projected_size_errors(scenario: Scenario) -> list[str]:
     """Segments whose size, through growth and segment events, would pass MAX_PROJECTED_SIZE."""
     errors = []
+    sets = timeline(scenario)[1] if any(e.kind == "set" for e in scenario.events) else {}
     for segment in scenario.market.segments:
         events = [e for e in scenario.events if getattr(e, "segment", None) == segment.name]
+        for i, path in sets.items():  # set events of its size or growth
+            field = path.removeprefix(f"market.segments.{segment.name}.")
+            value = scenario.events[i].value
+            if field in ("size", "growth") and isinstance(value, (int, float)):
+                change = {"size": None, "growth": None, field: float(value)}
+                events.append(
+                    SimpleNamespace(step=scenario.events[i].step, size_factor=1.0, **change)
+                )
         peak, step = _peak_size(segment.size, segment.growth, events, scenario.steps)
         if peak > math.log(MAX_PROJECTED_SIZE):
             where = f"market.segments.{segment.name}" + ("" if events else ".growth")
@@ -118,16 +131,8 @@ def _company_errors(scenario: Scenario, labels: list[str]) -> list[str]:
 def _firm_errors(where: str, company: Company, scenario: Scenario, note: str = "") -> list[str]:
     """What a valid Company may still get wrong in this scenario: segments it names, its data
     mix, and prices against costs (the pricing rules keep prices in [unit cost, price cap])."""
-    errors: list[str] = []
-    segments = set(scenario.segment_names)
-    segment_list = ", ".join(scenario.segment_names)
-    for field in ("quality", "data_mix"):
-        for key in getattr(company, field) or {}:
-            if key not in segments:
-                errors.append(
-                    f"{where}.{field}.{name_part(key)}: no such segment (segments: "
-                    f"{segment_list}){note}"
-                )
+    fields = {"quality": company.quality, "data_mix": company.data_mix}
+    errors = _segment_key_errors(where, fields, scenario, note)
     if company.data_mix is not None and sum(company.data_mix.values()) <= 0:
         errors.append(f"{where}.data_mix: weights must not all be 0{note}")
     market = scenario.market
@@ -157,6 +162,20 @@ def _firm_errors(where: str, company: Company, scenario: Scenario, note: str = "
             f"is above the price cap {cap:g} ({source}); set initial_price{note}"
         )
     return errors
+
+
+def _segment_key_errors(
+    where: str, fields: dict[str, Any], scenario: Scenario, note: str = ""
+) -> list[str]:
+    """Segments named by a company's or an archetype's `quality` and `data_mix` must exist."""
+    segment_list = ", ".join(scenario.segment_names)
+    return [
+        f"{where}.{field}.{name_part(key)}: no such segment (segments: {segment_list}){note}"
+        for field in ("quality", "data_mix")
+        if isinstance(fields.get(field), dict)
+        for key in fields[field]
+        if key not in scenario.segment_names
+    ]
 
 
 def entrant_fields(scenario: Scenario, archetype: str, number: int = 1) -> dict[str, Any]:
@@ -196,14 +215,22 @@ def _entry_errors(scenario: Scenario) -> list[str]:
             )
         else:
             entrants.setdefault(event.archetype, f"events.{i}.archetype")
+    for name, fields in scenario.archetypes.items():  # entrants' archetypes are checked whole
+        if name not in entrants:
+            errors += _segment_key_errors(f"archetypes.{name_part(name)}", fields, scenario)
     for name, used in entrants.items():
         errors += _entrant_errors(scenario, name, used)
         reserved = re.compile(re.escape(name) + r"-e[0-9]+")
-        for company in scenario.companies:
-            if reserved.fullmatch(company.name):
+        named = [(f"companies.{c.name}", c.name) for c in scenario.companies] + [
+            (f"events.{i}.company.name", e.company.name)
+            for i, e in enumerate(scenario.events)
+            if e.kind == "enter"
+        ]
+        for where, firm in named:
+            if reserved.fullmatch(firm):
                 errors.append(
-                    f"companies.{company.name}: the name is reserved for entrants of "
-                    f"archetype {name} ({used}); rename the firm"
+                    f"{where}: the name is reserved for entrants of archetype {name} "
+                    f"({used}); rename the firm"
                 )
     return errors
 
@@ -258,7 +285,6 @@ def _event_errors(scenario: Scenario) -> list[str]:
     errors: list[str] = []
     segments = set(scenario.segment_names)
     segment_list = ", ".join(scenario.segment_names)
-    firms = {company.name for company in scenario.companies}
     for i, event in enumerate(scenario.events):
         where = f"events.{i}"
         if event.step > scenario.steps:
@@ -270,11 +296,6 @@ def _event_errors(scenario: Scenario) -> list[str]:
                 f"{where}.segment: no such segment {shown(event.segment)} "
                 f"(segments: {segment_list})"
             )
-        if getattr(event, "firm", None) is not None and event.firm not in firms:
-            errors.append(f"{where}.firm: no such firm {shown(event.firm)}")
-        for firm in getattr(event, "firms", None) or []:
-            if firm not in firms:
-                errors.append(f"{where}.firms: no such firm {shown(firm)}")
         for field in ("data_cap", "quality"):  # per-segment mappings (regulation, release)
             for key in getattr(event, field, None) or {}:
                 if key not in segments:
@@ -282,9 +303,67 @@ def _event_errors(scenario: Scenario) -> list[str]:
                         f"{where}.{field}.{name_part(key)}: no such segment "
                         f"(segments: {segment_list})"
                     )
+    errors += timeline(scenario)[0]
     errors += _index_errors(scenario, "compute_price", COMPUTE_PRICE_RANGE)
     errors += _index_errors(scenario, "cost_index", COST_INDEX_RANGE)
     return errors
+
+
+def _named_firms(event: Any) -> list[tuple[str, str]]:
+    """(field, firm name) of every firm an event names."""
+    if event.kind == "acquire":
+        return [("acquirer", event.acquirer), ("target", event.target)]
+    named = [("firm", event.firm)] if isinstance(getattr(event, "firm", None), str) else []
+    return named + [("firms", firm) for firm in getattr(event, "firms", None) or []]
+
+
+def timeline(scenario: Scenario) -> tuple[list[str], dict[int, str]]:
+    """Events in the order they fire (by step, in list order within a step), with the firms
+    active at each: a firm an event names must be active then (listed, or entered by an
+    earlier `enter` event, and not acquired since). Returns the problems and each set event's
+    path in canonical form (by list index)."""
+    errors: list[str] = []
+    canonical: dict[int, str] = {}
+    active = {company.name: company for company in scenario.companies}
+    enters = {
+        e.company.name: (i, e.step) for i, e in enumerate(scenario.events) if e.kind == "enter"
+    }
+    gone: dict[str, str] = {}
+    for i, event in sorted(enumerate(scenario.events), key=lambda item: item[1].step):
+        where = f"events.{i}"
+        for field, name in _named_firms(event):
+            if name in active:
+                continue
+            if name in gone:
+                problem = f"{shown(name)} was {gone[name]}"
+            elif name in enters and enters[name][0] != i:
+                j, step = enters[name]
+                problem = (
+                    f"{shown(name)} has not entered yet (it enters at step {step}: events.{j})"
+                )
+            else:
+                problem = f"no such firm {shown(name)}"
+            errors.append(f"{where}.{field}: {problem}")
+        if event.kind == "enter":
+            company = event.company
+            if company.name in active or company.name in gone:
+                errors.append(f"{where}.company.name: duplicate firm name {shown(company.name)}")
+            elif company.name == OPEN_MODEL:
+                errors.append(f"{where}.company.name: the name is reserved for the open product")
+            active[company.name] = company
+            errors += _firm_errors(f"{where}.company", company, scenario)
+        elif event.kind == "acquire":
+            if event.acquirer == event.target:
+                errors.append(f"{where}.target: a firm cannot acquire itself")
+            elif event.target in active:
+                active.pop(event.target)
+                gone[event.target] = f"acquired by {event.acquirer} at step {event.step} ({where})"
+        elif event.kind == "set":
+            problems, canonical[i] = setting_errors(
+                where, event.path, event.value, active, scenario.market
+            )
+            errors += problems
+    return errors, canonical
 
 
 def _index_errors(scenario: Scenario, kind: str, bounds: tuple[float, float]) -> list[str]:
@@ -303,12 +382,15 @@ def _index_errors(scenario: Scenario, kind: str, bounds: tuple[float, float]) ->
 
 def _scale_errors(scenario: Scenario) -> list[str]:
     companies = len(scenario.companies)
+    entering = sum(e.kind == "enter" for e in scenario.events)
     waves = sum(e.count for e in scenario.events if e.kind == "entry_wave")
     entry = scenario.market.entry
     poisson = entry.max_firms if entry.base_rate > 0 else 0
-    if companies + waves + poisson <= MAX_FIRMS:
+    if companies + entering + waves + poisson <= MAX_FIRMS:
         return []
     parts = [f"{companies:,} companies"]
+    if entering:
+        parts.append(f"{entering:,} firms entered by event")
     if waves:
         parts.append(f"{waves:,} entry-wave entrants")
     if poisson:

@@ -78,6 +78,8 @@ def field_path(loc: tuple[Any, ...], data: Any, labels: dict[str, list[str]]) ->
             node = item
         elif isinstance(node, dict) and node.get("kind") == key and _after_item(loc, depth):
             continue  # a discriminated union's tag (events), not a field the user wrote
+        elif isinstance(key, str) and key.startswith("<") and key.endswith(">"):
+            continue  # a tag of a union of a number and a mapping (config.schema.OpenPrice)
         elif key == "[key]":
             continue  # the error is about the key (a name) itself, named by the part before
         else:

@@ -15,10 +15,9 @@ from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
-from yaml.reader import ReaderError
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
-from simulator.config.checks import semantic_errors
+from simulator.config.checks import semantic_errors, timeline
 from simulator.config.errors import (
     RENAMED_KEYS,
     ScenarioError,
@@ -27,11 +26,12 @@ from simulator.config.errors import (
     field_path,
     item_label,
     name_part,
-    one_line,
     shown,
 )
+from simulator.config.files import read_scenario_data, read_yaml
+from simulator.config.paths import PathError, apply_settings
 from simulator.config.schema import ArchetypeName, Company, Scenario, merge
-from simulator.config.yaml_safe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml
+from simulator.config.yaml_safe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
 from simulator.market.events import EVENT_KINDS
 from simulator.market.params import MAX_FIRMS
 
@@ -41,12 +41,15 @@ __all__ = [
     "MAX_NODES",
     "RENAMED_KEYS",
     "ScenarioError",
+    "archetype_defaults",
     "expand_companies",
     "json_schema",
     "load_scenario",
     "parse_scenario",
+    "read_scenario_data",
     "read_yaml",
     "scenario_to_yaml",
+    "with_settings",
 ]
 
 ARCHETYPE_ONLY_IN_COMPANIES = ("name", "archetype", "count")
@@ -153,17 +156,10 @@ def _expand(data: dict[str, Any]) -> tuple[list[str], list[str]]:
             expanded.append(item)
             labels.append(label)
             continue
-        name = item["archetype"]
-        if not isinstance(name, str) or name not in known:
-            errors.append(
-                f"companies.{label}.archetype: unknown archetype {shown(name)} "
-                f"(known: {', '.join(known)})"
-            )
+        defaults = _archetype_defaults(item, user, known, f"companies.{label}", errors)
+        if defaults is None:
             continue
-        fields = user.get(name)
-        defaults = merge(
-            BUILTIN_ARCHETYPES.get(name, {}), fields if isinstance(fields, dict) else {}
-        )
+        name = item["archetype"]
         own = {k: v for k, v in item.items() if k != "count"}
         count = item.get("count")
         if count is None:
@@ -193,7 +189,37 @@ def _expand(data: dict[str, Any]) -> tuple[list[str], list[str]]:
             expanded.append(merge(defaults, {**own, "name": f"{prefix}-{k}"}))
             labels.append(group)
     data["companies"] = expanded
-    return errors, labels
+    return errors + _expand_entrants(data, user, known), labels
+
+
+def _archetype_defaults(
+    item: dict[str, Any], user: dict[str, Any], known: list[str], where: str, errors: list[str]
+) -> dict[str, Any] | None:
+    """The defaults of the archetype ``item`` names (built-in merged with the scenario's
+    table), or None with an error line if it names no known archetype."""
+    name = item["archetype"]
+    if not isinstance(name, str) or name not in known:
+        errors.append(
+            f"{where}.archetype: unknown archetype {shown(name)} (known: {', '.join(known)})"
+        )
+        return None
+    fields = user.get(name)
+    return merge(BUILTIN_ARCHETYPES.get(name, {}), fields if isinstance(fields, dict) else {})
+
+
+def _expand_entrants(data: dict[str, Any], user: dict[str, Any], known: list[str]) -> list[str]:
+    """Fill archetype defaults into the companies of `enter` events, as into companies."""
+    events = data.get("events")
+    errors: list[str] = []
+    for i, event in enumerate(events if isinstance(events, list) else []):
+        if not isinstance(event, dict) or event.get("kind") != "enter":
+            continue
+        company = event.get("company")
+        if isinstance(company, dict) and company.get("archetype") is not None:
+            defaults = _archetype_defaults(company, user, known, f"events.{i}.company", errors)
+            if defaults is not None:
+                event["company"] = merge(defaults, company)
+    return errors
 
 
 def expand_companies(data: dict[str, Any]) -> list[str]:
@@ -215,6 +241,13 @@ def parse_scenario(data: Any) -> Scenario:
     errors = _shape_errors(data)
     if errors:
         raise ScenarioError(errors)
+    if "extends" in data:
+        raise ScenarioError(
+            [
+                "extends: only a scenario file can extend another (its path is relative to the "
+                "file); read it with load_scenario or read_scenario_data"
+            ]
+        )
     data = copy.deepcopy(data)
     errors = _archetype_table_errors(data)
     if errors:
@@ -233,65 +266,40 @@ def parse_scenario(data: Any) -> Scenario:
     errors = semantic_errors(scenario, labels)
     if errors:
         raise ScenarioError(dedupe(errors))
-    return scenario
+    return _canonical_set_paths(scenario)
 
 
-def read_yaml(path: str | Path, error: type[Exception] = ScenarioError) -> Any:
-    """Parse a YAML file; an unreadable, oversized or bad file raises ``error([one line])``.
+def _canonical_set_paths(scenario: Scenario) -> Scenario:
+    """Set events' paths with list items named (``companies.1.capacity`` becomes
+    ``companies.B.capacity``): they fire against the firms active then, whatever the rows."""
+    if not any(event.kind == "set" for event in scenario.events):
+        return scenario
+    canonical = timeline(scenario)[1]
+    events = [
+        event.model_copy(update={"path": canonical[i]}) if i in canonical else event
+        for i, event in enumerate(scenario.events)
+    ]
+    return scenario.model_copy(update={"events": events})
 
-    At most MAX_FILE_BYTES are read; the YAML limits are those of simulator.config.yaml_safe
-    (duplicate keys, nesting depth, alias expansion).
-    """
-    path = Path(path)
+
+def load_scenario(path: str | Path, settings: list[str] = ()) -> Scenario:
+    """Read and validate a scenario YAML file, with the files it ``extends`` merged in
+    (simulator.config.files) and ``settings`` (``PATH=VALUE``, as ``llm-market run --set``)
+    applied to the resolved scenario."""
+    data = read_scenario_data(path)
+    if not settings:
+        return parse_scenario(data)
+    return with_settings(parse_scenario(data), settings)
+
+
+def with_settings(scenario: Scenario, settings: list[str]) -> Scenario:
+    """``scenario`` with each ``PATH=VALUE`` of ``settings`` set (the sweep's parameter paths,
+    simulator.config.paths), validated as a scenario file is."""
     try:
-        with path.open("rb") as stream:
-            raw = stream.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        raise error([f"{path}: no such file"]) from None
-    except IsADirectoryError:
-        raise error([f"{path}: is a folder, not a YAML file"]) from None
-    except OSError as exc:
-        raise error([f"{path}: cannot read ({exc.strerror or exc})"]) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise error(
-            [f"{path}: larger than {MAX_FILE_BYTES:,} bytes, the limit for a scenario file"]
-        )
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise error(
-            [f"{path}: cannot read (not UTF-8 text: byte {exc.start} is {raw[exc.start]:#04x})"]
-        ) from None
-    try:
-        return load_yaml(text)
-    except yaml.YAMLError as exc:
-        raise error([f"{path}: {_yaml_problem(exc, text)}"]) from None
-    except RecursionError:  # pragma: no cover - the depth limit comes first
-        raise error([f"{path}: invalid YAML (nested too deeply)"]) from None
-
-
-def _yaml_problem(exc: yaml.YAMLError, text: str) -> str:
-    """One line: 'line L, column C: invalid YAML (problem; context)'."""
-    if isinstance(exc, yaml.MarkedYAMLError):
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or exc.context or "unreadable"
-        if exc.problem and exc.context:
-            where = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
-            problem += f"; {exc.context}{where}"
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-    elif isinstance(exc, ReaderError):
-        before = text[: exc.position]
-        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
-        where = f"line {line}, column {column}: "
-        problem = f"character {_code(exc.character)} is not allowed ({exc.reason})"
-    else:
-        where, problem = "", str(exc)
-    return one_line(f"{where}invalid YAML ({' '.join(problem.split())})")
-
-
-def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
-    return parse_scenario(read_yaml(path))
+        data = apply_settings(scenario.model_dump(mode="json"), list(settings))
+    except PathError as exc:
+        raise ScenarioError([str(exc)]) from None
+    return parse_scenario(data)
 
 
 def scenario_to_yaml(scenario: Scenario) -> str:
@@ -301,6 +309,24 @@ def scenario_to_yaml(scenario: Scenario) -> str:
 
 def json_schema() -> dict[str, Any]:
     return Scenario.model_json_schema()
+
+
+def archetype_defaults(scenario: Scenario | None = None) -> dict[str, dict[str, Any]]:
+    """Each archetype's defaults (built-in, or with ``scenario``'s own table too): the fields it
+    sets, and every Company field a firm of it starts with (``company``; None if the archetype
+    leaves a required field, the unit cost, to the company)."""
+    names = scenario.archetype_names if scenario else sorted(BUILTIN_ARCHETYPES)
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        fields = scenario.archetype(name) if scenario else BUILTIN_ARCHETYPES[name]
+        try:
+            company = Company.model_validate({**fields, "name": name, "archetype": name})
+        except ValidationError:
+            full = None
+        else:
+            full = company.model_dump(mode="json", exclude={"name"})
+        out[name] = {"sets": sorted(fields), "company": full}
+    return out
 
 
 def _short_repr(value: Any, limit: int = 60) -> str:
@@ -367,7 +393,3 @@ def check_seed(seed: Any) -> int | None:
     if seed < 0:
         raise ScenarioError([f"seed: must be a whole number >= 0 (got {int(seed)})"])
     return int(seed)
-
-
-def _code(character: Any) -> str:
-    return f"#x{character:04x}" if isinstance(character, int) else shown(character)

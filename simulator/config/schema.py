@@ -9,18 +9,18 @@ live in ``simulator.config.loading``; the built-in archetypes in ``simulator.con
 
 from __future__ import annotations
 
-import copy
 import functools
 import math
 import operator
 import unicodedata
 from typing import Annotated, Any, Literal
 
-import annotated_types
-from pydantic import AfterValidator, BeforeValidator, Field, create_model, field_validator
+from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag, field_validator
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
-from simulator.market.events import EVENTS
+from simulator.config.strategy import Strategy, _strategy_model  # noqa: F401 (re-exported)
+from simulator.market.events import EVENTS, EnterEvent
+from simulator.market.open_source import RelativePrice
 from simulator.market.params import (
     MAX_BRAND,
     MAX_CAPACITY,
@@ -46,7 +46,6 @@ from simulator.market.params import (
     Steps,
     Strict,
 )
-from simulator.market.strategy import DECISIONS
 from simulator.market.strategy.links import LinkType
 
 Sensitivity = Annotated[float, Field(ge=0, le=MAX_SENSITIVITY)]
@@ -131,6 +130,18 @@ class Segment(Strict):
     )
 
 
+def _price_form(value: Any) -> str:
+    return "<relative>" if isinstance(value, dict) else "<number>"
+
+
+OpenPrice = Annotated[
+    Annotated[NonNegativePrice, Tag("<number>")] | Annotated[RelativePrice, Tag("<relative>")],
+    Discriminator(_price_form),
+]
+"""A price or a price relative to the firms'; one error line either way (the tags, in angle
+brackets, are left out of error paths: simulator.config.errors.field_path)."""
+
+
 class OpenModelTerms(Strict):
     """What published weights do to the market (simulator/market/open_source.py)."""
 
@@ -140,10 +151,11 @@ class OpenModelTerms(Strict):
         "at `user_price` with the best open quality x `usability`; 'outside_option' raises each "
         "segment's outside utility to that product's utility instead.",
     )
-    user_price: NonNegativePrice = Field(
+    user_price: OpenPrice = Field(
         0.0,
-        description="Price users pay for the open model (self-hosting or third-party serving), "
-        f"{_range(0, MAX_PRICE)}.",
+        description="Price users pay for the open model (self-hosting or third-party serving): "
+        f"a number, {_range(0, MAX_PRICE)}, or a price relative to the firms' re-read every "
+        "step, e.g. {relative_to: cheapest, factor: 0.5} (half the cheapest firm's price).",
     )
     usability: Share = Field(
         0.8,
@@ -355,73 +367,6 @@ class Market(Strict):
         return value
 
 
-_BOUND_WORDS = (
-    (annotated_types.Ge, "ge", "at least"),
-    (annotated_types.Gt, "gt", "above"),
-    (annotated_types.Le, "le", "at most"),
-    (annotated_types.Lt, "lt", "below"),
-)
-
-
-def _bounded(info: Any) -> Any:
-    """A copy of a rule parameter's field whose description states its range, with an upper
-    bound of MAX_MONEY added if its rule declared none (every strategy number has a documented
-    finite range)."""
-    info = copy.copy(info)
-    if info.annotation not in (int, float):
-        return info
-    if not any(isinstance(m, (annotated_types.Le, annotated_types.Lt)) for m in info.metadata):
-        info.metadata = [*info.metadata, annotated_types.Le(MAX_MONEY)]
-    words = [
-        f"{word} {getattr(m, attr):g}"
-        for kind, attr, word in _BOUND_WORDS
-        for m in info.metadata
-        if isinstance(m, kind)
-    ]
-    info.description = f"{info.description} Range: {', '.join(words)}."
-    return info
-
-
-def _strategy_model() -> type[Strict]:
-    """The Strategy model, built from the decision registries (simulator.market.strategy).
-
-    For each decision, a field naming the firm's rule (e.g. ``pricing: undercut``); then every
-    parameter any rule declares, flat (``undercut_by: 0.05``), described with the rules that
-    read it. A firm carries every parameter; only its chosen rules read theirs.
-    """
-    fields: dict[str, Any] = {}
-    validators: dict[str, Any] = {}
-    for registry in DECISIONS:
-        fields[registry.key] = (
-            str,
-            Field(
-                registry.default,
-                description=f"{registry.label.capitalize()}: " + registry.describe() + ".",
-            ),
-        )
-        validators[f"_known_{registry.key}"] = field_validator(registry.key)(
-            classmethod(lambda cls, value, registry=registry: registry.check(value))
-        )
-    for registry in DECISIONS:
-        for name, (annotation, info, users) in registry.parameters().items():
-            if name in fields:
-                raise ValueError(f"strategy parameter {name!r} is declared by two decisions")
-            info = _bounded(info)
-            info.description = f"{', '.join(users)} ({registry.key}): {info.description}"
-            fields[name] = (annotation, info)
-    model = create_model(
-        "Strategy",
-        __base__=Strict,
-        __doc__="A firm's decision rules, one per decision, and the rules' parameters.",
-        __validators__=validators,
-        **fields,
-    )
-    return model
-
-
-Strategy = _strategy_model()
-
-
 class Company(Strict):
     """One LLM company (a Mesa agent)."""
 
@@ -487,6 +432,8 @@ class Company(Strict):
     )
     strategy: Strategy = Field(default_factory=Strategy, description="Decision rules.")
 
+
+EnterEvent.model_rebuild(_types_namespace={"Company": Company})
 
 Event = Annotated[
     functools.reduce(operator.or_, [model for model, _handler in EVENTS.values()]),
@@ -562,7 +509,9 @@ class Scenario(Strict):
         "giant, startup, research_lab, multinational): bundles of Company defaults (any "
         "Company field but name, archetype and count). "
         "`companies:` items may say `{archetype: startup, count: 5}` or `archetype: giant` plus "
-        "their own overrides.",
+        "their own overrides. The built-in archetypes' defaults are listed under "
+        "x-builtin-archetypes (and by `llm-market archetypes`).",
+        json_schema_extra={"x-builtin-archetypes": BUILTIN_ARCHETYPES},
     )
     companies: list[Company] = Field(
         min_length=1,
@@ -581,7 +530,8 @@ class Scenario(Strict):
     def needs_quality_model(self) -> bool:
         """Whether some firm's quality comes from compute (no fixed quality, or an entrant)."""
         entry = self.market.entry.base_rate > 0 or any(e.kind == "entry_wave" for e in self.events)
-        return entry or any(c.quality is None for c in self.companies)
+        entered = [e.company for e in self.events if e.kind == "enter"]
+        return entry or any(c.quality is None for c in [*self.companies, *entered])
 
     def archetype(self, name: str) -> dict[str, Any]:
         """Defaults of archetype ``name``: built-in merged with the scenario's overrides."""

@@ -2,14 +2,16 @@
 
 Adding a kind is one model (its fields documented) and one function decorated with
 ``@handles(ModelClass)``; the scenario schema's ``events:`` union is built from ``EVENTS``.
-A handler changes the market through an ``EventContext`` (the model): its state, and the two
-actions that need more than the state (opening weights, a firm entering).
+A handler changes the market through an ``EventContext`` (the model): its state, and the
+actions that need more than the state (opening weights, firms entering, an acquisition, a
+scenario parameter changed by its path). The `enter` event's company is a scenario ``Company``
+(simulator.config.schema resolves that name: this package never imports the config).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 
 import numpy as np
 from pydantic import Field
@@ -22,6 +24,7 @@ from simulator.market.params import (
     Compute,
     Factor,
     Growth,
+    NonNegativeMoney,
     NonNegativePrice,
     Price,
     Share,
@@ -44,6 +47,12 @@ class EventContext(Protocol):
     def open_weights(self, rows: np.ndarray) -> None: ...
 
     def enter(self, archetype: str) -> object: ...
+
+    def enter_firm(self, company: Any) -> object: ...
+
+    def acquire(self, acquirer: str, target: str, payment: float) -> None: ...
+
+    def apply_setting(self, path: str, value: Any) -> None: ...
 
 
 class EventBase(Strict):
@@ -159,7 +168,10 @@ def regulation(context: EventContext, event: RegulationEvent) -> None:
 
 class OpenSourceEvent(EventBase):
     kind: Literal["open_source"] = Field(description="A named firm releases its model's weights.")
-    firm: str = Field(description="The firm that open-sources.")
+    firm: str = Field(
+        description="The firm that open-sources: a company, or a firm that entered by an "
+        "earlier `enter` event."
+    )
 
 
 @handles(OpenSourceEvent)
@@ -183,6 +195,66 @@ class EntryWaveEvent(EventBase):
 def entry_wave(context: EventContext, event: EntryWaveEvent) -> None:
     for _ in range(event.count):
         context.enter(event.archetype)
+
+
+class EnterEvent(EventBase):
+    kind: Literal["enter"] = Field(
+        description="A named firm with its own parameters enters (fine-tuning from the best open "
+        "model if that beats its own compute, as every entrant does; no entry cost: its cash "
+        "is what it says)."
+    )
+    company: Company = Field(  # noqa: F821 - resolved by simulator.config.schema
+        description="The firm: every field of a `companies:` item (name, archetype, unit_cost, "
+        "initial_price, capacity, initial_compute or quality, open_weights, strategy...), "
+        "validated as a company is; its name must be new."
+    )
+
+
+@handles(EnterEvent)
+def enter(context: EventContext, event: EnterEvent) -> None:
+    context.enter_firm(event.company)
+
+
+class SetEvent(EventBase):
+    kind: Literal["set"] = Field(
+        description="A scenario parameter takes a new value from this step on (a price, a "
+        "strategy rule or parameter, a capacity, a segment's sensitivity, market terms...)."
+    )
+    path: str = Field(
+        max_length=1000,
+        description="The parameter, in the path syntax of `llm-market run --set` and sweeps: "
+        "companies.<firm>.<field> (a company or a firm entered by event), "
+        "market.segments.<segment>.<field> or market.<field>; README lists what may change.",
+    )
+    value: Any = Field(
+        description="The new value, validated as that field of the scenario is (null for "
+        "fields that allow it: capacity null means unlimited)."
+    )
+
+
+@handles(SetEvent)
+def set_parameter(context: EventContext, event: SetEvent) -> None:
+    context.apply_setting(event.path, event.value)
+
+
+class AcquireEvent(EventBase):
+    kind: Literal["acquire"] = Field(
+        description="One firm absorbs another: capacity, brand, cash, experience, R&D compute "
+        "in progress and last step's customers add up; the better model per segment is kept; "
+        "the absorbed firm exits (reason 'acquired by ...'), its links end."
+    )
+    acquirer: str = Field(description="The firm that buys (it keeps its prices and rules).")
+    target: str = Field(description="The firm bought; it leaves the market at this step.")
+    payment: NonNegativeMoney = Field(
+        0.0,
+        description="Paid by the acquirer to the target's owners (leaves the market), "
+        "0 to 1e12 money units.",
+    )
+
+
+@handles(AcquireEvent)
+def acquire(context: EventContext, event: AcquireEvent) -> None:
+    context.acquire(event.acquirer, event.target, event.payment)
 
 
 class ReleaseEvent(EventBase):

@@ -21,15 +21,49 @@ quality among open-weight firms) reaches users and rivals:
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Literal
 
 import numpy as np
+from pydantic import Field
 
 from simulator.market.demand import SegmentParams
+from simulator.market.params import MAX_FACTOR, Strict
 
 Array = np.ndarray
 
 OPEN_MODEL = "open model"
 """The open product's name in the firm and segment tables (reserved: no firm may use it)."""
+
+
+class RelativePrice(Strict):
+    """The open product's price as a multiple of the firms' prices, re-read every step."""
+
+    relative_to: Literal["cheapest", "mean", "median", "leader"] = Field(
+        description="Which firms' price: 'cheapest' (the lowest list price), 'mean' or "
+        "'median' of all firms' prices, 'leader' (the price of the firm with the largest "
+        "share of the firms' sales last step)."
+    )
+    factor: float = Field(
+        ge=0,
+        le=MAX_FACTOR,
+        description=f"Multiplies that price (0.5: half of it); 0 to {MAX_FACTOR:g}.",
+    )
+
+
+def open_price(user_price: float | RelativePrice, prices: Array, firm_share: Array) -> float:
+    """What users pay for the open model: a fixed price, or ``factor`` x the chosen firms'
+    price (``prices``, ``firm_share``: the firms' list prices and last shares, (F,))."""
+    if not isinstance(user_price, RelativePrice):
+        return float(user_price)
+    if len(prices) == 0:
+        return 0.0
+    reference = {
+        "cheapest": np.min,
+        "mean": np.mean,
+        "median": np.median,
+        "leader": lambda p: p[int(np.argmax(firm_share))],
+    }[user_price.relative_to](prices)
+    return user_price.factor * float(reference)
 
 
 def best_open_quality(quality: Array, open_weights: Array, retired: Array | None = None) -> Array:

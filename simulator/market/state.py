@@ -70,6 +70,34 @@ FIRM_MATRICES: dict[str, Any] = {
 }
 """Per-firm x segment matrices of the state (shape (F, S)), with their dtype."""
 
+ABSORBED = {
+    # what the buyer takes over: stocks and last step's business add up
+    "sum": (
+        "capacity",  # both firms' serving capacity (unlimited stays unlimited)
+        "fixed_cost",  # and the cost of running it
+        "cash",
+        "brand",
+        "pending_compute",  # R&D compute bought towards the next model
+        "cumulative_output",  # experience (Wright's law)
+        "quantity",  # last step's customers, so the next budgets see the combined business
+        "revenue",
+        "profit",
+        "marketing",
+        "rd_spend",
+        "link_cost",
+        "pooled_compute",
+        "firm_share",
+        "share",
+        "demand",
+        "sales",
+    ),
+    # the better of the two models, per segment
+    "max": ("model_compute", "quality", "extrapolated"),
+    "min": ("bpb",),
+}
+"""How an acquisition (MarketState.absorb) combines two firms' columns; every other column (its
+prices, costs, rules, release cycle, data mix, weights...) stays the buyer's."""
+
 
 @dataclass
 class MarketState:
@@ -177,6 +205,18 @@ class MarketState:
         for table in (self.columns, self.rules, self.params):
             for key in table:
                 table[key] = table[key][keep]
+
+    def absorb(self, buyer: int, target: int) -> None:
+        """Row ``buyer`` takes over row ``target``'s stocks and customers (ABSORBED); the
+        caller removes the target's row. The buyer's unit cost is refreshed (experience)."""
+        columns = self.columns
+        for name in ABSORBED["sum"]:
+            columns[name][buyer] = columns[name][buyer] + columns[name][target]
+        for name in ABSORBED["max"]:
+            columns[name][buyer] = np.maximum(columns[name][buyer], columns[name][target])
+        for name in ABSORBED["min"]:
+            columns[name][buyer] = np.fmin(columns[name][buyer], columns[name][target])
+        self.refresh_unit_cost(slice(buyer, buyer + 1))
 
     @property
     def open_model_exists(self) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator.market.demand import D, SegmentParams
-from simulator.market.open_source import with_open_model
+from simulator.market.open_source import open_price, with_open_model
 from simulator.market.state import MarketState
 from simulator.market.supply import S
 from simulator.network import PartnershipNetwork
@@ -25,9 +25,8 @@ def products(
     prices, quality, seg = state.price.copy(), state.quality.copy(), state.seg
     if state.open_model_exists:
         open_quality = open_model.usability * state.open_quality()
-        return with_open_model(
-            prices, quality, brand, seg, open_quality, open_model.mode, open_model.user_price
-        )
+        price = open_price(open_model.user_price, state.price, state.firm_share)
+        return with_open_model(prices, quality, brand, seg, open_quality, open_model.mode, price)
     return prices, quality, brand, seg
 
 
@@ -86,6 +85,6 @@ def clear(state: MarketState, network: PartnershipNetwork, open_model, spillover
         open_demand,
         open_demand / size,
         open_quality,
-        open_model.user_price,
+        open_price(open_model.user_price, state.price, state.firm_share),
         np.maximum(outside, 0.0),
     )

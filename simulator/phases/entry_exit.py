@@ -1,13 +1,45 @@
 """Entry and exit: firms with cash below zero for too long leave; new firms arrive at a
-Poisson rate that rises with industry margins and strong open models (market.dynamics)."""
+Poisson rate that rises with industry margins and strong open models (market.dynamics);
+``firm_row`` gives an entering firm's starting row of the state from its spec."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from simulator import metrics
 from simulator.market import dynamics
 from simulator.market.state import MarketState
+
+if TYPE_CHECKING:
+    from simulator.config import Company, Scenario
+
+
+def firm_row(spec: Company, scenario: Scenario, step: int) -> dict[str, Any]:
+    """A firm's starting values in the state's columns, from its validated spec."""
+    segments = scenario.segment_names
+    mix = spec.data_mix or dict.fromkeys(segments, 1.0)
+    data_mix = np.array([mix.get(s, 0.0) for s in segments], dtype=float)
+    return {
+        "entered": step,
+        "base_cost": spec.unit_cost,
+        "learning_rate": spec.learning_rate,
+        "fixed_cost": spec.fixed_cost,
+        "price_cap": spec.price_cap or scenario.market.price_cap,
+        "capacity": spec.capacity if spec.capacity is not None else np.inf,
+        "release_cycle": spec.release_cycle,
+        "fixed_quality": spec.quality is not None,
+        "price": spec.initial_price if spec.initial_price is not None else 1.5 * spec.unit_cost,
+        "cash": spec.cash,
+        "brand": spec.brand,
+        "model_compute": spec.initial_compute,
+        "generation": 1,
+        "quality": [(spec.quality or {}).get(s, 0.0) for s in segments],
+        "bpb": np.full(len(segments), np.nan),
+        "data_mix": data_mix / data_mix.sum(),
+        "data_cap": np.ones(len(segments)),
+    }
 
 
 def exiting(state: MarketState, exit_after: int) -> np.ndarray:

@@ -9,7 +9,7 @@
     result.sensitivity  # Sobol S1/ST (method sobol) or standardised regression coefficients
     same = sweep.load("runs/sweeps/ps")  # a finished folder, read back
 
-Modules: ``spec`` (schema, validation), ``paths`` (parameter paths into a scenario),
+Modules: ``spec`` (schema, validation; parameter paths are simulator.config.paths),
 ``design`` (grid/random/LHS/Sobol designs and per-run seeds), ``outcomes`` (named metrics),
 ``worker`` (one run), ``executors`` (serial, processes, Dask), ``store`` (the resumable sweep
 folder), ``analysis`` (tables and sensitivity), ``runner`` (``run``), ``report`` (the sweep
@@ -17,10 +17,10 @@ figures and DIR/dashboard.html: ``simulator.sweep.report.write_report``; not imp
 ``import simulator.sweep`` stays free of plotly).
 """
 
+from simulator.config.paths import ParameterPath, PathError, resolve_path
 from simulator.sweep.analysis import sobol_indices, standardized_regression
 from simulator.sweep.design import build_design, latin_hypercube, run_seeds
 from simulator.sweep.outcomes import OUTCOMES, compute_outcomes, describe_outcomes
-from simulator.sweep.paths import ParameterPath, PathError, resolve_path
 from simulator.sweep.runner import SweepPlan, SweepResult, load, plan_sweep, run
 from simulator.sweep.spec import (
     Distribution,

@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from simulator.config import ScenarioError, parse_scenario
+from simulator.config.paths import with_values
 from simulator.sweep import analysis
 from simulator.sweep.design import Design, build_design, run_seeds
 from simulator.sweep.executors import ExecutorFailed, execute
-from simulator.sweep.paths import with_values
 from simulator.sweep.spec import ResolvedSpec, SweepSpecError, resolve_spec
 from simulator.sweep.store import SweepStore
 from simulator.sweep.worker import RunRecord, RunTask

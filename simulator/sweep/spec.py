@@ -37,8 +37,9 @@ from pydantic import (
 )
 
 from simulator.config import Scenario, ScenarioError, parse_scenario, read_yaml
+from simulator.config.files import read_scenario_data
+from simulator.config.paths import ParameterPath, PathError, resolve_path
 from simulator.sweep.outcomes import DEFAULT_OUTCOMES, check_outcome
-from simulator.sweep.paths import ParameterPath, PathError, resolve_path
 
 RESERVED_COLUMNS = ("run", "point", "replication", "seed", "error")
 """Columns of the runs table that a parameter or outcome name may not take."""
@@ -406,7 +407,7 @@ def _load_base(spec: SweepSpec, base_dir: Path | None) -> tuple[Scenario, Any, A
     for path in candidates:
         if path.is_file():
             try:
-                return *_base(read_yaml(path)), path.resolve()
+                return *_base(read_scenario_data(path)), path.resolve()
             except ScenarioError as exc:
                 raise SweepSpecError([f"scenario ({path}): {line}" for line in exc.lines]) from None
     tried = " or ".join(dict.fromkeys(str(p.resolve()) for p in candidates))

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field
 
 from simulator.market.demand import D
-from simulator.market.open_source import with_open_model
+from simulator.market.open_source import open_price, with_open_model
 from simulator.market.params import Strict
 from simulator.market.strategy.context import annuity
 from simulator.market.strategy.forward_rd import release_compute
@@ -66,7 +66,7 @@ class Scene:
                 seg,
                 terms.usability * open_quality,
                 terms.mode,
-                terms.user_price,
+                open_price(terms.user_price, state.price, state.firm_share),
             )
         return own_profit(state, i, prices, quality, brand, seg)
 

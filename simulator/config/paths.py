@@ -1,7 +1,9 @@
 """Parameter paths: dotted addresses of any field of a scenario.
 
-A path such as ``market.segments.assistant.price_sensitivity`` walks the resolved scenario
-mapping one part at a time. In a list, a part selects an item by its ``name`` (firms,
+One syntax serves sweep parameters (``simulator.sweep.spec``), ``llm-market run --set
+PATH=VALUE`` (``apply_settings``) and ``set`` events (``simulator.config.settings``). A path
+such as ``market.segments.assistant.price_sensitivity`` walks the resolved scenario mapping one
+part at a time. In a list, a part selects an item by its ``name`` (firms,
 segments) or by its 0-based index (``companies.1.unit_cost``, ``events.0.step``); a name that
 itself contains dots is matched too (``companies.GPT-4.5.unit_cost``). Paths are resolved
 against the base scenario when the sweep spec is validated, so a typo fails before any run.
@@ -116,3 +118,33 @@ def with_values(data: dict[str, Any], assignments: dict[ParameterPath, Any]) -> 
             node = node[key]
         node[path.keys[-1]] = copy.deepcopy(value)
     return result
+
+
+def parse_setting(text: str) -> tuple[str, Any]:
+    """``PATH=VALUE`` as (path, value); the value is read as YAML (``2.5``, ``true``, ``null``,
+    ``[joint_rd, alliance]``, ``fixed``) within the limits of simulator.config.yaml_safe."""
+    import yaml
+
+    from simulator.config.yaml_safe import load_yaml
+
+    path, equals, value = text.partition("=")
+    path = path.strip()
+    if not equals or not path:
+        raise PathError("expected PATH=VALUE, e.g. companies.OpenAI.initial_price=2.5")
+    try:
+        return path, load_yaml(value)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise PathError(f"the value {value!r} is not a YAML value ({problem})") from None
+
+
+def apply_settings(data: dict[str, Any], settings: list[str]) -> dict[str, Any]:
+    """``data`` (a resolved scenario mapping) with each ``PATH=VALUE`` of ``settings`` set, in
+    order; PathError names the setting. The result is not validated: parse it as a scenario."""
+    for text in settings:
+        try:
+            path, value = parse_setting(text)
+            data = with_values(data, {resolve_path(data, path): value})
+        except PathError as exc:
+            raise PathError(f"--set {text}: {exc}") from None
+    return data

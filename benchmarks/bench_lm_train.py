@@ -36,8 +36,8 @@ def reference_tokens_per_s(threads: int, steps: int, device: str) -> float:
     import torch
 
     from simulator.lm.corpus import MixedBatchSampler
+    from simulator.lm.device import resolve_device
     from simulator.lm.gpt import GPT, GPTConfig
-    from simulator.lm.train import resolve_device
 
     device = resolve_device(device)
     torch.set_num_threads(threads)
@@ -86,7 +86,7 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from simulator.lm.train import device_name, resolve_device
+    from simulator.lm.device import device_name, resolve_device
 
     os.environ["LLM_MARKET_CACHE"] = tempfile.mkdtemp(prefix="bench-lm-")  # never the user's
     device = resolve_device(args.device)

@@ -9,6 +9,7 @@ import math
 import pytest
 
 from simulator.lm import corpus
+from simulator.lm.device import precision_plan
 from simulator.lm.gpt import GPTConfig, count_parameters
 from simulator.lm.grid import LARGE_GRID, SMALL_GRID, build_jobs, grid_config, parse_shard
 from simulator.lm.train import (
@@ -16,7 +17,6 @@ from simulator.lm.train import (
     dev_schedule,
     evaluate_bpb,
     load_model,
-    precision_plan,
     train,
 )
 

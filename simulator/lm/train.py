@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import os
-import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.lm import cache, corpus
+from simulator.lm.device import device_name, precision_plan, resolve_device
+from simulator.lm.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from simulator.lm.gpt import GPT, GPTConfig
@@ -255,44 +256,6 @@ def cached_measurement(config_hash: str) -> Measurement | None:
     return measurement
 
 
-def resolve_device(requested: str) -> str:
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {requested!r} requested but CUDA is not available")
-    if not (requested == "cpu" or requested.startswith("cuda")):
-        raise ValueError(f"unknown device {requested!r}; use auto, cpu or cuda[:N]")
-    return requested
-
-
-def device_name(device: str) -> str:
-    import platform
-
-    import torch
-
-    if device.startswith("cuda"):
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"cpu ({platform.processor() or platform.machine()})"
-
-
-@dataclass(frozen=True)
-class PrecisionPlan:
-    """How a device trains: bf16 autocast and fused AdamW on CUDA, plain fp32 on CPU."""
-
-    autocast: bool
-    fused_optimizer: bool
-    autocast_dtype: str = "bfloat16"
-
-
-def precision_plan(device: str) -> PrecisionPlan:
-    """The numeric choices for a resolved device name ("cpu", "cuda", "cuda:1"); pure, so the
-    CUDA path's choices are testable on a CPU machine."""
-    on_cuda = device.startswith("cuda")
-    return PrecisionPlan(autocast=on_cuda, fused_optimizer=on_cuda)
-
-
 def dev_schedule(total_steps: int, dev_evals: int) -> frozenset[int]:
     """Steps (1-based counts of optimizer steps done) after which the development split is
     evaluated: `dev_evals` evenly spaced, the last at the final step."""
@@ -362,46 +325,6 @@ def evaluate_bpb(
             result[segment] = total_nats / total_bytes / math.log(2)
     model.train(was_training)
     return result
-
-
-class _ProgressReporter:
-    """A rich progress bar on a terminal; otherwise a log line every ~10% of the steps."""
-
-    def __init__(self, total_steps: int, label: str, quiet: bool):
-        self.total_steps = total_steps
-        self.label = label
-        self.quiet = quiet
-        self.started = time.perf_counter()
-        self.bar = None
-        self.next_log = 0
-        if quiet:
-            return
-        if sys.stderr.isatty():
-            from rich.progress import Progress
-
-            self.bar = Progress(transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task(label, total=total_steps)
-
-    def update(self, step: int, loss: float, tokens_per_s: float) -> None:
-        if self.quiet:
-            return
-        if self.bar is not None:
-            description = f"{self.label} loss {loss:.3f}"
-            self.bar.update(self.task, completed=step + 1, description=description)
-        elif step >= self.next_log or step + 1 == self.total_steps:
-            elapsed = time.perf_counter() - self.started
-            print(
-                f"[{self.label}] step {step + 1}/{self.total_steps} loss {loss:.3f} nats "
-                f"({tokens_per_s:,.0f} tok/s, {elapsed:.0f}s)",
-                file=sys.stderr,
-                flush=True,
-            )
-            self.next_log = step + max(1, self.total_steps // 10)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
 
 
 def train(config: TrainConfig, *, quiet: bool = False, use_cache: bool = True) -> Measurement:
@@ -524,7 +447,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
         )
         total_steps = config.num_steps()
         label = f"{corpus.mix_name(config.mix)} {config_hash[:8]}"
-        progress = _ProgressReporter(total_steps, label, quiet)
+        progress = ProgressReporter(total_steps, label, quiet)
         checkpoints = dev_schedule(total_steps, config.dev_evals)
         best_dev, best_step, best_state, best_seen, since_best = math.inf, total_steps, None, {}, 0
         stopped_step = total_steps

@@ -23,7 +23,7 @@ from pathlib import Path
 from simulator.config import ScenarioError, json_schema, load_scenario, parse_scenario
 from simulator.config.loading import check_seed
 from simulator.folders import RunFolderError, safe_folder_name
-from simulator.terminal import literal, printable
+from simulator.terminal import format_number, literal, printable, run_table
 
 EXIT_BAD_INPUT = 2
 
@@ -68,40 +68,19 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
-def _number(value, spec: str) -> str:
-    """``value`` formatted with ``spec``; 'n/a' for a missing or NaN value."""
-    if value is None or value != value:
-        return "n/a"
-    return format(value, spec)
-
-
 def _summary_table(result) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     summary = result.summary
-    final = result.firms[result.firms["step"] == result.firms["step"].max()]
-    title = f"{summary['scenario']} - step {summary['steps']} (seed {summary['seed']})"
-    table = Table(title=literal(title))
-    for column in ("firm", "share", "price", "unit cost", "profit/step", "cash"):
-        table.add_column(column, justify="left" if column == "firm" else "right")
-    for row in final.sort_values("share", ascending=False).itertuples():
-        table.add_row(
-            literal(row.firm),
-            _number(row.share, ".1%"),
-            _number(row.price, ".3f"),
-            _number(row.unit_cost, ".3f"),
-            _number(row.profit, ",.2f"),
-            _number(row.cash, ",.1f"),
-        )
+    unit = result.scenario.time_unit
     console = Console()
-    console.print(table)
+    console.print(run_table(result))
     console.print(
         literal(
-            f"HHI {_number(summary['final_hhi'], ',.0f')} over firms ({summary['hhi_band_2023']}, "
-            f"2023 guidelines), {_number(summary.get('final_hhi_all_products'), ',.0f')} over all "
-            f"products  consumer surplus (last step) "
-            f"{_number(summary['final_consumer_surplus'], ',.2f')}"
+            f"HHI {format_number(summary['final_hhi'], ',.0f')} over firms ({summary['hhi_band_2023']}, "
+            f"2023 guidelines), {format_number(summary.get('final_hhi_all_products'), ',.0f')} over all "
+            f"products  consumer surplus (last {unit}) "
+            f"{format_number(summary['final_consumer_surplus'], ',.2f')}"
             f"  wall time {summary['wall_time_s']:.2f} s"
         )
     )

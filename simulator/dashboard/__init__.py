@@ -8,11 +8,13 @@ the dashboard shows::
     dashboard.share_figure(result).show()
     dashboard.write_run_dashboard(result, "baseline.html")
 
-Modules, each importing only those above it: ``page`` (the page shell and the firm colours;
-``write_dashboard_html`` is the one page writer, used by runs and sweeps, and knows nothing of
-runs), ``common`` (what every run figure shares: limits, firm selection, thinning, event
-markers, the theme), ``figures`` (the time-series figures), ``partnerships`` (the network
-figure), ``run`` (``run_figures``, the header, ``load_run`` and ``write_run_dashboard``).
+Modules, each importing only those above it: ``colors`` (a firm's colour from its name, the
+same in every page), ``page`` (the page shell; ``write_dashboard_html`` is the one page writer,
+used by runs, sweeps and comparisons, and knows nothing of runs), ``common`` (what every run
+figure shares: limits, firm selection, thinning, event markers, axis ranges, legends, the
+theme), ``figures`` (the firm time series), ``structure`` (concentration and market
+structure), ``partnerships`` (the network figure), ``run`` (``run_figures``, the header,
+``load_run`` and ``write_run_dashboard``), ``compare`` (the page of several runs side by side).
 
 The limits ``MAX_POINTS``, ``MAX_FIRM_TRACES`` (in ``common``) and ``MAX_NETWORK_FRAMES`` (in
 ``partnerships``) are read from their own module: change them there, not on this package.
@@ -21,6 +23,7 @@ The limits ``MAX_POINTS``, ``MAX_FIRM_TRACES`` (in ``common``) and ``MAX_NETWORK
 from simulator.dashboard.common import (
     EDGE_STYLES,
     LEAN_TEMPLATE,
+    MEANING_COLORS,
     MAX_FIRM_TRACES,
     MAX_POINTS,
     OTHERS,
@@ -35,16 +38,10 @@ from simulator.dashboard.common import (
     shown_firms,
 )
 from simulator.dashboard.figures import (
-    HHI_BAND_COLORS,
-    HHI_BAND_TEXT_COLORS,
-    STEP_LIKE,
-    STRUCTURE_PANELS,
-    concentration_figure,
     price_figure,
     profit_cash_figure,
     quality_figure,
     share_figure,
-    structure_figure,
 )
 from simulator.dashboard.page import (
     FIRM_PALETTE,
@@ -52,6 +49,14 @@ from simulator.dashboard.page import (
     dashboard_html,
     firm_colors,
     write_dashboard_html,
+)
+from simulator.dashboard.structure import (
+    HHI_BAND_COLORS,
+    HHI_BAND_TEXT_COLORS,
+    STEP_LIKE,
+    STRUCTURE_PANELS,
+    concentration_figure,
+    structure_figure,
 )
 from simulator.dashboard.partnerships import MAX_NETWORK_FRAMES, network_figure, run_edges
 from simulator.dashboard.run import (
@@ -68,6 +73,7 @@ __all__ = [
     "HHI_BAND_COLORS",
     "HHI_BAND_TEXT_COLORS",
     "LEAN_TEMPLATE",
+    "MEANING_COLORS",
     "MAX_FIRM_TRACES",
     "MAX_NETWORK_FRAMES",
     "MAX_POINTS",

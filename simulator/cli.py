@@ -75,12 +75,13 @@ def _summary_table(result) -> None:
     unit = result.scenario.time_unit
     console = Console()
     console.print(run_table(result))
+    hhi = format_number(summary["final_hhi"], ",.0f")
+    hhi_all = format_number(summary.get("final_hhi_all_products"), ",.0f")
+    surplus = format_number(summary["final_consumer_surplus"], ",.2f")
     console.print(
         literal(
-            f"HHI {format_number(summary['final_hhi'], ',.0f')} over firms ({summary['hhi_band_2023']}, "
-            f"2023 guidelines), {format_number(summary.get('final_hhi_all_products'), ',.0f')} over all "
-            f"products  consumer surplus (last {unit}) "
-            f"{format_number(summary['final_consumer_surplus'], ',.2f')}"
+            f"HHI {hhi} over firms ({summary['hhi_band_2023']}, 2023 guidelines), {hhi_all} over "
+            f"all products  consumer surplus (last {unit}) {surplus}"
             f"  wall time {summary['wall_time_s']:.2f} s"
         )
     )

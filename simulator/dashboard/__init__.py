@@ -23,9 +23,9 @@ The limits ``MAX_POINTS``, ``MAX_FIRM_TRACES`` (in ``common``) and ``MAX_NETWORK
 from simulator.dashboard.common import (
     EDGE_STYLES,
     LEAN_TEMPLATE,
-    MEANING_COLORS,
     MAX_FIRM_TRACES,
     MAX_POINTS,
+    MEANING_COLORS,
     OTHERS,
     OTHERS_COLOR,
     SERVED_COLOR,
@@ -50,14 +50,6 @@ from simulator.dashboard.page import (
     firm_colors,
     write_dashboard_html,
 )
-from simulator.dashboard.structure import (
-    HHI_BAND_COLORS,
-    HHI_BAND_TEXT_COLORS,
-    STEP_LIKE,
-    STRUCTURE_PANELS,
-    concentration_figure,
-    structure_figure,
-)
 from simulator.dashboard.partnerships import MAX_NETWORK_FRAMES, network_figure, run_edges
 from simulator.dashboard.run import (
     has_structure_data,
@@ -65,6 +57,14 @@ from simulator.dashboard.run import (
     run_figures,
     run_header,
     write_run_dashboard,
+)
+from simulator.dashboard.structure import (
+    HHI_BAND_COLORS,
+    HHI_BAND_TEXT_COLORS,
+    STEP_LIKE,
+    STRUCTURE_PANELS,
+    concentration_figure,
+    structure_figure,
 )
 
 __all__ = [

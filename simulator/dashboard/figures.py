@@ -221,9 +221,7 @@ def _add_lifetime_markers(
                     "symbol": symbol,
                     "size": [min(10 + 2 * (len(rows) - 1), 20) for *_, rows in mine],
                     "color": [
-                        colors.get(rows[0]["firm"], OTHERS_COLOR)
-                        if len(rows) == 1
-                        else outline
+                        colors.get(rows[0]["firm"], OTHERS_COLOR) if len(rows) == 1 else outline
                         for *_, rows in mine
                     ],
                     "line": {"width": 1.5, "color": outline},

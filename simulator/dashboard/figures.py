@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 from simulator.dashboard.common import (
     INDEX_MIN_WIDTH,
     MEANING_COLORS,
+    NOMINAL_PLOT_WIDTH_PX,
     OTHERS,
     OTHERS_COLOR,
     SERVED_COLOR,
@@ -120,7 +121,9 @@ def share_figure(result: RunResult, segment: str | None = None, events=None) -> 
         )
         view_traces.append(indices)
     entries, exits = firm_lifetimes(result)
-    marker_index = _add_lifetime_markers(figure, entries, exits, colors, time_unit(result))
+    steps = result.model["step"]
+    span = float(steps.max() - steps.min()) or 1.0
+    marker_index = _add_lifetime_markers(figure, entries, exits, colors, time_unit(result), span)
     if len(views) > 1:
         buttons = []
         for name, indices in zip(views, view_traces, strict=True):
@@ -163,18 +166,23 @@ def share_figure(result: RunResult, segment: str | None = None, events=None) -> 
     return finish(figure, result, events)
 
 
+MARKER_GAP_PX = 24
+"""Markers closer than this (on a NOMINAL_PLOT_WIDTH_PX-wide plot) go on different rows."""
+
+
 def _lifetime_points(
     entries: list[Event], exits: list[Event], span: float
 ) -> list[tuple[str, int, float, list[Event]]]:
     """One marker per (kind, step): (kind, step, height, the firms), heights chosen so a marker
-    within 3% of the run's length of the previous one moves up a row (``LIFETIME_LANES``)."""
+    closer than MARKER_GAP_PX to the previous one of a row moves up a row (``LIFETIME_LANES``);
+    ``span`` is the run's length in steps."""
     grouped: dict[tuple[int, str], list[Event]] = {}
     for kind, rows in (("enters", entries), ("exits", exits)):
         for event in rows:
             grouped.setdefault((int(event["step"]), kind), []).append(event)
     points = []
     last = [-np.inf] * len(LIFETIME_LANES)
-    gap = max(span * 0.03, 1.0)
+    gap = span * MARKER_GAP_PX / NOMINAL_PLOT_WIDTH_PX
     for (step, kind), rows in sorted(grouped.items()):
         lane = next((k for k, end in enumerate(last) if step - end >= gap), int(np.argmin(last)))
         last[lane] = step
@@ -188,13 +196,13 @@ def _add_lifetime_markers(
     exits: list[Event],
     colors: dict[str, str],
     unit: str,
+    span: float,
 ) -> list[int]:
     """Entries (triangles) and exits (crosses) above the stack: one marker per month and kind
     (its hover lists the firms), on staggered rows, coloured by the firm when one firm."""
     if not entries and not exits:
         return []
-    steps = [int(e["step"]) for e in (*entries, *exits)]
-    points = _lifetime_points(entries, exits, float(max(steps) - min(steps)) or 1.0)
+    points = _lifetime_points(entries, exits, span)
     indices = []
     for kind, symbol, name in (("enters", "triangle-down", "entry"), ("exits", "x", "exit")):
         mine = [p for p in points if p[0] == kind]

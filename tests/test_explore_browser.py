@@ -33,7 +33,7 @@ from tests.test_dashboard import TINY_SCENARIO
 pytest.importorskip("dash", reason="the explorer needs the 'explore' extra (Dash)")
 
 from simulator.explore import scenario_controls  # noqa: E402
-from simulator.explore.app import FIGURES, make_server  # noqa: E402
+from simulator.explore.app import FIGURES, explorer_server  # noqa: E402
 
 SHARE_DATA_JS = """
 // the share chart's firm traces of the 'all segments' view, as the page drew them
@@ -62,7 +62,7 @@ def _scenario():
 @contextmanager
 def running_explorer(scenario) -> Iterator[str]:
     """The explorer of ``scenario`` served on a free local port; yields its URL."""
-    server = make_server(scenario, "127.0.0.1", 0)
+    server = explorer_server(scenario, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -10,6 +10,7 @@ problems above them.
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from typing import Any
@@ -113,10 +114,11 @@ def _sidebar(controls: list[Control]) -> html.Aside:
     return html.Aside(sections, id="controls", style=SIDEBAR_STYLE)
 
 
-def _status(result: RunResult, wall_s: float) -> str:
+def _status(result: RunResult, run_s: float, figures_s: float) -> str:
     header = run_header(result)
     facts = ["final HHI", "leader", "consumer surplus", "firms"]
-    return "  ·  ".join(f"{key}: {header[key]}" for key in facts) + f"  ·  run {wall_s:.2f} s"
+    times = f"run {run_s:.2f} s, figures {figures_s:.2f} s"
+    return "  ·  ".join([*(f"{key}: {header[key]}" for key in facts), times])
 
 
 def build_app(scenario: Scenario) -> Dash:
@@ -174,16 +176,23 @@ def build_app(scenario: Scenario) -> Dash:
         with run_lock:
             start = time.perf_counter()
             result = simulate(changed)
-            wall_s = time.perf_counter() - start
-        figures = explorer_figures(result)
-        return (*figures.values(), _status(result, wall_s), None, {"display": "none"})
+            run_s = time.perf_counter() - start
+            figures = explorer_figures(result)
+            figures_s = time.perf_counter() - start - run_s
+        status = _status(result, run_s, figures_s)
+        return (*figures.values(), status, None, {"display": "none"})
 
     return app
 
 
-def make_server(scenario: Scenario, host: str = "127.0.0.1", port: int = 8050):
+def explorer_server(scenario: Scenario, host: str = "127.0.0.1", port: int = 8050):
     """A werkzeug server of the explorer app (``port=0``: any free port, see
     ``server.port``); call ``serve_forever()`` to run it and ``shutdown()`` to stop it."""
-    from werkzeug.serving import make_server as werkzeug_server
+    from werkzeug.serving import get_sockaddr, make_server, select_address_family
 
-    return werkzeug_server(host, port, build_app(scenario).server, threaded=True)
+    # bind here, not in werkzeug: its bind failure prints and exits; this raises OSError
+    family = select_address_family(host, port)
+    with socket.create_server(get_sockaddr(host, port, family), family=family) as listening:
+        return make_server(
+            host, port, build_app(scenario).server, threaded=True, fd=listening.fileno()
+        )

@@ -43,10 +43,10 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise ExploreError([f"--port: must be 0 to 65535 (got {args.port})"])
     scenario = load_scenario(args.scenario)
-    from simulator.explore.app import make_server
+    from simulator.explore.app import explorer_server
 
     try:
-        server = make_server(scenario, args.host, args.port)
+        server = explorer_server(scenario, args.host, args.port)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         where = f"{args.host}:{args.port}"

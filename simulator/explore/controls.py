@@ -26,6 +26,8 @@ RELATIVE_RANGE = (0.25, 3.0)
 """A positive parameter's slider spans these multiples of its scenario value."""
 GROWTH_RANGE = (-0.05, 0.1)
 """Growth per step: the slider spans at least this range (wider if the scenario's value is)."""
+FLOAT_DIGITS = 10
+"""A moved slider's value is rounded to this many decimals (drops float noise: 0.1 + 0.2)."""
 CAPACITY_SPAN = 2.0
 """A capacity slider reaches this multiple of the whole market's step-0 size (or 3x the firm's
 capacity, if larger); its top position means unlimited capacity."""
@@ -62,9 +64,11 @@ class Control:
             return value  # left for validation to reject with the field's name
         if self.unlimited_at_high and value >= self.high:
             return None
+        if value == self.value:
+            return self.value  # the scenario's own value, however many digits it has
         if self.integer:
             return int(round(value))
-        return round(float(value), _decimals(self.step) + 2)
+        return round(float(value), FLOAT_DIGITS)
 
 
 def _nice_step(span: float) -> float:

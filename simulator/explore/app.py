@@ -70,7 +70,7 @@ def _control_input(control: Control) -> Any:
     if control.kind == "choice":
         options = list(control.options)
         return dcc.Dropdown(id=component_id, options=options, value=control.value, clearable=False)
-    high_mark = "unlimited" if control.unlimited_at_high else f"{control.high:g}"
+    high_mark = "∞" if control.unlimited_at_high else f"{control.high:g}"
     return dcc.Slider(
         id=component_id,
         min=control.low,
@@ -84,10 +84,13 @@ def _control_input(control: Control) -> Any:
 
 
 def _sidebar(controls: list[Control]) -> html.Aside:
-    """The controls grouped by segment, firm and events, each group a foldable section."""
+    """The controls grouped by segment, firm and events, each group a foldable section (the
+    first of each kind open)."""
     groups: dict[str, list[Control]] = {}
     for control in controls:
         groups.setdefault(control.group, []).append(control)
+    kinds = [group.split(" ")[0] for group in groups]  # segment, firm, events
+    first = {kinds.index(kind) for kind in kinds}  # open: the first segment, firm and events
     sections = [
         html.Details(
             [
@@ -106,7 +109,7 @@ def _sidebar(controls: list[Control]) -> html.Aside:
                     for control in members
                 ],
             ],
-            open=index < 2,
+            open=index in first,
             style={"marginBottom": "0.6rem"},
         )
         for index, (group, members) in enumerate(groups.items())

@@ -89,8 +89,8 @@ def _sidebar(controls: list[Control]) -> html.Aside:
     groups: dict[str, list[Control]] = {}
     for control in controls:
         groups.setdefault(control.group, []).append(control)
-    kinds = [group.split(" ")[0] for group in groups]  # segment, firm, events
-    first = {kinds.index(kind) for kind in kinds}  # open: the first segment, firm and events
+    sorts = [group.split(" ")[0] for group in groups]  # "segment", "firm" or "events"
+    first = {sorts.index(sort) for sort in sorts}  # open: the first segment, firm and events
     sections = [
         html.Details(
             [

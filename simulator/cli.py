@@ -11,6 +11,7 @@
   llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
   llm-market learn SCENARIO.yaml --runs N [--out DIR]   Q-learning runs of the pricing game
   llm-market tournament SCENARIO.yaml --rules a,b,c     every assignment of rules to firms, ranked
+  llm-market explore SCENARIO.yaml [--port N]           sliders in the browser, re-run on change
 
 Bad input prints one line per problem on stderr and exits with code 2, never a traceback.
 Names and paths from the data are printed literally (no rich markup) with control characters
@@ -366,6 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_learn_command(sub)
     add_tournament_command(sub)
+    from simulator.explore.command import add_explore_command
+
+    add_explore_command(sub)
 
     sweep = sub.add_parser(
         "sweep",

@@ -2,7 +2,7 @@
 and how a set of control values becomes a validated scenario.
 
 No web framework here, so the mapping is tested without a browser. A control addresses its
-field with the sweep's parameter paths (``simulator.sweep.paths``), by list index so a firm
+field with the sweep's parameter paths (``simulator.config.paths``), by list index so a firm
 name containing dots cannot be mistaken for a deeper path; applying values goes through
 ``parse_scenario``, the same validation a scenario file gets, so a combination the schema
 rejects (a unit cost above the firm's price cap, say) raises ScenarioError with the usual
@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from simulator.config import Scenario, parse_scenario
 from simulator.market.strategy import PRICING
-from simulator.sweep.paths import ParameterPath, resolve_path, with_values
+from simulator.config.paths import ParameterPath, resolve_path, with_values
 
 SLIDER_POSITIONS = 100
 """A slider's range is cut into about this many steps (rounded to a 1, 2 or 5 step)."""

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from simulator.config import Scenario, parse_scenario
-from simulator.market.strategy import PRICING
 from simulator.config.paths import ParameterPath, resolve_path, with_values
+from simulator.market.strategy import PRICING
 
 SLIDER_POSITIONS = 100
 """A slider's range is cut into about this many steps (rounded to a 1, 2 or 5 step)."""

@@ -161,6 +161,20 @@ class CurvePieces:
         return value
 
 
+def every_curve_points(table: pd.DataFrame) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+    """simulator.lm.fit.curve_points of every (mix, segment) of ``table``: the same seed means
+    over the same rows in the same order, with one split of the table instead of two dozen
+    boolean filters (50 ms of a short run's start-up)."""
+    out = {}
+    for (mix, segment), rows in table.groupby(["mix_name", "segment"], sort=False):
+        grouped = rows.groupby("flops", sort=True)["bpb"].mean()
+        out[(str(mix), str(segment))] = (
+            grouped.index.to_numpy(dtype=float),
+            grouped.to_numpy(dtype=float),
+        )
+    return out
+
+
 class ZooQuality:
     """Maps a firm's effective training compute and data mix to bpb and quality per segment.
 
@@ -201,15 +215,21 @@ class ZooQuality:
         self._own: dict[str, MonotoneCurve] = {}
         self._uniform: dict[str, MonotoneCurve] = {}
         self._never_saw: dict[str, list[MonotoneCurve]] = {}
+        measured = every_curve_points(self.table)
+
+        def points(mix: str, segment: str) -> tuple[np.ndarray, np.ndarray]:
+            found = measured.get((mix, segment))
+            return found if found is not None else curve_points(self.table, mix, segment)
+
         for segment in self.segments:
             rows = self.table[self.table["segment"] == segment]
             self.h_unigram[segment] = float(rows["h_unigram"].iloc[0])
             self.bpb_best[segment] = float(rows["bpb"].min())
-            self._own[segment] = MonotoneCurve(*curve_points(self.table, segment, segment))
-            self._uniform[segment] = MonotoneCurve(*curve_points(self.table, UNIFORM, segment))
+            self._own[segment] = MonotoneCurve(*points(segment, segment))
+            self._uniform[segment] = MonotoneCurve(*points(UNIFORM, segment))
             # No scaling law for a segment never trained on: flat outside the measured range.
             self._never_saw[segment] = [
-                MonotoneCurve(*curve_points(self.table, other, segment), power_law=False)
+                MonotoneCurve(*points(other, segment), power_law=False)
                 for other in corpus.SEGMENTS
                 if other != segment
             ]

@@ -32,10 +32,15 @@ def segment_sum(values: Array, axis: int = -1) -> Array:
     n = values.shape[axis]
     if n >= 8 or n == 0:
         return np.ascontiguousarray(np.moveaxis(values, axis, -1)).sum(axis=-1)
-    parts = np.moveaxis(values, axis, 0)
-    total = 0.0 + parts[0]
-    for j in range(1, n):
-        total += parts[j]
+    if axis == 0:
+        total = 0.0 + values[0]
+        for j in range(1, n):
+            total += values[j]
+    else:
+        parts = np.moveaxis(values, axis, 0)
+        total = 0.0 + parts[0]
+        for j in range(1, n):
+            total += parts[j]
     return total
 
 

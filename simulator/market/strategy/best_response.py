@@ -240,20 +240,20 @@ def safeguarded_newton(
     it is quadratic. ``start`` (default the midpoint) is the first iterate.
     """
     x = 0.5 * (lo + hi) if start is None else np.clip(start, lo, hi)
-    for _ in range(iterations):
-        value, slope = fn_and_slope(x)
-        positive = value > 0
-        lo = np.where(positive, x, lo)
-        hi = np.where(positive, hi, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat slope: bisect instead
+        for _ in range(iterations):
+            value, slope = fn_and_slope(x)
+            positive = value > 0
+            lo = np.where(positive, x, lo)
+            hi = np.where(positive, hi, x)
             newton = x - value / slope
-        inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
-        new_x = np.where(inside, newton, 0.5 * (lo + hi))
-        tolerance = 1e-13 * (1.0 + np.abs(x))
-        done = (np.abs(new_x - x) <= tolerance) | (hi - lo <= tolerance)
-        x = new_x
-        if done.all():
-            break
+            inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
+            new_x = np.where(inside, newton, 0.5 * (lo + hi))
+            tolerance = 1e-13 * (1.0 + np.abs(x))
+            done = (np.abs(new_x - x) <= tolerance) | (hi - lo <= tolerance)
+            x = new_x
+            if done.all():
+                break
     return x
 
 

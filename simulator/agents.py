@@ -8,10 +8,10 @@ DataCollector agent reporters read.
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
 from simulator.market.state import FIRM_MATRICES, FIRM_VECTORS, MarketState
+from simulator.mesa_import import mesa
 
 
 class MarketShell(mesa.Model):

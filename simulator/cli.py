@@ -2,13 +2,16 @@
 
   llm-market run SCENARIO.yaml [--out DIR] [--seed N] [--set PATH=VALUE ...]
                                                         simulate, write a run folder (--force)
+  llm-market run SCENARIO.yaml --seeds K [--out DIR]    K runs, seeds SEED..SEED+K-1, one folder
   llm-market dashboard DIR [--out FILE]                 rebuild DIR/dashboard.html from its tables
+  llm-market compare DIR_A DIR_B [...] --out FILE.html  runs, seed sets or sweeps side by side
   llm-market validate SCENARIO.yaml [...]               check scenarios, one line per problem
   llm-market schema                                     JSON Schema of the scenario format
   llm-market archetypes [--scenario FILE]               each archetype's company defaults
   llm-market sweep SWEEP.yaml [--out DIR] [--report]    Monte Carlo / sensitivity sweep (resumable)
   llm-market learn SCENARIO.yaml --runs N [--out DIR]   Q-learning runs of the pricing game
   llm-market tournament SCENARIO.yaml --rules a,b,c     every assignment of rules to firms, ranked
+  llm-market explore SCENARIO.yaml [--port N]           sliders in the browser, re-run on change
 
 Bad input prints one line per problem on stderr and exits with code 2, never a traceback.
 Names and paths from the data are printed literally (no rich markup) with control characters
@@ -25,7 +28,7 @@ from pathlib import Path
 from simulator.config import ScenarioError, json_schema, load_scenario, parse_scenario
 from simulator.config.loading import check_seed
 from simulator.folders import RunFolderError, safe_folder_name
-from simulator.terminal import literal, printable
+from simulator.terminal import format_number, literal, printable, run_table
 
 EXIT_BAD_INPUT = 2
 
@@ -88,40 +91,20 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return run_command(args)
 
 
-def _number(value, spec: str) -> str:
-    """``value`` formatted with ``spec``; 'n/a' for a missing or NaN value."""
-    if value is None or value != value:
-        return "n/a"
-    return format(value, spec)
-
-
 def _summary_table(result) -> None:
     from rich.console import Console
-    from rich.table import Table
 
     summary = result.summary
-    final = result.firms[result.firms["step"] == result.firms["step"].max()]
-    title = f"{summary['scenario']} - step {summary['steps']} (seed {summary['seed']})"
-    table = Table(title=literal(title))
-    for column in ("firm", "share", "price", "unit cost", "profit/step", "cash"):
-        table.add_column(column, justify="left" if column == "firm" else "right")
-    for row in final.sort_values("share", ascending=False).itertuples():
-        table.add_row(
-            literal(row.firm),
-            _number(row.share, ".1%"),
-            _number(row.price, ".3f"),
-            _number(row.unit_cost, ".3f"),
-            _number(row.profit, ",.2f"),
-            _number(row.cash, ",.1f"),
-        )
+    unit = result.scenario.time_unit
     console = Console()
-    console.print(table)
+    console.print(run_table(result))
+    hhi = format_number(summary["final_hhi"], ",.0f")
+    hhi_all = format_number(summary.get("final_hhi_all_products"), ",.0f")
+    surplus = format_number(summary["final_consumer_surplus"], ",.2f")
     console.print(
         literal(
-            f"HHI {_number(summary['final_hhi'], ',.0f')} over firms ({summary['hhi_band_2023']}, "
-            f"2023 guidelines), {_number(summary.get('final_hhi_all_products'), ',.0f')} over all "
-            f"products  consumer surplus (last step) "
-            f"{_number(summary['final_consumer_surplus'], ',.2f')}"
+            f"HHI {hhi} over firms ({summary['hhi_band_2023']}, 2023 guidelines), {hhi_all} over "
+            f"all products  consumer surplus (last {unit}) {surplus}"
             f"  wall time {summary['wall_time_s']:.2f} s"
         )
     )
@@ -160,6 +143,30 @@ def cmd_run(args: argparse.Namespace) -> int:
         disable=args.quiet,
         transient=True,
     ) as progress:
+        if args.seeds is not None:
+            finals = _run_seed_set(args, scenario, seed, out, progress)
+        else:
+            finals = None
+    if finals is not None:
+        if not args.quiet:
+            for value, summary in finals:
+                hhi = format_number(summary["final_hhi"], ",.0f")
+                print(printable(f"seed {value}: final HHI {hhi}"))
+        print(
+            printable(
+                f"{len(finals)} runs (seeds {finals[0][0]}..{finals[-1][0]}) written to {out}"
+            )
+        )
+        return 0
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console(),
+        disable=args.quiet,
+        transient=True,
+    ) as progress:
         description = escape(printable(f"simulating {scenario.name}"))
         task = progress.add_task(description, total=scenario.steps)
         result = simulate(
@@ -177,6 +184,41 @@ def cmd_run(args: argparse.Namespace) -> int:
         _summary_table(result)
     print(printable(f"results written to {out}"))
     return 0
+
+
+def _run_seed_set(args: argparse.Namespace, scenario, seed: int | None, out: Path, progress):
+    """``run --seeds K``: K runs with seeds seed..seed+K-1 into one folder (simulator.seeds)."""
+    from simulator.model import simulate
+    from simulator.seeds import MAX_SEEDS, write_seed_set
+
+    if not 2 <= args.seeds <= MAX_SEEDS:
+        raise UserError(f"--seeds: must be 2 to {MAX_SEEDS:,}, got {args.seeds}")
+    first = scenario.seed if seed is None else seed
+    if first + args.seeds - 1 > 2**63 - 1:
+        raise UserError(f"--seeds: seeds {first}..{first + args.seeds - 1} pass 2**63 - 1")
+    seeds = list(range(first, first + args.seeds))
+    task = progress.add_task("simulating seeds", total=scenario.steps * len(seeds))
+    finals = []
+
+    def run(value: int):
+        done = len(finals) * scenario.steps
+        result = simulate(
+            scenario,
+            seed=value,
+            progress=lambda step: progress.update(task, completed=done + step),
+        )
+        finals.append((value, result.summary))
+        return result
+
+    extra = None
+    if not args.no_dashboard:
+        from simulator.dashboard import write_run_dashboard
+
+        def extra(result, folder: Path) -> None:
+            write_run_dashboard(result, folder / "dashboard.html")
+
+    write_seed_set(out, scenario, seeds, run, extra=extra, force=args.force)
+    return finals
 
 
 def check_run_dir_or_fail(out: Path, force: bool) -> None:
@@ -218,6 +260,26 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from simulator.dashboard.compare import CompareError, write_compare_page
+
+    out = Path(args.out)
+    if not args.out.strip() or out.is_dir():
+        raise UserError(f"--out {args.out}: give an HTML file path, not a folder")
+    if len(args.folders) < 2:
+        raise UserError("compare: give at least two folders (the first is the base)")
+    try:
+        page = write_compare_page(args.folders, out)
+    except CompareError as exc:
+        raise UserError(str(exc)) from None
+    except OSError as exc:
+        raise UserError(
+            f"--out {args.out}: cannot write the page ({exc.strerror or exc})"
+        ) from None
+    print(printable(f"comparison written to {page}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-market", description="Agent-based simulator of the LLM market."
@@ -236,6 +298,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     add_set_option(run)
+    run.add_argument(
+        "--seeds",
+        type=int,
+        metavar="K",
+        help="run K times (2 to 1,000) with seeds SEED..SEED+K-1 (SEED: --seed or the "
+        "scenario's) into one folder: DIR/seeds.json and a run folder DIR/seed-<seed>/ per seed; "
+        "`llm-market compare` pairs two such folders run by run",
+    )
     run.add_argument("--steps", type=int, help="override the scenario's number of steps")
     run.add_argument("--quiet", action="store_true", help="no progress bar or summary table")
     run.add_argument("--no-dashboard", action="store_true", help="skip writing dashboard.html")
@@ -252,6 +322,20 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("run_dir", metavar="DIR", help="run folder written by `llm-market run`")
     dashboard.add_argument("--out", metavar="FILE", help="HTML file (default: DIR/dashboard.html)")
     dashboard.set_defaults(func=cmd_dashboard)
+
+    compare = sub.add_parser(
+        "compare",
+        help="one page comparing run folders, `run --seeds` folders or sweeps (first = base)",
+        description="Shares side by side, difference paths (B - A, C - A ...) of shares and "
+        "prices per firm and of HHI, price index, consumer and producer surplus, and effect "
+        "sizes with 90%% intervals across runs paired by seed. The page is standalone HTML "
+        "(plotly.js embedded), written atomically.",
+    )
+    compare.add_argument(
+        "folders", nargs="+", metavar="DIR", help="two or more folders; the first is the base"
+    )
+    compare.add_argument("--out", required=True, metavar="FILE", help="HTML file to write")
+    compare.set_defaults(func=cmd_compare)
 
     validate = sub.add_parser("validate", help="check scenario files, one line per problem")
     validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
@@ -287,6 +371,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_learn_command(sub)
     add_tournament_command(sub)
+    from simulator.explore.command import add_explore_command
+
+    add_explore_command(sub)
 
     sweep = sub.add_parser(
         "sweep",

@@ -84,6 +84,24 @@ def is_run_folder(folder: Path) -> bool:
     )
 
 
+SEEDS_FILE = "seeds.json"
+SEED_FOLDER = re.compile(r"^seed-\d+$")
+
+
+def is_seed_set(folder: Path) -> bool:
+    """A folder ``llm-market run --seeds K`` wrote: ``seeds.json`` and one run folder per seed
+    (``seed-<seed>``), nothing else; it may be replaced as a whole like a run folder."""
+    entries = _entries(folder)
+    return any(e.name == SEEDS_FILE for e in entries) and all(
+        (e.name == SEEDS_FILE or _TEMP_FILE.match(e.name) is not None)
+        and e.is_file(follow_symlinks=False)
+        or SEED_FOLDER.match(e.name)
+        and e.is_dir(follow_symlinks=False)
+        and is_run_folder(Path(e.path))
+        for e in entries
+    )
+
+
 def _listing(names: list[str], limit: int = 3) -> str:
     shown = ", ".join(sorted(names)[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -142,7 +160,7 @@ def _check(target: Path, shown: str, force: bool) -> tuple[str | None, Path]:
     if not target.is_dir():
         return _writable(existing, target), existing
     entries = _entries(target)
-    if not entries or is_run_folder(target):
+    if not entries or is_run_folder(target) or is_seed_set(target):
         return _writable(target.parent, target), target.parent
     if not force:
         raise RunFolderError(
@@ -252,7 +270,8 @@ def replace_run_dir(
     a run folder, the run is written into it in place (see ``write_in_place``).
     """
     target = check_run_dir(out, force)
-    if target.is_dir() and any(True for _ in _entries(target)) and not is_run_folder(target):
+    replaceable = is_run_folder(target) or is_seed_set(target) if target.is_dir() else True
+    if target.is_dir() and any(True for _ in _entries(target)) and not replaceable:
         write_in_place(target, build)
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import mesa
 import numpy as np
 
 from simulator import interventions, metrics, schema
@@ -27,6 +26,7 @@ from simulator.market.open_source import entry_cost, finetune_base_compute
 from simulator.market.quality import PlaceholderQuality, QualitySource
 from simulator.market.state import MarketState
 from simulator.market.strategy import DECISION_BY_KEY, DECISIONS
+from simulator.mesa_import import mesa
 from simulator.network import PartnershipNetwork
 from simulator.phases import account, clear, decide, entry_exit, network, record, release
 from simulator.phases.entry_exit import firm_row

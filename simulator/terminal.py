@@ -4,7 +4,8 @@
 line and paragraph separators, bidirectional overrides and lone surrogates as visible escapes
 (``\\x1b``, ``\\n``, ``\\u202e``), the way Python's ``repr`` does, and leaves everything else as
 it is. ``literal(text)`` is that as a ``rich.text.Text``, which rich prints literally: no
-``[bold]`` or ``[link=...]`` markup is interpreted.
+``[bold]`` or ``[link=...]`` markup is interpreted. ``run_table(result)`` is the table of a
+run's firms that ``llm-market run`` prints, built from such text.
 """
 
 from __future__ import annotations
@@ -34,3 +35,44 @@ def literal(text: object):
     from rich.text import Text
 
     return Text(printable(text))
+
+
+def format_number(value, spec: str) -> str:
+    """``value`` formatted with ``spec``; 'n/a' for a missing or NaN value."""
+    if value is None or value != value:
+        return "n/a"
+    return format(value, spec)
+
+
+def run_table(result):
+    """The run's firms as a rich Table: the firms at the last step by share, then every firm
+    that exited, with its last row and the step it left (so no firm silently vanishes)."""
+    from rich.table import Table
+
+    summary, firms = result.summary, result.firms
+    unit = str(getattr(result.scenario, "time_unit", None) or "month")
+    last_step = firms["step"].max()
+    final = firms[firms["step"] == last_step].sort_values("share", ascending=False)
+    gone = firms[~firms["firm"].isin(final["firm"])]
+    gone = gone.sort_values("step").groupby("firm", sort=False).tail(1).sort_values("step")
+    title = f"{summary['scenario']} - {unit} {summary['steps']} (seed {summary['seed']})"
+    table = Table(title=literal(title))
+    columns = ("firm", "share", "price", "unit cost", f"profit/{unit}", "cash", "status")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("firm", "status") else "right")
+    exits = {str(e.get("firm")): e.get("step") for e in summary.get("exits") or []}
+    for rows, active in ((final, True), (gone, False)):
+        for row in rows.itertuples():
+            status = "active" if active else f"exited {unit} {exits.get(str(row.firm), row.step)}"
+            table.add_row(
+                literal(row.firm),
+                format_number(row.share, ".1%") if active else "-",
+                format_number(row.price, ".3f"),
+                format_number(row.unit_cost, ".3f"),
+                format_number(row.profit, ",.2f"),
+                format_number(row.cash, ",.1f"),
+                literal(status),
+            )
+    if len(gone):
+        table.caption = "exited firms: their last month's price, cost, profit and cash"
+    return table

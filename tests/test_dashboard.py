@@ -260,9 +260,9 @@ def test_entries_and_exits_are_marked(result):
     assert [(e["firm"], e["step"]) for e in entries] == [("Lab", 4)]
     assert [(e["firm"], e["step"], e["detail"]) for e in exits] == [("Cheap", 15, "bankrupt")]
     figure = dashboard.share_figure(changed, events=[])
-    markers = next(t for t in figure.data if t.meta.get("role") == "lifetimes")
-    assert list(markers.x) == [4, 15]
-    assert "Cheap exits at step 15 (bankrupt)" in markers.text
+    markers = [t for t in figure.data if t.meta.get("role") == "lifetimes"]
+    assert sorted(int(x) for t in markers for x in t.x) == [4, 15]
+    assert "1 firm exits at month 15: Cheap (bankrupt)" in [x for t in markers for x in t.text]
     assert {s.name for s in figure.layout.shapes} == {"entry: Lab", "exit: Cheap"}
     lab = next(
         t for t in firm_traces(figure) if t.name == "Lab" and t.meta["view"] == "all segments"
@@ -494,13 +494,14 @@ def test_many_firms_fold_into_others(result, monkeypatch):
 def test_header_has_the_headline_numbers(result):
     header = dashboard.run_header(result)
     final = result.firms[result.firms["step"] == 20].set_index("firm")["share"]
-    assert header["scenario"] == "tiny" and header["seed"] == "5" and header["steps"] == "20"
+    assert header["scenario"] == "tiny" and header["seed"] == "5" and header["months"] == "20"
     assert header["leader"] == f"{final.idxmax()} {final.max():.1%}"
     assert header["final HHI"].startswith(f"{result.model['hhi'].iloc[-1]:,.0f} — ")
     assert "(2023)" in header["final HHI"] and "(2010)" in header["final HHI"]
     assert header["firms"].startswith("3 at the end")
-    assert header["consumer surplus"].startswith(
-        f"{result.model['consumer_surplus'].iloc[-1]:,.1f}"
+    # the surplus is the last month's, and the header says so
+    assert header["consumer surplus, last month (20)"] == (
+        f"{result.model['consumer_surplus'].iloc[-1]:,.1f} per month"
     )
 
 

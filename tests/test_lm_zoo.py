@@ -196,7 +196,7 @@ def test_zoo_show_prints_table_and_fit():
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        timeout=60,
+        timeout=240,
     )
     assert result.returncode == 0, result.stderr
     assert "R^2" in result.stdout and "validation bits per byte" in result.stdout

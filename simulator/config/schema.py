@@ -502,6 +502,11 @@ class Scenario(Strict):
     steps: Steps = Field(
         120, description=f"Number of steps (months) to simulate, 1 to {MAX_STEPS:,}."
     )
+    time_unit: Literal["day", "week", "month", "quarter", "year"] = Field(
+        "month",
+        description="What one step is. Only labels use it (axes, page headers, tables); the "
+        "economics are per step, so rates and sizes must be per this unit.",
+    )
     market: Market
     archetypes: dict[ArchetypeName, dict[str, Any]] = Field(
         default_factory=dict,

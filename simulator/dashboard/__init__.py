@@ -8,11 +8,13 @@ the dashboard shows::
     dashboard.share_figure(result).show()
     dashboard.write_run_dashboard(result, "baseline.html")
 
-Modules, each importing only those above it: ``page`` (the page shell and the firm colours;
-``write_dashboard_html`` is the one page writer, used by runs and sweeps, and knows nothing of
-runs), ``common`` (what every run figure shares: limits, firm selection, thinning, event
-markers, the theme), ``figures`` (the time-series figures), ``partnerships`` (the network
-figure), ``run`` (``run_figures``, the header, ``load_run`` and ``write_run_dashboard``).
+Modules, each importing only those above it: ``colors`` (a firm's colour from its name, the
+same in every page), ``page`` (the page shell; ``write_dashboard_html`` is the one page writer,
+used by runs, sweeps and comparisons, and knows nothing of runs), ``common`` (what every run
+figure shares: limits, firm selection, thinning, event markers, axis ranges, legends, the
+theme), ``figures`` (the firm time series), ``structure`` (concentration and market
+structure), ``partnerships`` (the network figure), ``run`` (``run_figures``, the header,
+``load_run`` and ``write_run_dashboard``), ``compare`` (the page of several runs side by side).
 
 The limits ``MAX_POINTS``, ``MAX_FIRM_TRACES`` (in ``common``) and ``MAX_NETWORK_FRAMES`` (in
 ``partnerships``) are read from their own module: change them there, not on this package.
@@ -23,6 +25,7 @@ from simulator.dashboard.common import (
     LEAN_TEMPLATE,
     MAX_FIRM_TRACES,
     MAX_POINTS,
+    MEANING_COLORS,
     OTHERS,
     OTHERS_COLOR,
     SERVED_COLOR,
@@ -35,16 +38,10 @@ from simulator.dashboard.common import (
     shown_firms,
 )
 from simulator.dashboard.figures import (
-    HHI_BAND_COLORS,
-    HHI_BAND_TEXT_COLORS,
-    STEP_LIKE,
-    STRUCTURE_PANELS,
-    concentration_figure,
     price_figure,
     profit_cash_figure,
     quality_figure,
     share_figure,
-    structure_figure,
 )
 from simulator.dashboard.page import (
     FIRM_PALETTE,
@@ -61,6 +58,14 @@ from simulator.dashboard.run import (
     run_header,
     write_run_dashboard,
 )
+from simulator.dashboard.structure import (
+    HHI_BAND_COLORS,
+    HHI_BAND_TEXT_COLORS,
+    STEP_LIKE,
+    STRUCTURE_PANELS,
+    concentration_figure,
+    structure_figure,
+)
 
 __all__ = [
     "EDGE_STYLES",
@@ -68,6 +73,7 @@ __all__ = [
     "HHI_BAND_COLORS",
     "HHI_BAND_TEXT_COLORS",
     "LEAN_TEMPLATE",
+    "MEANING_COLORS",
     "MAX_FIRM_TRACES",
     "MAX_NETWORK_FRAMES",
     "MAX_POINTS",

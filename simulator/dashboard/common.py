@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from simulator import schema
-from simulator.dashboard.page import FIRM_PALETTE, firm_colors
+from simulator.dashboard.colors import FIRM_PALETTE, OPEN_MODEL_COLOR, firm_colors
 from simulator.results import RunResult
 
 READS = {
@@ -42,10 +42,22 @@ OTHERS = "other firms"
 OTHERS_COLOR = "#b0b0b0"
 SERVED_COLOR = "#222222"
 
+MEANING_COLORS: dict[str, str] = {
+    "entries": "#0072b2",
+    "exits": "#d55e00",
+    "alliance": "#009e73",
+    "joint_rd": "#6a3d9a",
+    "market_sharing": "#cc79a7",
+    "open_share": "#e69f00",
+    "open_quality": OPEN_MODEL_COLOR,
+}
+"""One colour per meaning in the non-firm series (Okabe-Ito hues): entries, exits, each link
+type, openness; the best open model's quality wears the open model's own colour."""
+
 EDGE_STYLES: dict[str, tuple[str, str]] = {
-    "joint_rd": ("#6a3d9a", "solid"),
-    "market_sharing": ("#e31a1c", "dash"),
-    "alliance": ("#33a02c", "dot"),
+    "joint_rd": (MEANING_COLORS["joint_rd"], "solid"),
+    "market_sharing": (MEANING_COLORS["market_sharing"], "dash"),
+    "alliance": (MEANING_COLORS["alliance"], "dot"),
 }
 """Colour and dash per partnership type; unknown types are drawn grey and solid."""
 
@@ -147,16 +159,82 @@ def _axis_pairs(figure: go.Figure) -> list[tuple[str, str]]:
     return list(pairs) or [("x", "y")]
 
 
-def add_event_markers(figure: go.Figure, events) -> go.Figure:
+NOMINAL_PLOT_WIDTH_PX = 900
+"""The plot width event labels are packed for (a page section is ~1,000-1,300 px wide)."""
+LABEL_CHAR_PX = 6.2
+"""Width of one character of a 10 px label, a little over the average of the page's fonts."""
+LABEL_GAP_PX = 10
+LANE_PX = 15
+"""Height of one row ("lane") of event labels above the plots."""
+MAX_LANES = 4
+MAX_EVENT_LABEL = 34
+"""Event labels longer than this are shortened with an ellipsis (the full text is the hover)."""
+SUBPLOT_TITLE_PX = 26
+"""Room the top row's subplot titles take above the plots; event labels start above it."""
+TITLE_PX = 44
+"""Room the figure title takes at the top of the figure (anchored there, not in the margin's
+middle, so a taller margin does not push it down onto the event labels)."""
+
+
+def _x_span(figure: go.Figure) -> tuple[float, float]:
+    values = [
+        np.asarray(trace.x, dtype=float)
+        for trace in figure.data
+        if getattr(trace, "x", None) is not None and len(trace.x)
+    ]
+    values = [v[np.isfinite(v)] for v in values if v.dtype.kind == "f"]
+    values = [v for v in values if v.size]
+    if not values:
+        return 0.0, 1.0
+    low, high = min(float(v.min()) for v in values), max(float(v.max()) for v in values)
+    return low, high if high > low else low + 1.0
+
+
+def _short(text: str, limit: int = MAX_EVENT_LABEL) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def label_lanes(
+    steps: list[float], texts: list[str], span: tuple[float, float]
+) -> list[tuple[int, str, float, float]]:
+    """(lane, xanchor, left px, right px) per label, packed left to right so no two labels of a
+    lane overlap on a plot NOMINAL_PLOT_WIDTH_PX wide and none runs past either edge: a label
+    starts at its event and runs right, or, where that would pass the right edge, ends there
+    and runs left. Beyond MAX_LANES lanes, a label goes in the lane that frees up first."""
+    low, high = span
+    ends = [-np.inf] * MAX_LANES
+    placed = []
+    for step, text in zip(steps, texts, strict=True):
+        at = (float(step) - low) / (high - low) * NOMINAL_PLOT_WIDTH_PX
+        width = len(text) * LABEL_CHAR_PX
+        anchor = "left" if at + width <= NOMINAL_PLOT_WIDTH_PX else "right"
+        left, right = (at, at + width) if anchor == "left" else (at - width, at)
+        free = [lane for lane in range(MAX_LANES) if ends[lane] + LABEL_GAP_PX <= left]
+        lane = free[0] if free else int(np.argmin(ends))
+        ends[lane] = right
+        placed.append((lane, anchor, left, right))
+    return placed
+
+
+def add_event_markers(figure: go.Figure, events, time_unit: str = "month") -> go.Figure:
     """Draw each scheduled event as a vertical dotted line on every time axis, labelled once.
 
-    Shapes are named ``event: <label>`` so tests and readers can find them.
+    Labels are horizontal, in lanes above the top plots (and above their subplot titles), each
+    lane packed so labels neither overlap nor run off the figure (``label_lanes``); the figure
+    title sits at the top, above every lane. Shapes and labels are named ``event: <label>`` so
+    tests and readers can find them; the hover has the whole event.
     """
     events = normalize_events(events)
     pairs = _axis_pairs(figure)
-    has_subplot_titles = len(figure.layout.annotations) > 0  # labels go above those titles
-    top_x = min(pairs, key=lambda pair: _axis_top(figure, pair[1]))[0] if pairs else "x"
-    for event in events:
+    has_subplot_titles = any(
+        (a.name or "") == "" and a.yref == "paper" for a in figure.layout.annotations
+    )
+    top_x, top_y = min(pairs, key=lambda pair: _axis_top(figure, pair[1])) if pairs else ("x", "y")
+    top = -_axis_top(figure, top_y)
+    base = SUBPLOT_TITLE_PX if has_subplot_titles else 4
+    texts = [_short(str(event["label"])) for event in events]
+    lanes = label_lanes([e["step"] for e in events], texts, _x_span(figure))
+    for event, text, (lane, anchor, _, _) in zip(events, texts, lanes, strict=True):
         for x_axis, y_axis in pairs:
             figure.add_shape(
                 type="line",
@@ -175,23 +253,27 @@ def add_event_markers(figure: go.Figure, events) -> go.Figure:
         figure.add_annotation(
             x=event["step"],
             xref=top_x,
-            y=1.0,
+            y=top,
             yref="paper",
             yanchor="bottom",
-            yshift=24 if has_subplot_titles else 0,
-            text=html.escape(str(event["label"])),
+            yshift=base + lane * LANE_PX,
+            text=html.escape(text),
             showarrow=False,
-            textangle=-30,
-            xanchor="left",
+            xanchor=anchor,
             font={"size": 10, "color": "#444"},
-            hovertext=html.escape(f"step {event['step']}: {event['label']}{kind}"),
+            hovertext=html.escape(f"{time_unit} {event['step']}: {event['label']}{kind}"),
             name=f"event: {event['label']}",
         )
     if events:
-        figure.update_layout(
-            margin={"t": max(_top_margin(figure), 130 if has_subplot_titles else 110)}
-        )
+        used = 1 + max(lane for lane, _, _, _ in lanes)
+        figure.update_layout(margin={"t": max(_top_margin(figure), event_margin(used, base))})
     return figure
+
+
+def event_margin(lanes: int, base: int) -> int:
+    """Top margin that holds the title, ``lanes`` rows of event labels and the ``base`` room
+    of the subplot titles."""
+    return TITLE_PX + base + lanes * LANE_PX + 6
 
 
 def _axis_top(figure: go.Figure, y_axis: str) -> float:
@@ -203,6 +285,83 @@ def _axis_top(figure: go.Figure, y_axis: str) -> float:
 def _top_margin(figure: go.Figure) -> int:
     margin = figure.layout.margin
     return int(margin.t) if margin is not None and margin.t is not None else 80
+
+
+def steady_range(
+    values, min_width: float, floor: float | None = None, ceiling: float | None = None
+) -> list[float] | None:
+    """A y range at least ``min_width`` wide around the data, or None when the data span that
+    already (plotly's autorange is then fine). Without it a series moving 0.6475 -> 0.6485 fills
+    the panel and a 0.001 drift looks like a cliff. The range is kept inside [floor, ceiling]."""
+    array = np.asarray(values, dtype=float)
+    array = array[np.isfinite(array)]
+    if array.size == 0:
+        return None
+    low, high = float(array.min()), float(array.max())
+    if high - low >= min_width:
+        return None
+    middle = (low + high) / 2
+    low, high = middle - min_width / 2, middle + min_width / 2
+    if floor is not None and low < floor:
+        low, high = floor, floor + min_width
+    if ceiling is not None and high > ceiling:
+        low, high = max(ceiling - min_width, floor if floor is not None else -np.inf), ceiling
+    return [low, high]
+
+
+INDEX_MIN_WIDTH = 0.1
+"""Least y span of a 0-1 index (homogenisation, density, clustering, quality, shares of firms)."""
+LEVEL_MIN_FRACTION = 0.1
+"""Least y span of a level (prices, consumer surplus): this fraction of its largest |value|."""
+
+
+def level_min_width(values) -> float:
+    array = np.abs(np.asarray(values, dtype=float))
+    array = array[np.isfinite(array)]
+    return LEVEL_MIN_FRACTION * float(array.max()) if array.size and array.max() > 0 else 1.0
+
+
+LEGEND_ROW_PX = 20
+"""Height of one legend entry: a legend taller than its figure scrolls and hides firms."""
+
+
+def legend_rows(figure: go.Figure) -> int:
+    """Entries the legend shows: traces with a name not hidden from it, plus group titles."""
+    rows = 0
+    titles = set()
+    for trace in figure.data:
+        if trace.showlegend is False or not trace.name:
+            continue
+        rows += 1
+        title = getattr(trace, "legendgrouptitle", None)
+        if title is not None and title.text:
+            titles.add(title.text)
+    return rows + len(titles)
+
+
+def fit_legend(figure: go.Figure) -> go.Figure:
+    """Make the figure tall enough that its legend never scrolls (every firm stays visible)."""
+    if figure.layout.showlegend is False:
+        return figure
+    margin = figure.layout.margin
+    top = margin.t if margin.t is not None else 80
+    bottom = margin.b if margin.b is not None else 80
+    needed = int(top + bottom + LEGEND_ROW_PX * legend_rows(figure) + 40)
+    if (figure.layout.height or 450) < needed:
+        figure.update_layout(height=needed)
+    return figure
+
+
+def finish(figure: go.Figure, result: RunResult, events) -> go.Figure:
+    """The last steps of every time figure of a run: event markers, then a legend that fits."""
+    unit = time_unit(result)
+    add_event_markers(figure, scenario_events(result) if events is None else events, unit)
+    return fit_legend(figure)
+
+
+def time_unit(result) -> str:
+    """What one step of the run is ("month" unless the scenario says otherwise)."""
+    return str(getattr(result.scenario, "time_unit", None) or "month")
 
 
 LEAN_TEMPLATE = go.layout.Template(
@@ -231,7 +390,14 @@ LEAN_TEMPLATE = go.layout.Template(
 
 def _base_layout(figure: go.Figure, title: str, height: int = 460) -> go.Figure:
     figure.update_layout(
-        title={"text": title, "x": 0.01},
+        title={
+            "text": title,
+            "x": 0.01,
+            "y": 1.0,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 12},
+        },
         height=height,
         template=LEAN_TEMPLATE,
         hovermode="x unified",

@@ -8,9 +8,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from simulator import metrics
 from simulator.dashboard.common import (
-    EDGE_STYLES,
+    INDEX_MIN_WIDTH,
+    MEANING_COLORS,
+    NOMINAL_PLOT_WIDTH_PX,
     OTHERS,
     OTHERS_COLOR,
     SERVED_COLOR,
@@ -20,16 +21,22 @@ from simulator.dashboard.common import (
     _grid,
     _steps,
     _thin,
-    add_event_markers,
+    finish,
     firm_lifetimes,
+    level_min_width,
     run_colors,
-    scenario_events,
     shown_firms,
+    steady_range,
+    time_unit,
 )
 from simulator.results import RunResult
 
-HHI_BAND_COLORS = ("#2ca02c", "#ffbf00", "#d62728")
-HHI_BAND_TEXT_COLORS = ("#1b6e1b", "#8a6500", "#a31d1d")
+LIFETIME_LANES = (1.03, 1.075, 1.12)
+"""Heights (in share units, above the 100% stack) of the rows entry and exit markers use, so
+markers of nearby months sit on different rows instead of piling onto one another."""
+LIFETIME_LINES = 8
+"""Draw a firm-coloured vertical line per entry or exit only when the run has at most this many
+(more would hide the stack)."""
 
 
 def _share_views(result: RunResult) -> dict[str, tuple[pd.DataFrame, pd.Series]]:
@@ -114,7 +121,9 @@ def share_figure(result: RunResult, segment: str | None = None, events=None) -> 
         )
         view_traces.append(indices)
     entries, exits = firm_lifetimes(result)
-    marker_index = _add_lifetime_markers(figure, entries, exits, colors)
+    steps = result.model["step"]
+    span = float(steps.max() - steps.min()) or 1.0
+    marker_index = _add_lifetime_markers(figure, entries, exits, colors, time_unit(result), span)
     if len(views) > 1:
         buttons = []
         for name, indices in zip(views, view_traces, strict=True):
@@ -136,68 +145,118 @@ def share_figure(result: RunResult, segment: str | None = None, events=None) -> 
                     "direction": "down",
                     "showactive": True,
                     "active": 0,
-                    "x": 1.0,
-                    "xanchor": "right",
-                    "y": 1.13,
-                    "yanchor": "bottom",
+                    "x": 1.02,
+                    "xanchor": "left",
+                    "y": 1.0,
+                    "yanchor": "top",
                 }
             ]
         )
     title = "Market share of inside sales — " + next(iter(views))
     _base_layout(figure, title, height=480)
     figure.update_yaxes(
-        title_text="share (stack = 100% of firms' sales)", tickformat=".0%", range=[0, 1.08]
+        title_text="share (stack = 100% of firms' sales)",
+        tickformat=".0%",
+        range=[0, 1.16 if marker_index else 1.05],
+        tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0],
     )
-    figure.update_xaxes(title_text="step")
-    return add_event_markers(figure, scenario_events(result) if events is None else events)
+    if len(views) > 1:  # the segment selector sits where the legend would start
+        figure.update_layout(legend={"y": 0.9, "yanchor": "top"})
+    figure.update_xaxes(title_text=time_unit(result))
+    return finish(figure, result, events)
+
+
+MARKER_GAP_PX = 24
+"""Markers closer than this (on a NOMINAL_PLOT_WIDTH_PX-wide plot) go on different rows."""
+
+
+def _lifetime_points(
+    entries: list[Event], exits: list[Event], span: float
+) -> list[tuple[str, int, float, list[Event]]]:
+    """One marker per (kind, step): (kind, step, height, the firms), heights chosen so a marker
+    closer than MARKER_GAP_PX to the previous one of a row moves up a row (``LIFETIME_LANES``);
+    ``span`` is the run's length in steps."""
+    grouped: dict[tuple[int, str], list[Event]] = {}
+    for kind, rows in (("enters", entries), ("exits", exits)):
+        for event in rows:
+            grouped.setdefault((int(event["step"]), kind), []).append(event)
+    points = []
+    last = [-np.inf] * len(LIFETIME_LANES)
+    gap = span * MARKER_GAP_PX / NOMINAL_PLOT_WIDTH_PX
+    for (step, kind), rows in sorted(grouped.items()):
+        lane = next((k for k, end in enumerate(last) if step - end >= gap), int(np.argmin(last)))
+        last[lane] = step
+        points.append((kind, step, LIFETIME_LANES[lane], rows))
+    return points
 
 
 def _add_lifetime_markers(
-    figure: go.Figure, entries: list[Event], exits: list[Event], colors: dict[str, str]
+    figure: go.Figure,
+    entries: list[Event],
+    exits: list[Event],
+    colors: dict[str, str],
+    unit: str,
+    span: float,
 ) -> list[int]:
-    """One marker trace for entries (triangles) and exits (crosses) above the stack."""
+    """Entries (triangles) and exits (crosses) above the stack: one marker per month and kind
+    (its hover lists the firms), on staggered rows, coloured by the firm when one firm."""
     if not entries and not exits:
         return []
-    rows = [(e, "enters", "triangle-down") for e in entries] + [(e, "exits", "x") for e in exits]
-    figure.add_trace(
-        go.Scatter(
-            x=_steps([e["step"] for e, _, _ in rows]),
-            y=_array([1.04] * len(rows)),
-            mode="markers",
-            name="entry / exit",
-            legendgroup="entry / exit",
-            marker={
-                "symbol": [symbol for _, _, symbol in rows],
-                "size": 11,
-                "color": [colors.get(e["firm"], OTHERS_COLOR) for e, _, _ in rows],
-                "line": {"width": 1, "color": "#333"},
-            },
-            text=[
-                f"{e['firm']} {verb} at step {e['step']}"
-                + (f" ({e['detail']})" if e["detail"] else "")
-                for e, verb, _ in rows
-            ],
-            hovertemplate="%{text}<extra></extra>",
-            meta={"role": "lifetimes"},
+    points = _lifetime_points(entries, exits, span)
+    indices = []
+    for kind, symbol, name in (("enters", "triangle-down", "entry"), ("exits", "x", "exit")):
+        mine = [p for p in points if p[0] == kind]
+        if not mine:
+            continue
+        outline = MEANING_COLORS["entries" if kind == "enters" else "exits"]
+        texts = []
+        for _, step, _, rows in mine:
+            firms = "; ".join(
+                e["firm"] + (f" ({e['detail']})" if e["detail"] else "") for e in rows
+            )
+            verb = kind if len(rows) == 1 else kind[:-1]
+            plural = "firm" if len(rows) == 1 else "firms"
+            texts.append(f"{len(rows)} {plural} {verb} at {unit} {step}: {firms}")
+        indices.append(len(figure.data))
+        figure.add_trace(
+            go.Scatter(
+                x=_steps([step for _, step, _, _ in mine]),
+                y=_array([height for _, _, height, _ in mine]),
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                marker={
+                    "symbol": symbol,
+                    "size": [min(10 + 2 * (len(rows) - 1), 20) for *_, rows in mine],
+                    "color": [
+                        colors.get(rows[0]["firm"], OTHERS_COLOR) if len(rows) == 1 else outline
+                        for *_, rows in mine
+                    ],
+                    "line": {"width": 1.5, "color": outline},
+                },
+                text=texts,
+                hovertemplate="%{text}<extra></extra>",
+                meta={"role": "lifetimes", "kind": kind},
+            )
         )
-    )
-    for event, verb, _ in rows[:50]:
-        figure.add_shape(
-            type="line",
-            xref="x",
-            yref="y",
-            x0=event["step"],
-            x1=event["step"],
-            y0=0,
-            y1=1,
-            line={
-                "color": colors.get(event["firm"], OTHERS_COLOR),
-                "width": 1.5,
-                "dash": "dashdot",
-            },
-            name=f"{'entry' if verb == 'enters' else 'exit'}: {event['firm']}",
-        )
-    return [len(figure.data) - 1]
+    if len(entries) + len(exits) <= LIFETIME_LINES:
+        for event, verb in [(e, "entry") for e in entries] + [(e, "exit") for e in exits]:
+            figure.add_shape(
+                type="line",
+                xref="x",
+                yref="y",
+                x0=event["step"],
+                x1=event["step"],
+                y0=0,
+                y1=1,
+                line={
+                    "color": colors.get(event["firm"], OTHERS_COLOR),
+                    "width": 1.5,
+                    "dash": "dashdot",
+                },
+                name=f"{verb}: {event['firm']}",
+            )
+    return indices
 
 
 def _firm_lines(
@@ -252,9 +311,12 @@ def price_figure(result: RunResult, events=None) -> go.Figure:
         )
     )
     _base_layout(figure, "Prices (money per demand unit; dashed: sales-weighted price index)")
-    figure.update_yaxes(title_text="price")
-    figure.update_xaxes(title_text="step")
-    return add_event_markers(figure, scenario_events(result) if events is None else events)
+    prices = result.firms.loc[result.firms["firm"].astype(str).isin(shown), "price"]
+    figure.update_yaxes(
+        title_text="price", range=steady_range(prices, level_min_width(prices), floor=0.0)
+    )
+    figure.update_xaxes(title_text=time_unit(result))
+    return finish(figure, result, events)
 
 
 def quality_figure(result: RunResult, events=None) -> go.Figure:
@@ -291,9 +353,10 @@ def quality_figure(result: RunResult, events=None) -> go.Figure:
         "measured model; shaded: extrapolated beyond the measured models)",
         height=max(360, 260 * rows + 120),
     )
-    figure.update_xaxes(title_text="step", row=rows)
+    figure.update_xaxes(title_text=time_unit(result), row=rows)
     figure.update_xaxes(showticklabels=True)
-    return add_event_markers(figure, scenario_events(result) if events is None else events)
+    figure.update_yaxes(range=steady_range(result.segments["quality"], INDEX_MIN_WIDTH))
+    return finish(figure, result, events)
 
 
 def _shade_extrapolated(figure: go.Figure, rows: pd.DataFrame, shown, colors, row, col) -> None:
@@ -330,7 +393,7 @@ def profit_cash_figure(result: RunResult, events=None) -> go.Figure:
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.08,
-        subplot_titles=("profit per step", "cash"),
+        subplot_titles=(f"profit per {time_unit(result)}", "cash"),
     )
     _firm_lines(
         figure, _wide(result.firms, "profit", shown), colors, "%{y:,.2f}", row=1, col=1, digits=3
@@ -348,247 +411,5 @@ def profit_cash_figure(result: RunResult, events=None) -> go.Figure:
     for row in (1, 2):
         figure.add_hline(y=0, line={"color": "#999", "width": 1}, row=row, col=1)
     _base_layout(figure, "Profit and cash (money units)", height=620)
-    figure.update_xaxes(title_text="step", row=2)
-    return add_event_markers(figure, scenario_events(result) if events is None else events)
-
-
-def _band_hover(values: np.ndarray) -> np.ndarray:
-    labels = [
-        [
-            metrics.hhi_band(value, metrics.HHI_BANDS_2023),
-            metrics.hhi_band(value, metrics.HHI_BANDS_2010),
-        ]
-        for value in values
-    ]
-    return np.array(labels, dtype=object)
-
-
-def concentration_figure(result: RunResult, events=None) -> go.Figure:
-    """HHI on the DOJ/FTC bands, consumer surplus, and homogenisation when the run has it.
-
-    Shaded bands are the 2023 Merger Guidelines (<1,000 unconcentrated, 1,000-1,800 moderately,
-    >1,800 highly concentrated); dotted lines mark the 2010 thresholds 1,500 and 2,500.
-    """
-    model = _thin(result.model)
-    extra = [column for column in ("homogenization",) if column in model.columns]
-    titles = ["HHI (0-10,000)", "consumer surplus (money units per step)"] + [
-        "homogenisation index" for _ in extra
-    ]
-    figure = make_subplots(
-        rows=len(titles),
-        cols=1,
-        shared_xaxes=True,
-        vertical_spacing=0.07,
-        subplot_titles=titles,
-        row_heights=[2] + [1] * (len(titles) - 1),
-    )
-    hhi = model["hhi"].to_numpy(dtype=float)
-    figure.add_trace(
-        go.Scatter(
-            x=_steps(model["step"]),
-            y=_array(hhi, 1),
-            name="HHI",
-            mode="lines",
-            line={"color": "#111", "width": 2.2},
-            customdata=_band_hover(hhi),
-            meta={"role": "hhi"},
-            hovertemplate="HHI %{y:,.0f}: %{customdata[0]} (2023 bands)"
-            "; %{customdata[1]} (2010 bands)<extra></extra>",
-        ),
-        row=1,
-        col=1,
-    )
-    top = max(float(np.nanmax(hhi)) * 1.1 if len(hhi) else 0.0, 2800.0)
-    top = min(top, 10_000.0)
-    names_2010 = {
-        "moderately concentrated": "2010: 1,500-2,500",
-        "highly concentrated": "2010: >2,500",
-        "unconcentrated": "2010: <1,500",
-    }
-    for (low, high, label), color, text_color in zip(
-        metrics.HHI_BANDS_2023, HHI_BAND_COLORS, HHI_BAND_TEXT_COLORS, strict=True
-    ):
-        figure.add_shape(
-            type="rect",
-            xref="x domain",
-            yref="y",
-            x0=0,
-            x1=1,
-            y0=low,
-            y1=min(high, top),
-            fillcolor=color,
-            opacity=0.13,
-            layer="below",
-            line={"width": 0},
-            name=f"2023 band: {label}",
-        )
-        bounds = (
-            f"<{high:,.0f}"
-            if low == 0
-            else (f">{low:,.0f}" if high >= 10_000 else f"{low:,.0f}-{high:,.0f}")
-        )
-        figure.add_annotation(
-            xref="x domain",
-            yref="y",
-            x=0.995,
-            xanchor="right",
-            y=(low + min(high, top)) / 2,
-            showarrow=False,
-            text=f"{label} (2023: {bounds}; {names_2010[label]})",
-            font={"size": 10, "color": text_color},
-        )
-    for threshold in (1500.0, 2500.0):
-        figure.add_shape(
-            type="line",
-            xref="x domain",
-            yref="y",
-            x0=0,
-            x1=1,
-            y0=threshold,
-            y1=threshold,
-            line={"color": "#777", "width": 1, "dash": "dot"},
-            name=f"2010 threshold {threshold:,.0f}",
-        )
-        figure.add_annotation(
-            xref="x domain",
-            yref="y",
-            x=0.005,
-            xanchor="left",
-            y=threshold,
-            yanchor="bottom",
-            showarrow=False,
-            font={"size": 9, "color": "#777"},
-            text=f"2010 guidelines: {threshold:,.0f}",
-        )
-    figure.update_yaxes(range=[0, top], row=1, col=1, title_text="HHI")
-    figure.add_trace(
-        go.Scatter(
-            x=_steps(model["step"]),
-            y=_array(model["consumer_surplus"], 2),
-            name="consumer surplus",
-            mode="lines",
-            line={"color": "#1f77b4"},
-            meta={"role": "consumer_surplus"},
-            hovertemplate="consumer surplus %{y:,.1f}<extra></extra>",
-        ),
-        row=2,
-        col=1,
-    )
-    for offset, column in enumerate(extra):
-        figure.add_trace(
-            go.Scatter(
-                x=_steps(model["step"]),
-                y=_array(model[column], 4),
-                name=column,
-                mode="lines",
-                line={"color": "#9467bd"},
-                meta={"role": column},
-                hovertemplate=f"{column} %{{y:.3f}}<extra></extra>",
-            ),
-            row=3 + offset,
-            col=1,
-        )
-    _base_layout(
-        figure,
-        "Concentration (DOJ/FTC 2023 bands shaded; 2010 thresholds dotted) and consumer welfare",
-        height=560 + 160 * len(extra),
-    )
-    figure.update_layout(showlegend=False)
-    figure.update_xaxes(title_text="step", row=len(titles))
-    return add_event_markers(figure, scenario_events(result) if events is None else events)
-
-
-STRUCTURE_PANELS: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "firms active (bars: entries / exits)": (("n_firms", "firms active", "#444444"),),
-    "partnership links": (
-        ("n_links", "all links", "#444444"),
-        ("n_joint_rd", "joint R&D", EDGE_STYLES["joint_rd"][0]),
-        ("n_market_sharing", "market sharing", EDGE_STYLES["market_sharing"][0]),
-        ("n_alliances", "alliances", EDGE_STYLES["alliance"][0]),
-    ),
-    "network density and clustering": (
-        ("density", "density", "#444444"),
-        ("clustering", "clustering", "#17becf"),
-    ),
-    "network components": (("components", "components", "#444444"),),
-    "open source": (
-        ("open_share", "share of firms open-source", "#444444"),
-        ("best_open_quality", "best open model quality", "#2ca02c"),
-    ),
-    "price dispersion": (("price_dispersion", "price dispersion", "#444444"),),
-    "compute price and serving cost index": (
-        ("compute_price", "compute price", "#444444"),
-        ("cost_index", "serving cost index", "#e377c2"),
-    ),
-}
-"""Panels of the structure figure: (model column, trace name, colour); absent columns skipped."""
-
-STEP_LIKE = (
-    "n_firms",
-    "n_links",
-    "n_joint_rd",
-    "n_market_sharing",
-    "n_alliances",
-    "components",
-    "compute_price",
-    "cost_index",
-)
-"""Counts and event-driven levels: drawn as steps, not slopes."""
-
-
-def structure_figure(result: RunResult, events=None) -> go.Figure:
-    """Market structure over time: firm count with entries/exits and, when the run has them,
-    partnership, openness, dispersion and cost-level series (one panel per theme)."""
-    model = _thin(result.model)
-    panels = {
-        title: [spec for spec in specs if spec[0] in model.columns]
-        for title, specs in STRUCTURE_PANELS.items()
-    }
-    panels = {title: specs for title, specs in panels.items() if specs}
-    rows, cols = _grid(len(panels))
-    figure = make_subplots(
-        rows=rows,
-        cols=cols,
-        shared_xaxes=True,
-        subplot_titles=list(panels),
-        vertical_spacing=0.12 / max(rows - 1, 1) + 0.05,
-        horizontal_spacing=0.08,
-    )
-    for index, (title, specs) in enumerate(panels.items()):
-        row, col = index // cols + 1, index % cols + 1
-        for column, name, color in specs:
-            figure.add_trace(
-                go.Scatter(
-                    x=_steps(model["step"]),
-                    y=_array(model[column], 4),
-                    name=name,
-                    mode="lines",
-                    line={"color": color, "shape": "hv" if column in STEP_LIKE else "linear"},
-                    showlegend=len(specs) > 1,
-                    meta={"role": column},
-                    legendgroup=title,
-                    legendgrouptitle={"text": title} if len(specs) > 1 else None,
-                    hovertemplate=f"{name}: %{{y:,.3~f}}<extra></extra>",
-                ),
-                row=row,
-                col=col,
-            )
-        if specs[0][0] == "n_firms":
-            for flow, sign, color in (("entries", 1, "#2ca02c"), ("exits", -1, "#d62728")):
-                if flow in model.columns and model[flow].abs().sum() > 0:
-                    figure.add_trace(
-                        go.Bar(
-                            x=_steps(model["step"]),
-                            y=_array(sign * model[flow].abs()),
-                            name=flow,
-                            marker={"color": color},
-                            meta={"role": flow},
-                            hovertemplate=f"{flow}: %{{y}}<extra></extra>",
-                        ),
-                        row=row,
-                        col=col,
-                    )
-    _base_layout(figure, "Market structure", height=max(340, 240 * rows + 110))
-    figure.update_layout(barmode="relative", legend={"title": {"text": ""}})
-    figure.update_xaxes(showticklabels=True)
-    return add_event_markers(figure, scenario_events(result) if events is None else events)
+    figure.update_xaxes(title_text=time_unit(result), row=2)
+    return finish(figure, result, events)

@@ -1,4 +1,4 @@
-"""The page shell: one standalone HTML page of plotly figures, and the firm colours.
+"""The page shell: one standalone HTML page of plotly figures (firm colours: ``colors``).
 
 ``write_dashboard_html`` is the one page writer (runs and sweeps use it): plotly.js is embedded
 once in the page head, every figure follows as a ``<div>`` without its own copy, and the page is
@@ -8,7 +8,6 @@ a run or a sweep is.
 
 from __future__ import annotations
 
-import colorsys
 import html
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -16,58 +15,18 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from simulator.atomic import atomic_write_text
-from simulator.market.open_source import OPEN_MODEL
+from simulator.dashboard.colors import FIRM_PALETTE, OPEN_MODEL_COLOR, firm_colors
 
-FIRM_PALETTE: tuple[str, ...] = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-    "#aec7e8",
-    "#ffbb78",
-    "#98df8a",
-    "#ff9896",
-    "#c5b0d5",
-    "#c49c94",
-    "#f7b6d2",
-    "#dbdb8d",
-    "#9edae5",
-    "#393b79",
-)
-"""Colours of the first 20 firms: D3 category10, then its light companions (tab20), which
-differ from the first ten by lightness, so neighbours in a stack stay distinguishable."""
-
-OPEN_MODEL_COLOR = "#4d4d4d"
-"""The open model's fixed colour (dark grey) in every page, outside the firms' palette."""
+__all__ = [
+    "FIRM_PALETTE",
+    "OPEN_MODEL_COLOR",
+    "PLOT_CONFIG",
+    "dashboard_html",
+    "firm_colors",
+    "write_dashboard_html",
+]
 
 PLOT_CONFIG: dict = {"displaylogo": False, "responsive": True}
-
-
-def firm_colors(firms: Iterable[str]) -> dict[str, str]:
-    """A stable colour per firm, so one firm looks the same in every panel of every dashboard.
-
-    Colours are assigned in sorted name order, so the same set of firms gets the same colours
-    whatever order the frames list them in. Beyond the palette, colours continue around the
-    hue circle by the golden angle, which keeps neighbours distinguishable for any count.
-    """
-    given = {str(firm) for firm in firms}
-    names = sorted(given - {OPEN_MODEL})
-    colors: dict[str, str] = {OPEN_MODEL: OPEN_MODEL_COLOR} if OPEN_MODEL in given else {}
-    for index, name in enumerate(names):
-        if index < len(FIRM_PALETTE):
-            colors[name] = FIRM_PALETTE[index]
-        else:
-            hue = (index * 0.618033988749895) % 1.0
-            lightness = (0.35, 0.5, 0.65)[index % 3]
-            red, green, blue = colorsys.hls_to_rgb(hue, lightness, 0.65)
-            colors[name] = f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}"
-    return colors
 
 
 _PAGE_CSS = """

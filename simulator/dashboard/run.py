@@ -9,18 +9,21 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from simulator import metrics
-from simulator.dashboard.common import firm_lifetimes, normalize_events, scenario_events
+from simulator.dashboard.common import (
+    firm_lifetimes,
+    normalize_events,
+    scenario_events,
+    time_unit,
+)
 from simulator.dashboard.figures import (
-    STRUCTURE_PANELS,
-    concentration_figure,
     price_figure,
     profit_cash_figure,
     quality_figure,
     share_figure,
-    structure_figure,
 )
 from simulator.dashboard.page import write_dashboard_html
 from simulator.dashboard.partnerships import network_figure, run_edges
+from simulator.dashboard.structure import STRUCTURE_PANELS, concentration_figure, structure_figure
 from simulator.results import RunResult, read_run
 
 
@@ -62,14 +65,17 @@ def run_header(result: RunResult) -> dict[str, str]:
     final = firms[firms["step"] == firms["step"].max()]
     leader = final.loc[final["share"].idxmax()] if len(final) else None
     final_hhi = float(model["hhi"].iloc[-1])
+    unit = time_unit(result)
     header = {
         "scenario": scenario.name,
         "seed": str(summary.get("seed", scenario.seed)),
-        "steps": f"{last_step:,}",
+        f"{unit}s": f"{last_step:,}",
         "final HHI": f"{final_hhi:,.0f} — {metrics.hhi_band(final_hhi, metrics.HHI_BANDS_2023)} "
         f"(2023); {metrics.hhi_band(final_hhi, metrics.HHI_BANDS_2010)} (2010)",
         "leader": "—" if leader is None else f"{leader['firm']} {leader['share']:.1%}",
-        "consumer surplus": f"{float(model['consumer_surplus'].iloc[-1]):,.1f} per step",
+        f"consumer surplus, last {unit} ({last_step:,})": (
+            f"{float(model['consumer_surplus'].iloc[-1]):,.1f} per {unit}"
+        ),
         "firms": f"{int(model['n_firms'].iloc[-1])} at the end "
         f"({firms['firm'].nunique()} over the run)",
     }

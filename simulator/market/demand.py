@@ -21,6 +21,29 @@ import numpy as np
 Array = np.ndarray
 
 
+def segment_sum(values: Array, axis: int = -1) -> Array:
+    """``values.sum(axis)`` of a contiguous (..., S) array, bit for bit, several times faster.
+
+    numpy sums fewer than 8 values along a contiguous last axis as ((0 + v0) + v1) + ...; the
+    same additions over whole slices skip its slow per-row reduction (the best response's grid
+    holds firms x points x segments). ``axis`` names the segment axis of a segment-major
+    array. From 8 segments on numpy sums pairwise, so this defers to it.
+    """
+    n = values.shape[axis]
+    if n >= 8 or n == 0:
+        return np.ascontiguousarray(np.moveaxis(values, axis, -1)).sum(axis=-1)
+    if axis == 0:
+        total = 0.0 + values[0]
+        for j in range(1, n):
+            total += values[j]
+    else:
+        parts = np.moveaxis(values, axis, 0)
+        total = 0.0 + parts[0]
+        for j in range(1, n):
+            total += parts[j]
+    return total
+
+
 @dataclass(frozen=True)
 class SegmentParams:
     """Demand parameters of S segments as arrays of shape (S,).

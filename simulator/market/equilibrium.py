@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 
 import numpy as np
-from scipy import optimize
 
 from simulator.market.demand import D, SegmentParams
 from simulator.market.strategy.best_response import (
@@ -122,6 +121,8 @@ def bertrand_nash(
             return p - costs - nash_markups(p, quality, brand, seg, size)
 
     def polish(p: Array) -> Array:
+        from scipy import optimize  # on use: a run that never solves for Nash skips the import
+
         markup = np.maximum(p - costs, 1e-300)
         solution = optimize.root(residual, np.log(markup), method="hybr", tol=tol)
         return costs + np.exp(np.minimum(solution.x, 700.0))
@@ -185,6 +186,8 @@ def joint_profit_prices(
     points += [costs + width * rng.uniform(0.1, 10.0, len(costs)) for _ in range(starts)]
     with contextlib.suppress(NoEquilibriumError):  # no Nash point: the other starts remain
         points.insert(0, bertrand_nash(*args))
+    from scipy import optimize  # on use (see polish)
+
     best, best_value = None, -np.inf
     for start in points:
         result = optimize.minimize(

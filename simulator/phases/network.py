@@ -32,7 +32,9 @@ def willingness(
     (``situation``: the LinkSituation of this step, for rules that look ahead)."""
     accepts = np.zeros(net.shape, dtype=bool)
     for rule, rows, _params in groups(state, LINK_RULE, rules):
-        local = np.flatnonzero(np.isin(deciders, rows))
+        member = np.zeros(state.n_firms, dtype=bool)
+        member[rows] = True
+        local = np.flatnonzero(member[deciders])
         if len(local):
             chosen = deciders[local]
             accepts[local] = rule.decide(

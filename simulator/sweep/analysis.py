@@ -310,3 +310,51 @@ def sensitivity_table(runs: pd.DataFrame, resolved: ResolvedSpec) -> pd.DataFram
     for column in ("method", "outcome", "parameter", "term", "index"):
         table[column] = table[column].astype("str")
     return table.astype({"value": "float64", "conf": "float64"})
+
+
+# --- shape of a response ------------------------------------------------------------------
+
+MAX_BINS = 8
+"""Bins of a parameter's binned means: its distinct values when at most this many (a grid),
+else this many equal-count bins."""
+
+
+def binned_means(x: pd.Series, y: pd.Series, bins: int = MAX_BINS) -> pd.DataFrame:
+    """Mean, standard error and count of ``y`` per bin of ``x`` (numeric), in x order.
+
+    Columns: x (the bin's mean x), mean, se, n. Rows with a NaN on either side are left out.
+    """
+    frame = pd.DataFrame({"x": pd.to_numeric(x, errors="coerce"), "y": y}).dropna()
+    if frame.empty:
+        return pd.DataFrame(columns=["x", "mean", "se", "n"])
+    if frame["x"].nunique() <= bins:
+        keys = frame["x"]
+    else:
+        keys = pd.qcut(frame["x"].rank(method="first"), bins, labels=False)
+    grouped = frame.groupby(keys, sort=True)
+    table = pd.DataFrame(
+        {
+            "x": grouped["x"].mean(),
+            "mean": grouped["y"].mean(),
+            "se": grouped["y"].std(ddof=1) / np.sqrt(grouped["y"].count()),
+            "n": grouped["y"].count(),
+        }
+    )
+    return table.reset_index(drop=True)
+
+
+def is_non_monotone(x: pd.Series, y: pd.Series) -> bool:
+    """Whether ``y`` both rises and falls along ``x`` by more than noise: some step between
+    neighbouring bins' means goes up and another goes down, each by more than twice its
+    standard error and more than a tenth of the means' range. A linear fit (SRC) of such a
+    response understates, or even hides, how much the parameter matters."""
+    table = binned_means(x, y)
+    if len(table) < 3:
+        return False
+    means = table["mean"].to_numpy(dtype=float)
+    se = np.nan_to_num(table["se"].to_numpy(dtype=float))
+    steps = np.diff(means)
+    noise = 2 * np.sqrt(se[1:] ** 2 + se[:-1] ** 2)
+    floor = 0.1 * (means.max() - means.min())
+    big = np.abs(steps) > np.maximum(noise, floor)
+    return bool((big & (steps > 0)).any() and (big & (steps < 0)).any())

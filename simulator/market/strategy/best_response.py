@@ -32,10 +32,11 @@ term from the total would lose the rivals' weight to rounding).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from simulator.market.demand import SegmentParams, utilities
+from simulator.market.demand import SegmentParams, segment_sum, utilities
 
 Array = np.ndarray
 
@@ -43,6 +44,7 @@ LOCAL_GRID = np.arange(-16.0, 16.0 + 1e-9, 0.5)
 """Per-segment grid around sigma = 1/2, in units of the logistic width 1 / k_s."""
 UNIFORM_POINTS = 48
 """Points of the uniform grid over the whole search interval."""
+_UNIFORM_STEPS = np.linspace(0.0, 1.0, UNIFORM_POINTS)
 
 
 def rivals_log_denominator(scaled: Array, rows: Array) -> Array:
@@ -63,6 +65,19 @@ def rivals_log_denominator(scaled: Array, rows: Array) -> Array:
         peak = others.max()
         rest[g, s] = peak + np.log(np.exp(others - peak).sum())
     return rest
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """An OwnMarket's parameters shaped for segment-major arithmetic (see OwnMarket._columns)."""
+
+    alpha: Array
+    mu: Array
+    k: Array
+    size: Array
+    size_k: Array
+    base: Array  # base_utility, (S, G, 1...)
+    rest: Array  # log_rest, (S, G, 1...)
 
 
 @dataclass(frozen=True)
@@ -87,21 +102,56 @@ class OwnMarket:
             self.size,
         )
 
+    @cached_property
+    def k(self) -> Array:
+        """k_s = alpha_s / mu_s, the logistic slope of each segment's share (S,)."""
+        return self.seg.alpha / self.seg.mu
+
+    def _columns(self, ndim: int) -> _Columns:
+        """The parameters shaped to broadcast against segment-major (S, G, ...) arrays of
+        prices with ``ndim`` axes (cached per ndim: the Newton iterations reuse them)."""
+        cache = self.__dict__.setdefault("_columns_cache", {})
+        if ndim not in cache:
+            seg = (-1,) + (1,) * ndim
+            firm = self.base_utility.shape[::-1] + (1,) * (ndim - 1)
+            cache[ndim] = _Columns(
+                alpha=self.seg.alpha.reshape(seg),
+                mu=self.seg.mu.reshape(seg),
+                k=self.k.reshape(seg),
+                size=self.size.reshape(seg),
+                size_k=(self.size * self.k).reshape(seg),
+                base=self.base_utility.T.reshape(firm),
+                rest=self.log_rest.T.reshape(firm),
+            )
+        return cache[ndim]
+
+    def _shares(self, price: Array, c: _Columns) -> Array:
+        """sigma at own price (G,) or a grid of prices (G, N), segment-major: (S, *shape).
+
+        1 / (1 + exp(clip(R - (a - alpha p) / mu, -700, 700))) in one buffer; segment-major so
+        that every operation runs over the prices' long contiguous axis."""
+        z = c.alpha * price
+        np.subtract(c.base, z, out=z)
+        np.divide(z, c.mu, out=z)
+        np.subtract(c.rest, z, out=z)
+        np.maximum(z, -700.0, out=z)
+        np.minimum(z, 700.0, out=z)
+        np.exp(z, out=z)
+        np.add(z, 1.0, out=z)
+        return np.divide(1.0, z, out=z)
+
     def shares(self, price: Array) -> Array:
         """sigma_is at own price (G,) or a grid of prices (G, N): shape (..., S)."""
-        price = np.asarray(price, dtype=float)[..., None]
-        base = self.base_utility.reshape(
-            self.base_utility.shape[:1] + (1,) * (price.ndim - 2) + (-1,)
-        )
-        rest = self.log_rest.reshape(base.shape)
-        z = np.clip(rest - (base - self.seg.alpha * price) / self.seg.mu, -700.0, 700.0)
-        return 1.0 / (1.0 + np.exp(z))
+        price = np.asarray(price, dtype=float)
+        return np.moveaxis(self._shares(price, self._columns(price.ndim)), 0, -1)
 
     def _expand(self, values: Array, price: Array) -> Array:
         return values.reshape(values.shape + (1,) * (np.ndim(price) - 1))
 
     def demand(self, price: Array) -> Array:
-        return (self.size * self.shares(price)).sum(axis=-1)
+        price = np.asarray(price, dtype=float)
+        c = self._columns(price.ndim)
+        return segment_sum(c.size * self._shares(price, c), axis=0)
 
     def profit(self, price: Array) -> Array:
         """(p - c) min(D(p), K)."""
@@ -110,32 +160,40 @@ class OwnMarket:
 
     def excess_demand(self, price: Array) -> tuple[Array, Array]:
         """D(p) - K and its slope -sum_s M_s k_s sigma_s (1 - sigma_s) (falls with p)."""
-        s = self.shares(price)
-        k = self.seg.alpha / self.seg.mu
-        slope = -(self.size * k * s * (1.0 - s)).sum(axis=-1)
-        return (self.size * s).sum(axis=-1) - self._expand(self.capacity, price), slope
+        price = np.asarray(price, dtype=float)
+        c = self._columns(price.ndim)
+        s = self._shares(price, c)
+        slope = -segment_sum(c.size_k * s * (1.0 - s), axis=0)
+        demand = segment_sum(c.size * s, axis=0)
+        return demand - self._expand(self.capacity, price), slope
 
-    def _marginal_profit(self, s: Array, markup: Array) -> Array:
-        """g = sum_s M_s s (1 - markup k_s (1 - s)), from the shares ``s`` (..., S)."""
-        k = self.seg.alpha / self.seg.mu
-        return (self.size * s * (1.0 - markup[..., None] * k * (1.0 - s))).sum(axis=-1)
+    def _marginal_profit(self, s: Array, markup: Array, size_s: Array, c: _Columns) -> Array:
+        """g = sum_s M_s s (1 - markup k_s (1 - s)), from the segment-major shares ``s`` and
+        ``size_s`` = M_s s; overwrites ``s``."""
+        term = c.k * markup
+        np.multiply(term, np.subtract(1.0, s, out=s), out=term)
+        np.subtract(1.0, term, out=term)
+        return segment_sum(np.multiply(size_s, term, out=term), axis=0)
 
     def foc(self, price: Array) -> tuple[Array, Array]:
         """g(p) and g'(p) of the uncapped profit (see the module docstring)."""
-        s = self.shares(price)
-        k = self.seg.alpha / self.seg.mu
-        markup = np.asarray(price) - self._expand(self.cost, price)
-        wide = markup[..., None]
-        slope = (self.size * k * s * (1.0 - s) * (wide * k * (1.0 - 2.0 * s) - 2.0)).sum(axis=-1)
-        return self._marginal_profit(s, markup), slope
+        price = np.asarray(price, dtype=float)
+        c = self._columns(price.ndim)
+        s = self._shares(price, c)
+        markup = price - self._expand(self.cost, price)
+        slope = segment_sum(c.size_k * s * (1.0 - s) * (markup * c.k * (1.0 - 2.0 * s) - 2.0), 0)
+        return self._marginal_profit(s, markup, c.size * s, c), slope
 
     def evaluate(self, price: Array) -> tuple[Array, Array, Array]:
         """g(p), D(p) and (p - c) min(D(p), K) from one evaluation of the shares."""
-        s = self.shares(price)
-        markup = np.asarray(price) - self._expand(self.cost, price)
-        demand = (self.size * s).sum(axis=-1)
+        price = np.asarray(price, dtype=float)
+        c = self._columns(price.ndim)
+        s = self._shares(price, c)
+        markup = price - self._expand(self.cost, price)
+        size_s = c.size * s
+        demand = segment_sum(size_s, axis=0)
         profit = markup * np.minimum(demand, self._expand(self.capacity, price))
-        return self._marginal_profit(s, markup), demand, profit
+        return self._marginal_profit(s, markup, size_s, c), demand, profit
 
     def half_share_price(self) -> Array:
         """p0_is: the own price at which sigma_is = 1/2, (G, S)."""
@@ -143,8 +201,7 @@ class OwnMarket:
 
     def search_ceiling(self) -> Array:
         """H: above it every segment's term of g is negative, so no maximum lies there."""
-        k = self.seg.alpha / self.seg.mu
-        beyond = np.maximum(self.half_share_price() - self.cost[:, None], 0.0) + 2.0 / k
+        beyond = np.maximum(self.half_share_price() - self.cost[:, None], 0.0) + 2.0 / self.k
         return self.cost + beyond.max(axis=1) * (1.0 + 1e-12) + 1e-12
 
 
@@ -183,26 +240,26 @@ def safeguarded_newton(
     it is quadratic. ``start`` (default the midpoint) is the first iterate.
     """
     x = 0.5 * (lo + hi) if start is None else np.clip(start, lo, hi)
-    for _ in range(iterations):
-        value, slope = fn_and_slope(x)
-        positive = value > 0
-        lo = np.where(positive, x, lo)
-        hi = np.where(positive, hi, x)
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):  # a flat slope: bisect instead
+        for _ in range(iterations):
+            value, slope = fn_and_slope(x)
+            positive = value > 0
+            lo = np.where(positive, x, lo)
+            hi = np.where(positive, hi, x)
             newton = x - value / slope
-        inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
-        new_x = np.where(inside, newton, 0.5 * (lo + hi))
-        tolerance = 1e-13 * (1.0 + np.abs(x))
-        done = (np.abs(new_x - x) <= tolerance) | (hi - lo <= tolerance)
-        x = new_x
-        if done.all():
-            break
+            inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
+            new_x = np.where(inside, newton, 0.5 * (lo + hi))
+            tolerance = 1e-13 * (1.0 + np.abs(x))
+            done = (np.abs(new_x - x) <= tolerance) | (hi - lo <= tolerance)
+            x = new_x
+            if done.all():
+                break
     return x
 
 
 def search_grid(market: OwnMarket, lo: Array, hi: Array) -> Array:
     """Sorted sample prices in [lo, hi] per firm, (G, N)."""
-    uniform = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, UNIFORM_POINTS)
+    uniform = lo[:, None] + (hi - lo)[:, None] * _UNIFORM_STEPS
     width = market.seg.mu / market.seg.alpha  # 1 / k_s
     local = market.half_share_price()[:, :, None] + width[None, :, None] * LOCAL_GRID
     grid = np.concatenate([uniform, local.reshape(len(lo), -1)], axis=1)
@@ -265,7 +322,8 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
     owner = np.concatenate(owners)
     earned = market.take(owner).profit(price)
     order = np.lexsort((-earned, owner))  # per firm, the most profitable candidate first
-    first = np.r_[True, owner[order][1:] != owner[order][:-1]]
+    sorted_owner = owner[order]
+    first = np.concatenate(([True], sorted_owner[1:] != sorted_owner[:-1]))
     best = np.empty(n)
-    best[owner[order][first]] = price[order][first]
+    best[sorted_owner[first]] = price[order][first]
     return best

@@ -13,6 +13,7 @@ group's firms.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Literal
 
@@ -99,13 +100,54 @@ def best_response_prices(view: MarketView, firms: Array) -> Array:
     return global_best_response(own_market(view, firms), view.floor[firms], view.cap[firms])
 
 
+def problem_key(view: MarketView, firms: Array) -> bytes:
+    """Every input of ``best_response_prices(view, firms)``, bit for bit (shapes included)."""
+    seg = view.seg
+    parts = (
+        view.prices,
+        view.quality,
+        view.brand,
+        seg.alpha,
+        seg.beta,
+        seg.gamma,
+        seg.mu,
+        seg.u0,
+        view.size,
+        np.asarray(firms, dtype=np.int64),
+        view.costs[firms],
+        view.capacity[firms],
+        view.floor[firms],
+        view.cap[firms],
+    )
+    arrays = [np.ascontiguousarray(part, dtype=float) for part in parts]
+    shapes = np.array([d for a in arrays for d in (a.ndim, *a.shape)], dtype=np.int64)
+    return b"".join([shapes.tobytes(), *(a.tobytes() for a in arrays)])
+
+
 @register
 class BestResponse(PricingRule):
+    """Remembers its answers to the last ``MEMORY`` problems. In a stationary market the
+    prices settle into a short cycle of problems identical bit for bit (rounding makes the
+    fixed point a cycle of a few floats), and the same problem has the same answer, so a
+    repeat costs a lookup instead of a global search; any change in any input is a new
+    problem, solved in full."""
+
     name = "best_response"
     description = "maximise own one-period profit given rivals' last prices (myopic Bertrand)"
+    MEMORY = 8
+
+    def __init__(self) -> None:
+        self._answers: OrderedDict[bytes, Array] = OrderedDict()
 
     def prices(self, view, firms, params):
-        return best_response_prices(view, firms)
+        key = problem_key(view, firms)
+        if key in self._answers:
+            self._answers.move_to_end(key)
+        else:
+            self._answers[key] = best_response_prices(view, firms)
+            if len(self._answers) > self.MEMORY:
+                self._answers.popitem(last=False)
+        return self._answers[key].copy()
 
 
 def _first_two(values: Array, largest: bool) -> tuple[int, int]:

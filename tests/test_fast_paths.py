@@ -1,0 +1,108 @@
+"""The speed-ups that must not change a bit: each fast path against the plain computation it
+replaces (numpy's reduction, scipy's PCHIP evaluation, fit.curve_points, a fresh best
+response)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.interpolate import PchipInterpolator
+
+from simulator.lm.fit import curve_points
+from simulator.lm.grid import load_zoo_table
+from simulator.lm.lookup import MonotoneCurve, every_curve_points
+from simulator.market.demand import SegmentParams, segment_sum
+from simulator.market.strategy import MarketView, best_response_prices, make_rule
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
+
+
+@pytest.mark.parametrize("segments", range(1, 11))
+def test_segment_sum_is_numpys_sum_bit_for_bit(segments):
+    rng = np.random.default_rng(segments)
+    for shape in [(segments,), (3, segments), (5, 7, segments), (1, 1, segments)]:
+        values = rng.standard_normal(shape) * 10.0 ** rng.integers(-12, 12, shape)
+        values[..., 0].flat[:1] = -0.0  # signed zeros: numpy's sum starts from +0
+        assert same_bits(segment_sum(values), values.sum(axis=-1))
+        major = np.ascontiguousarray(np.moveaxis(values, -1, 0))
+        assert same_bits(segment_sum(major, axis=0), values.sum(axis=-1))
+    zeros = -np.zeros((4, segments))
+    assert same_bits(segment_sum(zeros), zeros.sum(axis=-1))
+
+
+@pytest.mark.parametrize("points", [1, 2, 3, 8])
+def test_curve_evaluation_is_scipys_pchip_bit_for_bit(points):
+    rng = np.random.default_rng(points)
+    flops = np.sort(10 ** rng.uniform(14, 20, points))
+    bpb = np.sort(rng.uniform(1.0, 4.0, points))[::-1]
+    curve = MonotoneCurve(flops, bpb, power_law=False)
+    log_flops = np.log10(flops)
+    x = np.concatenate(
+        [
+            log_flops,  # the breakpoints themselves (interval closed at the right end)
+            np.nextafter(log_flops, np.inf),
+            np.nextafter(log_flops, -np.inf),
+            rng.uniform(log_flops[0], log_flops[-1], 200),
+        ]
+    )
+    x = np.clip(x, log_flops[0], log_flops[-1])
+    expected = (
+        PchipInterpolator(log_flops, curve.bpb, extrapolate=False)(x)
+        if points > 1
+        else np.full_like(x, curve.bpb[0])
+    )
+    assert same_bits(curve(x), expected)
+    assert same_bits(curve(x[:, None]), expected[:, None])
+
+
+def test_every_curve_points_is_curve_points_of_each_curve():
+    table = load_zoo_table()
+    every = every_curve_points(table)
+    pairs = set(zip(table["mix_name"], table["segment"], strict=True))
+    assert set(every) == pairs
+    for (mix, segment), (flops, bpb) in every.items():
+        expected = curve_points(table, mix, segment)
+        assert same_bits(flops, expected[0]) and same_bits(bpb, expected[1])
+
+
+def market_view(rng: np.random.Generator, n: int = 5) -> MarketView:
+    seg = SegmentParams(
+        alpha=rng.uniform(0.5, 2.0, 3),
+        beta=np.full(3, 2.0),
+        gamma=np.full(3, 0.3),
+        mu=rng.uniform(0.1, 0.6, 3),
+        u0=np.zeros(3),
+    )
+    costs = rng.uniform(0.5, 1.0, n)
+    return MarketView(
+        prices=costs * 1.5,
+        costs=costs,
+        quality=rng.uniform(0.5, 1.5, (n, 3)),
+        brand=rng.uniform(0, 5, n),
+        seg=seg,
+        size=rng.uniform(50, 150, 3),
+        shares=np.full(n, 1.0 / n),
+        capacity=np.where(rng.uniform(size=n) < 0.3, 30.0, np.inf),
+        floor=costs,
+        cap=np.full(n, 100.0),
+    )
+
+
+def test_best_response_rule_answers_every_problem_as_a_fresh_search():
+    """Repeats (a cycle of identical problems) come from the rule's memory; any change, down
+    to one ulp of one rival's price, is solved afresh; the answers are always those of
+    best_response_prices."""
+    rng = np.random.default_rng(7)
+    views = [market_view(rng) for _ in range(3)]
+    nudged = views[0].prices.copy()
+    nudged[2] = np.nextafter(nudged[2], np.inf)
+    views.append(MarketView(**{**views[0].__dict__, "prices": nudged}))
+    rule = make_rule("best_response")
+    firms = np.array([0, 2, 3])
+    for view in views + views[::-1] + views:
+        got = rule(view, firms, {})
+        expected = np.clip(best_response_prices(view, firms), view.floor[firms], view.cap[firms])
+        assert same_bits(got, expected)
+    assert len(rule._answers) == len(views)

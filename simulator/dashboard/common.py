@@ -234,37 +234,45 @@ def add_event_markers(figure: go.Figure, events, time_unit: str = "month") -> go
     base = SUBPLOT_TITLE_PX if has_subplot_titles else 4
     texts = [_short(str(event["label"])) for event in events]
     lanes = label_lanes([e["step"] for e in events], texts, _x_span(figure))
+    # Built as lists and set once: plotly's add_shape/add_annotation re-validate every shape so
+    # far on each call, quadratic in the number of events (20+ s for 50 events on 4 panels).
+    shapes, annotations = list(figure.layout.shapes), list(figure.layout.annotations)
     for event, text, (lane, anchor, _, _) in zip(events, texts, lanes, strict=True):
         for x_axis, y_axis in pairs:
-            figure.add_shape(
-                type="line",
-                xref=x_axis,
-                yref=f"{y_axis} domain",
-                x0=event["step"],
-                x1=event["step"],
-                y0=0,
-                y1=1,
-                layer="above",
-                line={"color": "#555", "width": 1, "dash": "dot"},
-                name=f"event: {event['label']}",
+            shapes.append(
+                dict(
+                    type="line",
+                    xref=x_axis,
+                    yref=f"{y_axis} domain",
+                    x0=event["step"],
+                    x1=event["step"],
+                    y0=0,
+                    y1=1,
+                    layer="above",
+                    line={"color": "#555", "width": 1, "dash": "dot"},
+                    name=f"event: {event['label']}",
+                )
             )
         kind = ", ".join(part for part in (event["kind"], event["detail"]) if part)
         kind = f" ({kind})" if kind else ""
-        figure.add_annotation(
-            x=event["step"],
-            xref=top_x,
-            y=top,
-            yref="paper",
-            yanchor="bottom",
-            yshift=base + lane * LANE_PX,
-            text=html.escape(text),
-            showarrow=False,
-            xanchor=anchor,
-            font={"size": 10, "color": "#444"},
-            hovertext=html.escape(f"{time_unit} {event['step']}: {event['label']}{kind}"),
-            name=f"event: {event['label']}",
+        annotations.append(
+            dict(
+                x=event["step"],
+                xref=top_x,
+                y=top,
+                yref="paper",
+                yanchor="bottom",
+                yshift=base + lane * LANE_PX,
+                text=html.escape(text),
+                showarrow=False,
+                xanchor=anchor,
+                font={"size": 10, "color": "#444"},
+                hovertext=html.escape(f"{time_unit} {event['step']}: {event['label']}{kind}"),
+                name=f"event: {event['label']}",
+            )
         )
     if events:
+        figure.update_layout(shapes=shapes, annotations=annotations)
         used = 1 + max(lane for lane, _, _, _ in lanes)
         figure.update_layout(margin={"t": max(_top_margin(figure), event_margin(used, base))})
     return figure

@@ -119,7 +119,11 @@ def _sidebar(controls: list[Control]) -> html.Aside:
 
 def _status(result: RunResult, run_s: float, figures_s: float) -> str:
     header = run_header(result)
-    facts = ["final HHI", "leader", "consumer surplus", "firms"]
+    facts = [
+        key
+        for key in header
+        if key in ("final HHI", "leader", "firms") or key.startswith("consumer surplus")
+    ]
     times = f"run {run_s:.2f} s, figures {figures_s:.2f} s"
     return "  ·  ".join([*(f"{key}: {header[key]}" for key in facts), times])
 

@@ -280,9 +280,44 @@ def handle_zoo_show(args: argparse.Namespace) -> int:
         table = load_zoo_table(args.table)
     except (FileNotFoundError, ValueError) as error:
         return _fail("lm zoo show", f"--table: {error}")
+    if args.compute_range is not None:
+        low, high = args.compute_range
+        if not (0 < low < high and math.isfinite(high)):
+            return _fail("lm zoo show", f"--compute-range: need 0 < LOW < HIGH, got {low} {high}")
     print(format_table(table))
     print(format_fits(fit_segments(table), fit_data_segments(table)))
+    if args.compute_range is not None:
+        print(format_scale_map(table, tuple(args.compute_range)))
     return 0
+
+
+def format_scale_map(table, compute_range: tuple[float, float]) -> str:
+    """bpb, quality and the extrapolation flag of a uniform-mix firm per decade of real compute
+    (the README's scale-map table)."""
+    import numpy as np
+
+    from simulator.lm import corpus
+    from simulator.lm.lookup import ZooQuality
+
+    segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
+    zoo = ZooQuality(segments, compute_range, table=table)
+    low, high = zoo.measured_real_range
+    first, last = math.floor(math.log10(compute_range[0])), math.ceil(math.log10(high)) + 1
+    real = 10.0 ** np.arange(first, last + 1)
+    mix = np.full((len(real), len(segments)), 1.0 / len(segments))
+    quality, bpb, extrapolated = zoo(real, mix)
+    lines = [
+        f"scale map for compute_range {compute_range[0]:.3g} .. {compute_range[1]:.3g}, uniform "
+        f"mix; measured up to real {high:.3g} FLOPs (zoo {zoo.zoo_range[1]:.3g}):",
+        "  real FLOPs  zoo FLOPs  "
+        + "  ".join(f"{s + ' bpb/Q':>16s}" for s in segments)
+        + "  extrapolated",
+    ]
+    for i, value in enumerate(real):
+        cells = "  ".join(f"{bpb[i, j]:9.3f}/{quality[i, j]:6.3f}" for j in range(len(segments)))
+        flag = ",".join(s for j, s in enumerate(segments) if extrapolated[i, j]) or "no"
+        lines.append(f"  {value:10.0e}  {zoo.zoo_compute(value):9.3g}  {cells}  {flag}")
+    return "\n".join(lines)
 
 
 def _print_help(parser: argparse.ArgumentParser):
@@ -338,6 +373,15 @@ def add_lm_commands(subparsers) -> None:
     build.set_defaults(func=handle_zoo_build)
     show = zoo_sub.add_parser("show", help="print the zoo table and the power-law fits")
     show.add_argument("--table", default=None, help="table path (default: the shipped zoo.csv)")
+    show.add_argument(
+        "--compute-range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="also print the scale map of a scenario's market.compute_range: per decade of real "
+        "FLOPs, the zoo budget, each segment's bpb and quality for a uniform mix, and whether "
+        "it is extrapolated",
+    )
     show.set_defaults(func=handle_zoo_show)
 
 

@@ -25,9 +25,12 @@ segment, read from the zoo's measurements (ZooQuality, used by the market).
    uniform). So more weight on s never worsens bpb on s, and more compute never worsens it.
 4. bpb -> quality. Q = (H_unigram - bpb) / (H_unigram - bpb_best): H_unigram is the segment's
    byte-unigram cross-entropy (corpus.unigram_entropy), bpb_best the best bpb in the zoo for
-   the segment. Q = 0 knows only byte frequencies, Q = 1 matches the best measured model, Q > 1
-   can only come from extrapolation and Q < 0 is worse than byte frequencies (e.g. an
-   English-only model on Chinese). Q is not clipped.
+   the segment at budgets up to the anchor level 7 (what compute_range[1] maps to). Q = 0 knows
+   only byte frequencies, Q = 1 matches the best model measured at the top of the scenario's
+   plausible range, Q > 1 is better than that: measured up to level 8, extrapolated (flagged)
+   beyond. Q < 0 is worse than byte frequencies (e.g. an English-only model on Chinese). Q is
+   not clipped. Anchoring Q like the budget map keeps every scenario's quality scale fixed when
+   the grid grows.
 
 With train_missing=True the firm's exact (mix, compute) point is trained (simulator.lm.grid
 .ensure_point, cached) instead of interpolated.
@@ -233,7 +236,10 @@ class ZooQuality:
         for segment in self.segments:
             rows = self.table[self.table["segment"] == segment]
             self.h_unigram[segment] = float(rows["h_unigram"].iloc[0])
-            self.bpb_best[segment] = float(rows["bpb"].min())
+            # Q = 1 at the best model measured up to the anchor budget compute_range[1] maps to,
+            # so measuring more levels above it does not rescale every scenario's quality.
+            anchored = rows[rows["flops"] <= self.anchor_range[1] * (1 + 1e-9)]
+            self.bpb_best[segment] = float(anchored["bpb"].min())
             self._own[segment] = MonotoneCurve(*points(segment, segment))
             self._uniform[segment] = MonotoneCurve(*points(UNIFORM, segment))
             # No scaling law for a segment never trained on: flat outside the measured range.

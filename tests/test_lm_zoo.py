@@ -196,7 +196,7 @@ def test_shipped_table_grid_and_fit_quality():
     late = own[own["level"] >= 5]
     assert (late["epochs"] > 8).all()
     assert late["bpb"].max() - late["bpb"].min() < 0.15
-    assert fits["assistant"].E == pytest.approx(late["bpb"].mean(), abs=0.25)
+    assert abs(fits["assistant"].E - late["bpb"].mean()) < 0.25
     # Early stopping: every kept checkpoint is no later than the step training stopped at.
     assert (table["best_step"] <= table["stopped_step"]).all()
     assert (table["stopped_step"] <= table["steps"]).all()

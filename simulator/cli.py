@@ -114,6 +114,22 @@ def _summary_table(result) -> None:
         console.print(literal(f"quality extrapolated beyond the measured models: {listed}"))
 
 
+def _progress_bar(quiet: bool):
+    """The run's progress bar (rich.progress.Progress; none with --quiet), gone once the run is
+    done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console(),
+        disable=quiet,
+        transient=True,
+    )
+
+
 def default_run_dir(scenario_name: str) -> Path:
     """``runs/<safe folder name of the scenario's name>``: always a folder directly in runs/."""
     return Path("runs") / safe_folder_name(scenario_name)
@@ -121,7 +137,6 @@ def default_run_dir(scenario_name: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from simulator.model import simulate
     from simulator.results import write_run
@@ -134,15 +149,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError("--out: empty folder path")
     out = Path(args.out) if args.out is not None else default_run_dir(scenario.name)
     check_run_dir_or_fail(out, args.force)
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=_console(),
-        disable=args.quiet,
-        transient=True,
-    ) as progress:
+    with _progress_bar(args.quiet) as progress:
         if args.seeds is not None:
             finals = _run_seed_set(args, scenario, seed, out, progress)
         else:
@@ -158,15 +165,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    with Progress(
-        "[progress.description]{task.description}",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=_console(),
-        disable=args.quiet,
-        transient=True,
-    ) as progress:
+    with _progress_bar(args.quiet) as progress:
         description = escape(printable(f"simulating {scenario.name}"))
         task = progress.add_task(description, total=scenario.steps)
         result = simulate(

@@ -28,7 +28,7 @@ from pathlib import Path
 from simulator.config import ScenarioError, json_schema, load_scenario, parse_scenario
 from simulator.config.loading import check_seed
 from simulator.folders import RunFolderError, safe_folder_name
-from simulator.terminal import format_number, literal, printable, run_table
+from simulator.terminal import closed_pipe_safe, format_number, literal, printable, run_table
 
 EXIT_BAD_INPUT = 2
 
@@ -403,6 +403,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    return closed_pipe_safe(lambda: _dispatch(args))
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except ScenarioError as exc:

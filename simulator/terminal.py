@@ -10,7 +10,10 @@ run's firms that ``llm-market run`` prints, built from such text.
 
 from __future__ import annotations
 
+import os
+import sys
 import unicodedata
+from collections.abc import Callable
 
 _BIDI = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})
@@ -76,3 +79,21 @@ def run_table(result):
     if len(gone):
         table.caption = "exited firms: their last month's price, cost, profit and cash"
     return table
+
+
+#: Exit code when the reader of our output went away (`llm-market archetypes | head`).
+EXIT_BROKEN_PIPE = 1
+
+
+def closed_pipe_safe(command: Callable[[], int]) -> int:
+    """Run a command; if its reader closes the pipe, stop quietly instead of a traceback.
+
+    Python's documented recipe: point stdout at devnull so the interpreter's final flush does
+    not raise again, then exit with a non-zero code.
+    """
+    try:
+        return command()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

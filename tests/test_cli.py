@@ -119,3 +119,25 @@ def test_run_writes_the_results_folder(tmp_path, capsys):
     assert summary["seed"] == 7 and summary["steps"] == 30
     assert set(summary["final_share"]) == {"A", "B"}
     assert load_scenario(out / "scenario.yaml").steps == 30
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["simulator.cli", "archetypes"], ["simulator.lm", "zoo", "show"]],
+    ids=["archetypes", "lm zoo show"],
+)
+def test_a_reader_that_closes_the_pipe_gets_no_traceback(command):
+    """`llm-market archetypes | head -1`: the command stops quietly when its reader leaves."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    process.stdout.close()  # the reader goes away before the output comes, like `head -0`
+    _, stderr = process.communicate(timeout=120)
+    assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr
+    assert process.returncode in (0, 1)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.lm import corpus
+from simulator.terminal import closed_pipe_safe
 
 USAGE_ERROR = 2
 
@@ -391,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command")
     add_lm_commands(subparsers)
     args = parser.parse_args(["lm", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    return closed_pipe_safe(lambda: args.func(args))
 
 
 if __name__ == "__main__":

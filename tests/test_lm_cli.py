@@ -51,6 +51,11 @@ def tmp_cache(tmp_path, monkeypatch):
         (["lm", "train", "--mix", "code", "--steps", "5", "--base", "0123abcd"], "--base"),
         (["lm", "sample", "--hash", "deadbeefdeadbeef"], "--hash"),
         (["lm", "zoo", "build", "--grid", "huge"], "--grid"),
+        (["lm", "zoo", "build", "--shard", "2/2"], "--shard"),
+        (["lm", "zoo", "show", "--compute-range", "nan", "1e27"], "--compute-range"),
+        (["lm", "zoo", "show", "--compute-range", "1e22", "1e300"], "--compute-range"),
+        (["lm", "zoo", "show", "--compute-range", "1e27", "1e22"], "--compute-range"),
+        (["lm", "zoo", "show", "--compute-range", "1e22", "5e22"], "--compute-range"),
     ],
 )
 def test_bad_input_is_one_line_naming_the_option(argv, option, capsys):
@@ -85,3 +90,18 @@ def test_train_prints_measurement_and_sample_reads_the_cache(capsys):
     again = ["lm", "sample", *TINY, "--length", "40", "--prompt", "ROMEO:", "--sample-seed", "1"]
     assert run(again) == 0
     assert capsys.readouterr().out == by_hash  # same model by options, same seed, same text
+
+
+def test_zoo_show_prints_the_scale_map_of_a_compute_range(capsys):
+    """One line per decade of real compute; a decade is flagged exactly when it lies past the
+    real budget the zoo's largest measurement maps to."""
+    from simulator.lm.lookup import ZooQuality
+
+    assert run(["lm", "zoo", "show", "--compute-range", "1e22", "1e27"]) == 0
+    out = capsys.readouterr().out
+    rows = out[out.index("scale map for") :].splitlines()[2:]
+    measured_up_to = ZooQuality(["code"], (1e22, 1e27)).measured_real_range[1]
+    assert len(rows) >= 8
+    for row in rows:
+        real = float(row.split()[0])
+        assert row.rstrip().endswith(" no") == (real <= measured_up_to), row

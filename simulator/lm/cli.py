@@ -282,9 +282,16 @@ def handle_zoo_show(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         return _fail("lm zoo show", f"--table: {error}")
     if args.compute_range is not None:
+        from simulator.market.params import MAX_COMPUTE, MIN_COMPUTE_DECADES
+
         low, high = args.compute_range
-        if not (0 < low < high and math.isfinite(high)):
-            return _fail("lm zoo show", f"--compute-range: need 0 < LOW < HIGH, got {low} {high}")
+        # the bounds of a scenario's market.compute_range
+        if not (1 <= low < high <= MAX_COMPUTE and high >= low * 10**MIN_COMPUTE_DECADES):
+            return _fail(
+                "lm zoo show",
+                f"--compute-range: need 1 <= LOW, HIGH >= {10**MIN_COMPUTE_DECADES:g} x LOW, "
+                f"HIGH <= {MAX_COMPUTE:g} (as market.compute_range), got {low:g} {high:g}",
+            )
     print(format_table(table))
     print(format_fits(fit_segments(table), fit_data_segments(table)))
     if args.compute_range is not None:
@@ -302,11 +309,13 @@ def format_scale_map(table, compute_range: tuple[float, float]) -> str:
 
     segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
     zoo = ZooQuality(segments, compute_range, table=table)
-    low, high = zoo.measured_real_range
+    high = zoo.measured_real_range[1]
+    # from the range's lowest decade to two decades past the measured end
     first, last = math.floor(math.log10(compute_range[0])), math.ceil(math.log10(high)) + 1
     real = 10.0 ** np.arange(first, last + 1)
     mix = np.full((len(real), len(segments)), 1.0 / len(segments))
     quality, bpb, extrapolated = zoo(real, mix)
+    zoo_flops = zoo.zoo_compute(real)
     lines = [
         f"scale map for compute_range {compute_range[0]:.3g} .. {compute_range[1]:.3g}, uniform "
         f"mix; measured up to real {high:.3g} FLOPs (zoo {zoo.zoo_range[1]:.3g}):",
@@ -317,7 +326,7 @@ def format_scale_map(table, compute_range: tuple[float, float]) -> str:
     for i, value in enumerate(real):
         cells = "  ".join(f"{bpb[i, j]:9.3f}/{quality[i, j]:6.3f}" for j in range(len(segments)))
         flag = ",".join(s for j, s in enumerate(segments) if extrapolated[i, j]) or "no"
-        lines.append(f"  {value:10.0e}  {zoo.zoo_compute(value):9.3g}  {cells}  {flag}")
+        lines.append(f"  {value:10.0e}  {zoo_flops[i]:9.3g}  {cells}  {flag}")
     return "\n".join(lines)
 
 

@@ -21,7 +21,7 @@ import numpy as np
 SEGMENTS: tuple[str, ...] = ("assistant", "code", "creative", "chinese")
 VOCAB_SIZE = 256
 VALIDATION_FRACTION = 0.10
-#: Bytes at the end of each training split held out as the development split (early stopping):
+#: Size of the development split carved from each training split (early stopping, dev_split):
 #: 16 KiB = 128 evaluation windows of 128 bytes, 7.5% of the smallest (assistant) training split.
 DEV_BYTES = 16_384
 BLOCK_SEPARATOR = b"\n\n"

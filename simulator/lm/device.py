@@ -45,3 +45,10 @@ def precision_plan(device: str) -> PrecisionPlan:
     CUDA path's choices are testable on a CPU machine."""
     on_cuda = device.startswith("cuda")
     return PrecisionPlan(autocast=on_cuda, fused_optimizer=on_cuda)
+
+
+def autocast(plan: PrecisionPlan):
+    """The forward pass's autocast context for a plan (a no-op where the plan has none)."""
+    import torch
+
+    return torch.autocast("cuda", dtype=getattr(torch, plan.autocast_dtype), enabled=plan.autocast)

@@ -4,10 +4,10 @@ Per segment, on the mix trained on that segment only:
 
 - Compute form, L(C) = E + A * C^(-a), C in training FLOPs (the budget), fitted with
   scipy.optimize.curve_fit to the measured points (seeds averaged per level). Models are
-  early-stopped on a development split (simulator.lm.train), so a larger budget no longer
-  buys a worse model on the small assistant corpus and the raw points follow the law; `zoo
-  show` also scores the same curve against the compute frontier (running minimum) and counts
-  the levels that are worse than a cheaper one ("capped").
+  early-stopped on a development split (simulator.lm.train); the small assistant corpus still
+  plateaus once its data is exhausted (the data-constrained regime), which this form fits
+  poorly. `zoo show` also scores the same curve against the compute frontier (running minimum)
+  and counts the levels that are worse than a cheaper one ("capped").
 - Data-term form (Chinchilla, Hoffmann et al. 2022), L(N, D) = E + A / N^a + B / D^b, N the
   parameters and D the training tokens seen by the kept checkpoint, fitted to every training
   (seeds separately: early stopping makes their D differ).

@@ -4,7 +4,7 @@ segment, read from the zoo's measurements (ZooQuality, used by the market).
 1. Real budget -> zoo compute. log10(zoo FLOPs) is a linear function of log10(real FLOPs)
    sending compute_range[0] to the budget of grid level 0 and compute_range[1] to that of
    level 7 (grid.ANCHOR_LEVELS: the original CPU grid; the map does not move when the grid
-   grows). The measured zoo reaches further (levels 8-10, 8x level 7's budget): real budgets
+   grows). The measured zoo reaches further (level 8, 8x level 7's budget): real budgets
    up to `measured_real_range[1]` are measured, beyond it the quality is extrapolated.
 2. Zoo compute -> bpb for each measured mix curve. The measured points of each (mix, segment)
    curve are replaced by their compute frontier (running minimum, see simulator.lm.fit), then
@@ -62,6 +62,13 @@ def quality_from_bpb(bpb, h_unigram, bpb_best):
 _FITS: dict[bytes, PowerLawFit | None] = {}
 """Power laws fitted in this process, by curve (its points): sweeps and tests build many
 ZooQuality objects over the same table, and one fit costs as much as a short run's lookups."""
+
+
+def log_linear_map(values: np.ndarray, source: tuple[float, float], target: tuple[float, float]):
+    """Map values so that log10 is linear, sending the source interval onto the target one."""
+    (s_low, s_high), (t_low, t_high) = source, target
+    fraction = (np.log10(values) - math.log10(s_low)) / (math.log10(s_high) - math.log10(s_low))
+    return 10 ** (math.log10(t_low) + fraction * (math.log10(t_high) - math.log10(t_low)))
 
 
 class MonotoneCurve:
@@ -261,16 +268,13 @@ class ZooQuality:
         real = np.asarray(real_flops, dtype=float)
         if np.any(~np.isfinite(real)) or np.any(real <= 0):
             raise ValueError("real_flops must be finite and > 0")
-        (r_low, r_high), (z_low, z_high) = self.compute_range, self.anchor_range
-        fraction = (np.log10(real) - math.log10(r_low)) / (math.log10(r_high) - math.log10(r_low))
-        return 10 ** (math.log10(z_low) + fraction * (math.log10(z_high) - math.log10(z_low)))
+        return log_linear_map(real, self.compute_range, self.anchor_range)
 
     def real_compute(self, zoo_flops: np.ndarray) -> np.ndarray:
         """The inverse of zoo_compute: the real budget that maps to a zoo budget."""
-        (r_low, r_high), (z_low, z_high) = self.compute_range, self.anchor_range
-        log_zoo = np.log10(np.asarray(zoo_flops, dtype=float))
-        fraction = (log_zoo - math.log10(z_low)) / (math.log10(z_high) - math.log10(z_low))
-        return 10 ** (math.log10(r_low) + fraction * (math.log10(r_high) - math.log10(r_low)))
+        return log_linear_map(
+            np.asarray(zoo_flops, dtype=float), self.anchor_range, self.compute_range
+        )
 
     @property
     def measured_real_range(self) -> tuple[float, float]:

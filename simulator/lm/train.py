@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from simulator.lm import cache, corpus
-from simulator.lm.device import device_name, precision_plan, resolve_device
+from simulator.lm.device import autocast, device_name, precision_plan, resolve_device
 from simulator.lm.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -296,7 +296,7 @@ def evaluate_bpb(
     from torch.nn import functional as F
 
     block_size = model.config.block_size
-    use_autocast = precision_plan(device).autocast
+    plan = precision_plan(device)
     was_training = model.training
     model.eval()
     result: dict[str, float] = {}
@@ -313,7 +313,7 @@ def evaluate_bpb(
                 mask = torch.stack(
                     [torch.arange(length) >= scored_from for _, scored_from in chunk]
                 ).to(device)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_autocast):
+                with autocast(plan):
                     logits = model(inputs)
                 nats = F.cross_entropy(
                     logits.float().reshape(-1, logits.shape[-1]),
@@ -460,7 +460,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
                 inputs, targets = (
                     torch.from_numpy(a).to(device, non_blocking=True) for a in sampler.next_batch()
                 )
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=plan.autocast):
+                with autocast(plan):
                     logits = model(inputs)
                 loss = torch.nn.functional.cross_entropy(
                     logits.float().reshape(-1, logits.shape[-1]), targets.reshape(-1)

@@ -145,16 +145,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.steps is not None:
         scenario = parse_scenario(scenario.model_dump(mode="json") | {"steps": args.steps})
     seed = check_seed(args.seed)
+    if args.seeds is not None:  # checked before any folder is touched or a bar is drawn
+        seeds = _seed_list(args.seeds, scenario.seed if seed is None else seed)
     if args.out is not None and not args.out.strip():
         raise UserError("--out: empty folder path")
     out = Path(args.out) if args.out is not None else default_run_dir(scenario.name)
     check_run_dir_or_fail(out, args.force)
-    with _progress_bar(args.quiet) as progress:
-        if args.seeds is not None:
-            finals = _run_seed_set(args, scenario, seed, out, progress)
-        else:
-            finals = None
-    if finals is not None:
+    if args.seeds is not None:
+        with _progress_bar(args.quiet) as progress:
+            finals = _run_seed_set(args, scenario, seeds, out, progress)
         if not args.quiet:
             for value, summary in finals:
                 hhi = format_number(summary["final_hhi"], ",.0f")
@@ -185,17 +184,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_seed_set(args: argparse.Namespace, scenario, seed: int | None, out: Path, progress):
-    """``run --seeds K``: K runs with seeds seed..seed+K-1 into one folder (simulator.seeds)."""
-    from simulator.model import simulate
-    from simulator.seeds import MAX_SEEDS, write_seed_set
+def _seed_list(count: int, first: int) -> list[int]:
+    """The seeds of ``run --seeds K``: first..first+K-1; UserError naming --seeds otherwise."""
+    from simulator.seeds import MAX_SEEDS
 
-    if not 2 <= args.seeds <= MAX_SEEDS:
-        raise UserError(f"--seeds: must be 2 to {MAX_SEEDS:,}, got {args.seeds}")
-    first = scenario.seed if seed is None else seed
-    if first + args.seeds - 1 > 2**63 - 1:
-        raise UserError(f"--seeds: seeds {first}..{first + args.seeds - 1} pass 2**63 - 1")
-    seeds = list(range(first, first + args.seeds))
+    if not 2 <= count <= MAX_SEEDS:
+        raise UserError(f"--seeds: must be 2 to {MAX_SEEDS:,}, got {count}")
+    if first + count - 1 > 2**63 - 1:
+        raise UserError(f"--seeds: seeds {first}..{first + count - 1} pass 2**63 - 1")
+    return list(range(first, first + count))
+
+
+def _run_seed_set(args: argparse.Namespace, scenario, seeds: list[int], out: Path, progress):
+    """``run --seeds K``: one run per seed into one folder (simulator.seeds)."""
+    from simulator.model import simulate
+    from simulator.seeds import write_seed_set
+
     task = progress.add_task("simulating seeds", total=scenario.steps * len(seeds))
     finals = []
 

@@ -309,7 +309,7 @@ class Market(Strict):
         "zoo budget is linear in log10 of the real one: the smallest maps to the zoo's level 0 "
         "(5e10 FLOPs), the largest to level 7 (5.36e12). The zoo measures up to level 8 (8 x "
         "level 7), so quality is measured up to a real budget of largest x (largest / "
-        "smallest) ^ 0.444 (1.67e29 for 1e22-1e27) and extrapolated (flagged) beyond. Each 1 "
+        "smallest) ^ 0.444 (1.68e29 for 1e22-1e27) and extrapolated (flagged) beyond. Each 1 "
         f"to {MAX_COMPUTE:g}; the largest at least {10**MIN_COMPUTE_DECADES:g} x the smallest.",
     )
     cost_index: Index = Field(

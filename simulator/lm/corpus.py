@@ -67,6 +67,15 @@ def fit_bytes(segment: str) -> np.ndarray:
     return dev_split(segment)[0]
 
 
+def fit_subset(segment: str, fraction: float = 1.0) -> np.ndarray:
+    """The first `fraction` of a segment's fit split: the zoo's data axis. Prefixes, so the
+    subsets are nested (the 10% subset is inside the 30% one, which is inside the whole)."""
+    if not (math.isfinite(fraction) and 0 < fraction <= 1):
+        raise ValueError(f"data fraction must be in (0, 1], got {fraction}")
+    data = fit_bytes(segment)
+    return data if fraction == 1 else data[: math.ceil(len(data) * fraction)]
+
+
 def dev_bytes(segment: str) -> np.ndarray:
     """The development split (early stopping): see dev_split."""
     return dev_split(segment)[1]
@@ -179,17 +188,25 @@ class MixedBatchSampler:
 
     Every row of a batch first picks a segment with probability equal to its mix weight, then a
     uniformly random window of `block_size + 1` bytes from that segment's fit split (the
-    training split minus the development split). The same seed always yields the same sequence
-    of batches. `bytes_seen` counts the training bytes drawn per segment (for epochs).
+    training split minus the development split), or from its first `data_fraction` (fit_subset).
+    The same seed always yields the same sequence of batches. `bytes_seen` counts the training
+    bytes drawn per segment (for epochs).
     """
 
-    def __init__(self, mix: Mapping[str, float], block_size: int, batch_size: int, seed: int):
+    def __init__(
+        self,
+        mix: Mapping[str, float],
+        block_size: int,
+        batch_size: int,
+        seed: int,
+        data_fraction: float = 1.0,
+    ):
         self.mix = normalise_mix(mix)
         self.block_size = block_size
         self.batch_size = batch_size
         self.segments = list(self.mix)
         self.weights = np.array([self.mix[s] for s in self.segments])
-        self.data = [fit_bytes(s) for s in self.segments]
+        self.data = [fit_subset(s, data_fraction) for s in self.segments]
         self.bytes_seen = dict.fromkeys(self.segments, 0)
         for segment, data in zip(self.segments, self.data, strict=True):
             if len(data) <= block_size + 1:

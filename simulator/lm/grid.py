@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pandas as pd
 
@@ -129,6 +129,23 @@ LARGE_GRID: tuple[GridPoint, ...] = _geometric_levels(
 
 GRIDS = {"small": SMALL_GRID, "large": LARGE_GRID}
 
+#: The data axis (the data-flywheel issue): the single-segment mixes are also trained on nested
+#: prefixes of their fit split (corpus.fit_subset) at these fractions, at DATA_LEVELS of each
+#: grid, with early stopping, so the table shows where more compute on too little data stops
+#: helping. Fraction 1 is the compute grid itself. One seed per point; four levels spanning the
+#: anchored range (0 and 7 are the budget map's anchors) keep the CPU build near an hour.
+DATA_FRACTIONS: tuple[float, ...] = (0.1, 0.3)
+DATA_LEVELS = {"small": (0, 3, 5, 7), "large": (0, 3, 6, 9)}
+
+
+class Job(NamedTuple):
+    """One training of a build: a mix at a grid level, a seed and a data fraction."""
+
+    mix: str
+    point: GridPoint
+    seed: int
+    data_fraction: float = 1.0
+
 
 def resolve_grid(name: str) -> str:
     """'auto' -> 'large' when CUDA is available, else 'small'."""
@@ -146,12 +163,18 @@ def mix_weights(mix: str) -> dict[str, float]:
 
 
 def grid_config(
-    point: GridPoint, mix: str, seed: int = 0, threads: int = 1, device: str = "auto"
+    point: GridPoint,
+    mix: str,
+    seed: int = 0,
+    threads: int = 1,
+    device: str = "auto",
+    data_fraction: float = 1.0,
 ) -> TrainConfig:
     from simulator.lm.train import TrainConfig
 
     return TrainConfig(
         mix=mix_weights(mix),
+        data_fraction=data_fraction,
         flops=point.flops,
         n_layer=point.n_layer,
         n_embd=point.n_embd,
@@ -188,6 +211,7 @@ def measurement_rows(measurement: Measurement, grid: str, level: int) -> list[di
             "best_step": measurement.best_step,
             "stopped_step": measurement.stopped_step,
             "epochs": round(measurement.epochs.get(segment, 0.0), 4),
+            "data_fraction": config.get("data_fraction", 1.0),
             "dev_bpb": measurement.dev_bpb,
             "n_layer": config["n_layer"],
             "n_embd": config["n_embd"],
@@ -213,15 +237,24 @@ def shipped_table_path() -> Path:
     return Path(str(resources.files("simulator.lm").joinpath("data").joinpath(ZOO_CSV_NAME)))
 
 
-def build_jobs(grid: str, seed: int = 0) -> list[tuple[str, GridPoint, int]]:
-    """(mix, level, seed) of every training of a grid, cheapest level first (all mixes of a
-    level before the next level, so an interrupted build leaves whole levels)."""
-    return [
-        (mix, point, seed + offset)
+def build_jobs(grid: str, seed: int = 0) -> list[Job]:
+    """Every training of a grid: the compute grid cheapest level first (all mixes of a level
+    before the next level, so an interrupted build leaves whole levels), then the data axis
+    (DATA_LEVELS x DATA_FRACTIONS x the single-segment mixes, again level by level)."""
+    compute = [
+        Job(mix, point, seed + offset)
         for point in GRIDS[grid]
         for mix in BUILD_ORDER
         for offset in range(point.seeds)
     ]
+    data = [
+        Job(mix, GRIDS[grid][level], seed, fraction)
+        for level in DATA_LEVELS[grid]
+        for fraction in DATA_FRACTIONS
+        for mix in BUILD_ORDER
+        if mix != UNIFORM
+    ]
+    return compute + data
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -262,8 +295,10 @@ def build_zoo(
         jobs = jobs[shard[0] :: shard[1]]
     rows: list[dict] = []
     started = time.perf_counter()
-    for index, (mix, point, point_seed) in enumerate(jobs, start=1):
-        config = grid_config(point, mix, seed=point_seed, threads=threads, device=device)
+    for index, (mix, point, point_seed, fraction) in enumerate(jobs, start=1):
+        config = grid_config(
+            point, mix, seed=point_seed, threads=threads, device=device, data_fraction=fraction
+        )
         measurement = train(config, quiet=True)
         rows.extend(measurement_rows(measurement, grid, point.level))
         source = "cache" if measurement.from_cache else f"{measurement.wall_time_s:.1f}s"
@@ -271,8 +306,9 @@ def build_zoo(
         own_text = f" {mix} bpb {own:.3f}" if own is not None else ""
         if not quiet:
             elapsed = time.perf_counter() - started
+            data = f" data {fraction:g}" if fraction < 1 else ""
             log(
-                f"[{index}/{len(jobs)}] {mix:9s} level {point.level} seed {point_seed} "
+                f"[{index}/{len(jobs)}] {mix:9s} level {point.level} seed {point_seed}{data} "
                 f"flops {point.flops:.3g} params {measurement.params:,} "
                 f"({source}, total {elapsed:.0f}s){own_text}"
             )

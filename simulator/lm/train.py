@@ -68,6 +68,9 @@ class TrainConfig:
     dev_evals: int = 10
     #: Stop after this many development evaluations without improvement (None: never stop).
     patience: int | None = 3
+    #: Share of each trained segment's fit split used, a prefix (corpus.fit_subset): the
+    #: zoo's data axis. Hashed only when below 1, so full-data models keep their hashes.
+    data_fraction: float = 1.0
     seed: int = 0
     base: str | None = None  # config hash of a cached model to fine-tune from
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -85,6 +88,8 @@ class TrainConfig:
             raise ValueError("batch_size, lr and threads must be positive")
         if self.dev_evals < 0 or (self.patience is not None and self.patience < 1):
             raise ValueError("dev_evals must be >= 0 and patience >= 1 (or None)")
+        if not (math.isfinite(self.data_fraction) and 0 < self.data_fraction <= 1):
+            raise ValueError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
@@ -110,6 +115,8 @@ class TrainConfig:
 
     def hashed_fields(self, code_version: str = TRAINING_CODE_VERSION) -> dict[str, Any]:
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in UNHASHED_FIELDS}
+        if fields["data_fraction"] == 1.0:
+            del fields["data_fraction"]  # the default: hashes from before the data axis hold
         fields["code_version"] = code_version
         return fields
 
@@ -443,7 +450,7 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
             fused=plan.fused_optimizer,
         )
         sampler = corpus.MixedBatchSampler(
-            config.mix, config.block_size, config.batch_size, config.seed
+            config.mix, config.block_size, config.batch_size, config.seed, config.data_fraction
         )
         total_steps = config.num_steps()
         label = f"{corpus.mix_name(config.mix)} {config_hash[:8]}"
@@ -503,7 +510,10 @@ def _train_and_store(config: TrainConfig, config_hash: str, *, quiet: bool) -> M
 
         tokens = best_step * config.tokens_per_step()
         flops = float(config.flops_per_token() * total_steps * config.tokens_per_step())
-        epochs = {s: seen / len(corpus.fit_bytes(s)) for s, seen in best_seen.items()}
+        epochs = {
+            s: seen / len(corpus.fit_subset(s, config.data_fraction))
+            for s, seen in best_seen.items()
+        }
         measurement = Measurement(
             config_hash=config_hash,
             config=config.to_dict(),

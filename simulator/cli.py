@@ -112,6 +112,13 @@ def _summary_table(result) -> None:
     if extrapolated:
         listed = ", ".join(f"{firm} (from step {step})" for firm, step in extrapolated.items())
         console.print(literal(f"quality extrapolated beyond the measured models: {listed}"))
+    gains = summary.get("quality_gain") or {}
+    if gains:
+        listed = ", ".join(
+            f"{firm} {parts['mean']['total']:+.3f} ({parts['mean']['from_data']:+.3f} from data)"
+            for firm, parts in gains.items()
+        )
+        console.print(literal(f"quality gain, mean over segments: {listed}"))
 
 
 def _progress_bar(quiet: bool):

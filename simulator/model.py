@@ -48,6 +48,7 @@ def make_quality_source(scenario: Scenario, allow_training: bool = True) -> Qual
         market.compute_range,
         train_missing=market.zoo.train_missing and allow_training,
         threads=market.zoo.threads,
+        data_range=market.data.data_range if market.data is not None else None,
     )
 
 
@@ -69,6 +70,7 @@ def initial_state(scenario: Scenario) -> MarketState:
         cost_index=market.cost_index,
         compute_price=market.compute_price,
         learning_output_scale=market.learning_output_scale,
+        data_limited=market.data is not None,
     )
 
 
@@ -112,7 +114,7 @@ class MarketModel(MarketShell):
         self._initial_sales()
         self.datacollector = mesa.DataCollector(
             model_reporters=schema.model_reporters(),
-            tables={name: schema.column_names(name) for name in ("firms", "segments", "edges")},
+            tables={name: schema.column_names(name) for name in schema.COLLECTED_TABLES},
         )
 
     def _initial_sales(self) -> None:
@@ -165,7 +167,10 @@ class MarketModel(MarketShell):
                 state.retired_open_compute,
             )
             state.model_compute[rows] = np.maximum(state.model_compute[rows], base)
-        release.ship(state, rows, state.model_compute[rows], self.quality_source, self.steps)
+        efficiency = self.market.open_model.finetune_efficiency if entrant else 0.0
+        release.ship(
+            state, rows, state.model_compute[rows], self.quality_source, self.steps, efficiency
+        )
         state.generation[rows] -= 1  # the model a firm starts with is its first generation
         self.open_weights(rows[[spec.open_weights for spec in specs]])
         return agents
@@ -250,7 +255,7 @@ class MarketModel(MarketShell):
         self._clearing = None
         if state.n_firms:
             self._clearing = clear.clear(state, self.network, market.open_model, market.spillover)
-            account.account(state, self._clearing, self.network, market.open_model.community_rate)
+            account.account(state, self._clearing, self.network, market)
         self.outcome.update(record.outcomes(state, self._clearing, self.network))
         self.datacollector.collect(self)
         tables = self.datacollector.tables
@@ -258,6 +263,7 @@ class MarketModel(MarketShell):
         record.extend(tables["firms"], record.open_model_row(state, self._clearing, step))
         record.extend(tables["segments"], record.segment_rows(state, self._clearing, step))
         record.extend(tables["edges"], record.edge_rows(self.network, step))
+        record.extend(tables["data"], record.data_rows(state, step))
         state.size = state.size * (1.0 + state.growth)
 
     def run(self, steps: int | None = None, progress=None) -> None:
@@ -288,5 +294,6 @@ def simulate(
         time.perf_counter() - start,
         entries=model.entries,
         exits=model.exits,
+        quality_source=model.quality_source,
     )
     return RunResult(scenario=model.scenario, summary=summary, **frames)

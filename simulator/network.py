@@ -143,6 +143,11 @@ class PartnershipNetwork:
             lambda pool: terms.pool_share * pool.sum() * len(pool) ** (terms.returns - 1.0),
         )
 
+    def pooled_data(self, names: list[str], own_data: Array, share: float) -> Array:
+        """Data each firm gets this step from its joint-R&D partners: ``share`` x the sum of
+        their own new data (market.data.pool_share)."""
+        return self._over_partners(names, "joint_rd", own_data, lambda pool: share * pool.sum())
+
     def allied_brand(self, names: list[str], brand: Array) -> Array:
         """Brand each firm's demand sees: own plus brand_share of its allies' brand stocks."""
         brand = np.asarray(brand, dtype=float)

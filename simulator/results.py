@@ -6,6 +6,8 @@ A run folder holds:
   firms.parquet      one row per step x firm
   segments.parquet   one row per step x firm x segment
   edges.parquet      one row per step x partnership link (source, target, type, start_step)
+  data.parquet       one row per step x firm x segment of training-data stocks (market.data;
+                     empty without it)
   summary.json       final shares, HHI, prices, wall time, versions, seed
 The folder is written as a whole: built in a temporary sibling folder and swapped in
 (``simulator.folders``), so a reader, or a run killed at any moment, finds the old complete run
@@ -43,6 +45,12 @@ class RunResult:
     segments: pd.DataFrame
     summary: dict[str, Any]
     edges: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=schema.EDGE_COLUMNS))
+    data: pd.DataFrame = field(default_factory=lambda: empty_frame("data"))
+
+
+def empty_frame(table: str) -> pd.DataFrame:
+    """A table with its columns and no rows."""
+    return pd.DataFrame(columns=schema.column_names(table))
 
 
 def frames_from_model(model) -> dict[str, pd.DataFrame]:
@@ -60,11 +68,13 @@ def frames_from_model(model) -> dict[str, pd.DataFrame]:
             "start_step": "int64",
         }
     )
+    data = collector.get_table_dataframe("data")
     return {
         "model": model_frame,
         "firms": firms.reset_index(drop=True),
         "segments": segments,
         "edges": edges,
+        "data": data if len(data) else empty_frame("data"),
     }
 
 
@@ -75,15 +85,17 @@ def summarize(
     wall_time_s: float,
     entries: list[dict[str, Any]] = (),
     exits: list[dict[str, Any]] = (),
+    quality_source=None,
 ) -> dict[str, Any]:
-    """Headline numbers of a run plus what is needed to reproduce it."""
+    """Headline numbers of a run plus what is needed to reproduce it; with market.data (a
+    non-empty data table) and the run's quality source, the quality-gain decomposition."""
     import mesa
 
     model, firms = frames["model"], frames["firms"]
     last_step = int(model["step"].max())
     final = firms[firms["step"] == last_step].set_index("firm")
     final_hhi = float(model["hhi"].iloc[-1])
-    return {
+    summary = {
         "scenario": scenario.name,
         "seed": seed,
         "steps": last_step,
@@ -109,6 +121,20 @@ def summarize(
             "pandas": pd.__version__,
         },
     }
+    data = frames.get("data")
+    if data is not None and not data.empty:
+        from simulator.data_report import quality_gain
+
+        final_data = data[data["step"] == last_step]
+        summary["final_data_stock"] = {
+            str(firm): {
+                str(s): float(v) for s, v in zip(g["segment"], g["data_stock"], strict=True)
+            }
+            for firm, g in final_data.groupby("firm", sort=False)
+        }
+        if quality_source is not None:
+            summary["quality_gain"] = quality_gain(frames, quality_source, scenario.segment_names)
+    return summary
 
 
 def extrapolated_from_step(segments: pd.DataFrame) -> dict[str, int]:
@@ -191,7 +217,12 @@ def read_run(out_dir: str | Path) -> RunResult:
     import yaml
 
     out = Path(out_dir)
-    required = ("scenario.yaml", "summary.json", *(f"{t}.parquet" for t in TABLES if t != "edges"))
+    optional = ("edges", "data")  # absent from runs written before these tables existed
+    required = (
+        "scenario.yaml",
+        "summary.json",
+        *(f"{t}.parquet" for t in TABLES if t not in optional),
+    )
     missing = [n for n in required if not (out / n).exists()]
     if missing:
         raise FileNotFoundError(f"{out}: not a complete run folder (missing {', '.join(missing)})")
@@ -200,6 +231,6 @@ def read_run(out_dir: str | Path) -> RunResult:
         name: pd.read_parquet(out / f"{name}.parquet")
         for name in TABLES
         if (out / f"{name}.parquet").exists()
-    }  # edges.parquet is optional (older runs)
+    }
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     return RunResult(scenario=scenario, summary=summary, **frames)

@@ -174,7 +174,7 @@ FIRMS: tuple[Column, ...] = (
     Column(
         "profit",
         "money",
-        "revenue - unit cost x quantity - fixed cost - marketing - R&D - link costs.",
+        "revenue - unit cost x quantity - fixed cost - marketing - R&D - link costs - data spend.",
         "profit",
     ),
     Column("cash", "money", "Cash after this step's profit.", "cash"),
@@ -252,12 +252,50 @@ EDGES: tuple[Column, ...] = (
 )
 """edges.parquet: one row per step x partnership link."""
 
+DATA: tuple[Column, ...] = (
+    Column("step", "step", "Step."),
+    Column("firm", "name", "Firm name."),
+    Column("segment", "name", "Segment name."),
+    Column(
+        "data_stock",
+        "tokens",
+        "Training data the firm holds in the segment after this step (real tokens).",
+        "data_stock",
+    ),
+    Column(
+        "model_data",
+        "tokens",
+        "Training data behind the firm's shipped model (its stock when it shipped, or "
+        "finetune_efficiency x the open model's data if more).",
+        "model_data",
+    ),
+    Column(
+        "feedback",
+        "tokens",
+        "Added this step by user feedback: sales x tokens_per_unit x the feedback rate "
+        "(capped by regulation).",
+        "data_feedback",
+    ),
+    Column("licensed", "tokens", "Added this step by licensed data bought.", "data_licensed"),
+    Column("pooled", "tokens", "Added this step by joint-R&D partners.", "data_pooled"),
+    Column(
+        "data_spend",
+        "money",
+        "The firm's spend on licensed data this step (the same on each of its segment rows; "
+        "part of its costs).",
+    ),
+)
+"""data.parquet: one row per step x firm x segment, only when market.data is set (else empty)."""
+
 TABLES: dict[str, tuple[Column, ...]] = {
     "model": MODEL,
     "firms": FIRMS,
     "segments": SEGMENTS,
     "edges": EDGES,
+    "data": DATA,
 }
+COLLECTED_TABLES = ("firms", "segments", "edges", "data")
+"""Tables the recorder appends rows to each step (model.parquet comes from model reporters)."""
 EDGE_COLUMNS = [c.name for c in EDGES]
 
 

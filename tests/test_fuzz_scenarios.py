@@ -355,8 +355,11 @@ def run_short(data: dict, placeholder: bool) -> None:
     finite."""
     short = copy.deepcopy(data)
     short["steps"] = min(short["steps"], 3)
-    if placeholder:
+    if placeholder:  # the placeholder has no data axis: data stocks are not modelled with it
         short["market"]["quality_model"] = "placeholder"
+        short["market"]["data"] = None
+        for company in short["companies"]:
+            company["strategy"]["data_budget"] = "none"
     short["events"] = [e for e in short["events"] if e["step"] <= short["steps"]]
     result = simulate(parse_scenario(short))  # dropping later events keeps it valid
     for table, columns in FINITE_COLUMNS.items():

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from simulator.lm import corpus
+from simulator.lm import corpus, grid
 from simulator.lm.device import precision_plan
 from simulator.lm.gpt import GPTConfig, count_parameters
 from simulator.lm.grid import LARGE_GRID, SMALL_GRID, build_jobs, grid_config, parse_shard
@@ -154,8 +154,19 @@ def test_small_grid_extends_three_doublings_above_the_anchor_levels():
 
 def test_build_jobs_finish_each_level_before_the_next_and_shards_partition_them():
     jobs = build_jobs("small")
-    levels = [point.level for _, point, _ in jobs]
-    assert levels == sorted(levels)
+    compute = [job for job in jobs if job.data_fraction == 1.0]
+    data = [job for job in jobs if job.data_fraction < 1.0]
+    assert jobs == compute + data  # the compute grid first, then the data axis
+    for part in (compute, data):
+        levels = [job.point.level for job in part]
+        assert levels == sorted(levels)
+    # the data axis: every single-segment mix at each data level and fraction, one seed
+    assert {(j.mix, j.point.level, j.data_fraction) for j in data} == {
+        (mix, level, fraction)
+        for mix in corpus.SEGMENTS
+        for level in grid.DATA_LEVELS["small"]
+        for fraction in grid.DATA_FRACTIONS
+    }
     shards = [jobs[i::3] for i in range(3)]
     assert sorted(map(str, sum(shards, []))) == sorted(map(str, jobs))
     assert parse_shard("1/3") == (1, 3)

@@ -55,7 +55,42 @@ def _segment_errors(scenario: Scenario) -> list[str]:
                     "`quality` or set market.quality_model: placeholder"
                 )
     errors += _projected_size_errors(scenario)
+    errors += _data_errors(scenario)
     return errors
+
+
+def _data_errors(scenario: Scenario) -> list[str]:
+    """market.data names known segments and needs the zoo; buying data needs market.data."""
+    market, errors = scenario.market, []
+    if market.data is None:
+        for where, strategy in _strategies(scenario):
+            if strategy.get("data_budget", "none") != "none":
+                errors.append(
+                    f"{where}.strategy.data_budget: {strategy['data_budget']!r} buys data, "
+                    "which needs a market.data section"
+                )
+        return errors
+    if market.quality_model != "zoo":
+        errors.append(
+            "market.data: data stocks are read from the language-model zoo's data axis; set "
+            "market.quality_model: zoo"
+        )
+    rates = market.data.feedback_rate
+    for key in rates if isinstance(rates, dict) else {}:
+        if key not in scenario.segment_names:
+            errors.append(
+                f"market.data.feedback_rate.{name_part(key)}: no such segment "
+                f"(segments: {', '.join(scenario.segment_names)})"
+            )
+    return errors
+
+
+def _strategies(scenario: Scenario):
+    """(path, strategy as a mapping) of every company and archetype."""
+    for company in scenario.companies:
+        yield f"companies.{company.name}", company.strategy.model_dump()
+    for name, fields in scenario.archetypes.items():
+        yield f"archetypes.{name}", dict(fields.get("strategy") or {})
 
 
 def _magnitude(log_value: float) -> str:
@@ -131,7 +166,7 @@ def _company_errors(scenario: Scenario, labels: list[str]) -> list[str]:
 def _firm_errors(where: str, company: Company, scenario: Scenario, note: str = "") -> list[str]:
     """What a valid Company may still get wrong in this scenario: segments it names, its data
     mix, and prices against costs (the pricing rules keep prices in [unit cost, price cap])."""
-    fields = {"quality": company.quality, "data_mix": company.data_mix}
+    fields = {"quality": company.quality, "data_mix": company.data_mix, "data": company.data}
     errors = _segment_key_errors(where, fields, scenario, note)
     if company.data_mix is not None and sum(company.data_mix.values()) <= 0:
         errors.append(f"{where}.data_mix: weights must not all be 0{note}")
@@ -167,11 +202,12 @@ def _firm_errors(where: str, company: Company, scenario: Scenario, note: str = "
 def _segment_key_errors(
     where: str, fields: dict[str, Any], scenario: Scenario, note: str = ""
 ) -> list[str]:
-    """Segments named by a company's or an archetype's `quality` and `data_mix` must exist."""
+    """Segments named by a company's or an archetype's `quality`, `data_mix` and `data` must
+    exist."""
     segment_list = ", ".join(scenario.segment_names)
     return [
         f"{where}.{field}.{name_part(key)}: no such segment (segments: {segment_list}){note}"
-        for field in ("quality", "data_mix")
+        for field in ("quality", "data_mix", "data")
         if isinstance(fields.get(field), dict)
         for key in fields[field]
         if key not in scenario.segment_names
@@ -296,8 +332,9 @@ def _event_errors(scenario: Scenario) -> list[str]:
                 f"{where}.segment: no such segment {shown(event.segment)} "
                 f"(segments: {segment_list})"
             )
-        for field in ("data_cap", "quality"):  # per-segment mappings (regulation, release)
-            for key in getattr(event, field, None) or {}:
+        for field in ("data_cap", "feedback_cap", "quality"):  # per-segment mappings
+            mapping = getattr(event, field, None)
+            for key in mapping if isinstance(mapping, dict) else {}:
                 if key not in segments:
                     errors.append(
                         f"{where}.{field}.{name_part(key)}: no such segment "

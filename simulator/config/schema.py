@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BeforeValidator, Discriminator, Field, Tag,
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
 from simulator.config.strategy import Strategy, _strategy_model  # noqa: F401 (re-exported)
+from simulator.market.data import DataTerms, Tokens
 from simulator.market.events import EVENTS, EnterEvent
 from simulator.market.open_source import RelativePrice
 from simulator.market.params import (
@@ -353,6 +354,13 @@ class Market(Strict):
         default_factory=lambda: ZooOptions(),
         description="Options of the language-model zoo quality model.",
     )
+    data: DataTerms | None = Field(
+        None,
+        description="The data flywheel: firms' training-data stocks per segment limit their "
+        "models' quality (read from the zoo's data axis), and grow by user feedback, licensed "
+        "data and joint-R&D pooling (simulator.market.data). Null: data is not modelled "
+        "(every model has all the data the zoo measured). Needs quality_model: zoo.",
+    )
 
     @field_validator("compute_range")
     @classmethod
@@ -419,6 +427,12 @@ class Company(Strict):
         None,
         description="Weights over segments of the firm's training data (its segment focus); "
         f"default uniform. Each {_range(0, MAX_FACTOR)}, not all 0; normalised to sum to 1.",
+    )
+    data: dict[str, Tokens] | None = Field(
+        None,
+        description="Training-data stock per segment at step 0, real tokens (market.data); "
+        "segments left out get market.data.initial_stock (default: the top of "
+        "market.data.data_range). Ignored without market.data.",
     )
     release_cycle: Steps = Field(
         6, description=f"T: steps between model releases, 1 to {MAX_STEPS:,}."

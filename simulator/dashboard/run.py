@@ -15,6 +15,7 @@ from simulator.dashboard.common import (
     scenario_events,
     time_unit,
 )
+from simulator.dashboard.data import data_figure, has_data_stocks
 from simulator.dashboard.figures import (
     price_figure,
     profit_cash_figure,
@@ -37,6 +38,8 @@ def run_figures(result: RunResult, events=None) -> dict[str, go.Figure]:
         "profit_cash": profit_cash_figure(result, events=events),
         "concentration": concentration_figure(result, events=events),
     }
+    if has_data_stocks(result):
+        figures["data"] = data_figure(result, events=events)
     if has_structure_data(result):
         figures["structure"] = structure_figure(result, events=events)
     figures["network"] = network_figure(result, events=events)

@@ -232,7 +232,6 @@ def _unwritable(path: Path) -> str | None:
 
 
 def handle_zoo_build(args: argparse.Namespace) -> int:
-    from simulator.lm.fit import fit_data_segments, fit_segments, format_fits
     from simulator.lm.grid import build_zoo, parse_shard, resolve_grid, shipped_table_path
 
     shard = None
@@ -269,12 +268,28 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
             "in the cache: run the same command again to write the table",
         )
     if not args.quiet and shard is None:
-        print(format_fits(fit_segments(table), fit_data_segments(table)))
+        print(zoo_report(table))
     return 0
 
 
+def zoo_report(table) -> str:
+    """The fits and the data axis, as `zoo build` and `zoo show` print them."""
+    from simulator.lm.fit import (
+        fit_constrained_segments,
+        fit_data_segments,
+        fit_segments,
+        format_data_axis,
+        format_fits,
+    )
+
+    fits = format_fits(
+        fit_segments(table), fit_data_segments(table), fit_constrained_segments(table)
+    )
+    return f"{format_data_axis(table)}\n{fits}"
+
+
 def handle_zoo_show(args: argparse.Namespace) -> int:
-    from simulator.lm.fit import fit_data_segments, fit_segments, format_fits, format_table
+    from simulator.lm.fit import format_table
     from simulator.lm.grid import load_zoo_table
 
     try:
@@ -293,7 +308,7 @@ def handle_zoo_show(args: argparse.Namespace) -> int:
                 f"HIGH <= {MAX_COMPUTE:g} (as market.compute_range), got {low:g} {high:g}",
             )
     print(format_table(table))
-    print(format_fits(fit_segments(table), fit_data_segments(table)))
+    print(zoo_report(table))
     if args.compute_range is not None:
         print(format_scale_map(table, tuple(args.compute_range)))
     return 0

@@ -12,11 +12,18 @@ Per segment, on the mix trained on that segment only:
   parameters and D the training tokens seen by the kept checkpoint, fitted to every training
   (seeds separately: early stopping makes their D differ).
 
-The market's lookup (simulator.lm.lookup) uses the compute form: a firm's choice is its
-budget, and on this grid N and D are both set by C (one architecture per level, early
-stopping picks D), so the data-term form says nothing more about a budget and its two
-exponents are only weakly identified apart. A zoo with a data axis (nested subsets of the
-training data at each budget) identifies B and b.
+- Data-constrained form (Muennighoff et al. 2023, "Scaling Data-Constrained Language Models",
+  arXiv:2305.16264): the same with D replaced by the effective data of repeated epochs,
+  D' = U + U R* (1 - exp(-R / R*)), U the unique tokens available (the fit split, or the
+  data-axis subset), R = D / U - 1 the repetitions beyond the first epoch and R* a fitted
+  constant: repeated data is worth less and less, which is how the small assistant corpus
+  plateaus. Fitted to every own-segment training, the data axis included.
+
+The market's lookup (simulator.lm.lookup) reads the measured points themselves: monotone
+interpolation in compute on the compute grid, and the data axis as data-limited effective
+compute (simulator.lm.data_axis). A fitted form is used only beyond the measured budgets (the
+compute form, whose one input is what a firm chooses). The data-term forms are reported to
+show how well the measured surface follows the published laws.
 
 This module imports numpy and pandas; scipy when a curve is fitted; never torch.
 """
@@ -32,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.lm import corpus
-from simulator.lm.grid import ZOO_MIXES
+from simulator.lm.grid import ZOO_MIXES, data_axis_rows, full_data_rows
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,9 @@ def fit_frontier(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit:
 
 
 def fit_segments(table: pd.DataFrame) -> dict[str, PowerLawFit]:
-    """Per segment, the power law fitted to the measured points of the model trained on it."""
+    """Per segment, the power law fitted to the measured points of the model trained on it (on
+    all its training data: the compute grid)."""
+    table = full_data_rows(table)
     segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
     return {s: fit_raw(*curve_points(table, s, s)) for s in segments}
 
@@ -220,8 +229,114 @@ def fit_data_segments(table: pd.DataFrame) -> dict[str, DataTermFit | None]:
     return fits
 
 
+@dataclass(frozen=True)
+class DataConstrainedFit:
+    """L = E + A / N^alpha + B / D'^beta with D' = U + U R* (1 - exp(-R / R*)), R = D/U - 1
+    (Muennighoff et al. 2023); r2 on the trainings it was fitted to."""
+
+    E: float
+    A: float
+    alpha: float
+    B: float
+    beta: float
+    r_star: float
+    r2: float
+    n_points: int
+
+    def __call__(self, params, tokens, unique):
+        n = np.asarray(params, dtype=float)
+        d_eff = effective_data(tokens, unique, self.r_star)
+        return self.E + self.A * np.power(n, -self.alpha) + self.B * np.power(d_eff, -self.beta)
+
+
+def effective_data(tokens, unique, r_star: float) -> np.ndarray:
+    """D' = U + U R* (1 - exp(-R / R*)), R = max(D / U - 1, 0); D' = D within the first epoch."""
+    d = np.asarray(tokens, dtype=float)
+    u = np.asarray(unique, dtype=float)
+    repeats = np.maximum(d / u - 1.0, 0.0)
+    return np.where(d <= u, d, u + u * r_star * (1.0 - np.exp(-repeats / r_star)))
+
+
+def fit_data_constrained(params, tokens, unique, bpb) -> DataConstrainedFit:
+    """Least-squares fit of the data-constrained form (scipy.optimize.curve_fit, on N / N_min
+    and D' / U_min); ValueError when the points cannot identify it."""
+    from scipy.optimize import OptimizeWarning, curve_fit
+
+    n = np.asarray(params, dtype=float)
+    d = np.asarray(tokens, dtype=float)
+    u = np.asarray(unique, dtype=float)
+    y = np.asarray(bpb, dtype=float)
+    if len(y) < MIN_DATA_TERM_POINTS + 1 or len(set(n)) < 3 or len(set(u)) < 2:
+        raise ValueError(
+            "a data-constrained fit needs >= 7 trainings, >= 3 parameter counts and >= 2 "
+            "amounts of unique data"
+        )
+    n_ref, d_ref = float(n.min()), float(u.min())
+
+    def model(x_, e, a_scaled, alpha, b_scaled, beta, log_r_star):
+        d_eff = effective_data(x_[1], x_[2], 10.0**log_r_star) / d_ref
+        return e + a_scaled * np.power(x_[0] / n_ref, -alpha) + b_scaled * np.power(d_eff, -beta)
+
+    spread = max(float(y.max() - 0.8 * y.min()), 1e-3)
+    guess = (0.8 * float(y.min()), spread / 2, 0.3, spread / 2, 0.3, 1.0)
+    x = np.vstack([n, d, u])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OptimizeWarning)
+        fitted, _ = curve_fit(
+            model,
+            x,
+            y,
+            p0=guess,
+            bounds=(
+                [0.0, 0.0, 0.0, 0.0, 0.0, -2.0],
+                [float(y.min()), np.inf, 5.0, np.inf, 5.0, 4.0],
+            ),
+            maxfev=60000,
+        )
+    e, a_scaled, alpha, b_scaled, beta, log_r_star = (float(v) for v in fitted)
+    return DataConstrainedFit(
+        E=e,
+        A=a_scaled * n_ref**alpha,
+        alpha=alpha,
+        B=b_scaled * d_ref**beta,
+        beta=beta,
+        r_star=10.0**log_r_star,
+        r2=r_squared(y, model(x, *fitted)),
+        n_points=len(y),
+    )
+
+
+def unique_tokens(rows: pd.DataFrame, segment: str) -> np.ndarray:
+    """U of each own-segment training: the bytes of its fit split, or of its data-axis subset."""
+    fractions = rows["data_fraction"] if "data_fraction" in rows.columns else 1.0
+    return np.ceil(len(corpus.fit_bytes(segment)) * np.asarray(fractions, dtype=float))
+
+
+def fit_constrained_segments(table: pd.DataFrame) -> dict[str, DataConstrainedFit | None]:
+    """Per segment, the data-constrained form fitted to the own-segment measured points, the
+    data axis included, seeds averaged per (level, data fraction) as for the compute form (None
+    where the table cannot identify it, e.g. no data axis)."""
+    fits: dict[str, DataConstrainedFit | None] = {}
+    if "data_fraction" not in table.columns:
+        table = table.assign(data_fraction=1.0)
+    for segment in [s for s in corpus.SEGMENTS if s in set(table["segment"])]:
+        own = table[(table["mix_name"] == segment) & (table["segment"] == segment)]
+        try:
+            rows = own.groupby(["level", "data_fraction"], as_index=False)[
+                ["params", "tokens", "bpb"]
+            ].mean()
+            fits[segment] = fit_data_constrained(
+                rows["params"], rows["tokens"], unique_tokens(rows, segment), rows["bpb"]
+            )
+        except (KeyError, ValueError, RuntimeError):
+            fits[segment] = None
+    return fits
+
+
 def format_fits(
-    fits: Mapping[str, PowerLawFit], data_fits: Mapping[str, DataTermFit | None] | None = None
+    fits: Mapping[str, PowerLawFit],
+    data_fits: Mapping[str, DataTermFit | None] | None = None,
+    constrained: Mapping[str, DataConstrainedFit | None] | None = None,
 ) -> str:
     lines = [
         "fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix, on the measured points",
@@ -238,8 +353,8 @@ def format_fits(
     if data_fits:
         lines += [
             "fit L(N, D) = E + A / N^a + B / D^b (N parameters, D tokens seen by the kept",
-            "checkpoint), every own-segment training; not used by the lookup (on this grid N and",
-            "D both follow C, so it adds nothing for a budget):",
+            "checkpoint), every own-segment training, the data axis included (reported, not",
+            "used by the lookup):",
             f"  {'segment':10s} {'E':>8s} {'A':>10s} {'a':>7s} {'B':>10s} {'b':>7s} {'R^2':>7s}",
         ]
         for segment, data_fit in data_fits.items():
@@ -250,12 +365,57 @@ def format_fits(
                 f"  {segment:10s} {data_fit.E:8.4f} {data_fit.A:10.4g} {data_fit.alpha:7.4f} "
                 f"{data_fit.B:10.4g} {data_fit.beta:7.4f} {data_fit.r2:7.4f}"
             )
+    if constrained:
+        lines += [
+            "fit data-constrained (Muennighoff et al. 2023): D -> D' = U + U R* (1 - exp(-R/R*)),",
+            "U unique tokens available, R = D/U - 1 repeated epochs; own-segment points, seeds",
+            "averaged per level and data share:",
+            f"  {'segment':10s} {'E':>8s} {'a':>7s} {'b':>7s} {'R*':>8s} {'R^2':>7s} points",
+        ]
+        for segment, fit in constrained.items():
+            if fit is None:
+                lines.append(f"  {segment:10s} (not identified by this table)")
+                continue
+            lines.append(
+                f"  {segment:10s} {fit.E:8.4f} {fit.alpha:7.4f} {fit.beta:7.4f} "
+                f"{fit.r_star:8.3g} {fit.r2:7.4f} {fit.n_points:6d}"
+            )
+    return "\n".join(lines)
+
+
+def format_data_axis(table: pd.DataFrame) -> str:
+    """Own-segment bpb at each data level x data fraction (the data axis), next to the whole
+    data's, and the epochs the kept checkpoint saw."""
+    axis = data_axis_rows(table)
+    if axis.empty:
+        return "data axis: none in this table (rebuild with `llm-market lm zoo build`)"
+    full = full_data_rows(table)
+    own = pd.concat([axis, full[full["level"].isin(set(axis["level"]))]])
+    own = own[own["mix_name"] == own["segment"]]
+    wide = own.pivot_table(
+        index=["segment", "level"], columns="data_fraction", values="bpb", aggfunc="mean"
+    )
+    epochs = own.pivot_table(
+        index=["segment", "level"], columns="data_fraction", values="epochs", aggfunc="mean"
+    )
+    lines = [
+        "data axis: own-segment validation bpb (epochs seen by the kept checkpoint) by share of",
+        "the training data; on little data more compute stops helping:",
+        f"  {'segment':10s} {'level':>5s} "
+        + " ".join(f"{f'{f:g} of data':>18s}" for f in wide.columns),
+    ]
+    for (segment, level), row in wide.iterrows():
+        cells = " ".join(
+            f"{row[f]:8.3f} ({epochs.loc[(segment, level), f]:6.1f} ep)" for f in wide.columns
+        )
+        lines.append(f"  {segment:10s} {int(level):5d} {cells}")
     return "\n".join(lines)
 
 
 def format_table(table: pd.DataFrame) -> str:
     """bpb per (mix, compute level) and evaluated segment, plus the unigram baseline."""
     table = table.assign(flops=table["flops"].map(lambda v: f"{v:.3g}"))
+    table = full_data_rows(table)  # the data axis has its own view (format_data_axis)
     wide = table.pivot_table(
         index=["mix_name", "level", "flops", "params", "tokens"],
         columns="segment",

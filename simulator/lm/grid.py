@@ -359,6 +359,20 @@ def ensure_point(
 REQUIRED_COLUMNS = ("level", "mix_name", "segment", "bpb", "h_unigram", "flops", "config_hash")
 
 
+def full_data_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The compute grid: rows of models trained on their whole training data."""
+    if "data_fraction" not in table.columns:
+        return table
+    return table[table["data_fraction"] >= 1.0]
+
+
+def data_axis_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The data axis: rows of models trained on a fraction of their data (DATA_FRACTIONS)."""
+    if "data_fraction" not in table.columns:
+        return table.iloc[:0]
+    return table[table["data_fraction"] < 1.0]
+
+
 def load_zoo_table(path: str | Path | None = None) -> pd.DataFrame:
     """Read the zoo table (default: the one shipped in the package); a copy of a cached read,
     so sweeps that build many ZooQuality objects parse the CSV once per process."""

@@ -47,8 +47,16 @@ import numpy as np
 import pandas as pd
 
 from simulator.lm import corpus
+from simulator.lm.data_axis import DataAxis
 from simulator.lm.fit import PowerLawFit, compute_frontier, curve_points, fit_power_law
-from simulator.lm.grid import ANCHOR_LEVELS, UNIFORM, ensure_point, load_zoo_table
+from simulator.lm.grid import (
+    ANCHOR_LEVELS,
+    UNIFORM,
+    data_axis_rows,
+    ensure_point,
+    full_data_rows,
+    load_zoo_table,
+)
 
 
 def quality_from_bpb(bpb, h_unigram, bpb_best):
@@ -204,6 +212,7 @@ class ZooQuality:
         table: pd.DataFrame | None = None,
         train_missing: bool = False,
         threads: int = 1,
+        data_range: tuple[float, float] | None = None,
     ):
         for segment in segments:
             if segment not in corpus.SEGMENTS:
@@ -216,7 +225,9 @@ class ZooQuality:
             raise ValueError(f"compute_range must satisfy 0 < low < high, got {compute_range}")
         self.segments = list(segments)
         self.compute_range = (low, high)
-        self.table = load_zoo_table() if table is None else table
+        table = load_zoo_table() if table is None else table
+        #: the compute grid (whole training data); the data axis is read by DataAxis
+        self.table = full_data_rows(table)
         self.train_missing = train_missing
         self.threads = threads
         self.grid = str(self.table["grid"].iloc[0]) if "grid" in self.table.columns else "small"
@@ -262,6 +273,46 @@ class ZooQuality:
             self._curve_ids[segment] = list(range(len(curves), len(curves) + len(group)))
             curves += group
         self._pieces = CurvePieces(curves)
+        self.data_range: tuple[float, float] | None = None
+        self.data_axis: DataAxis | None = None
+        if data_range is not None:
+            self._build_data_axis(table, data_range)
+
+    def _build_data_axis(self, table: pd.DataFrame, data_range: tuple[float, float]) -> None:
+        """The own-segment curves at each measured data fraction (see simulator.lm.data_axis)."""
+        low, high = (float(v) for v in data_range)
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise ValueError(f"data_range must satisfy 0 < low < high, got {data_range}")
+        rows = data_axis_rows(table)
+        curves, measured = {}, {}
+        for segment in self.segments:
+            own = rows[(rows["mix_name"] == segment) & (rows["segment"] == segment)]
+            if own.empty:
+                raise ValueError(
+                    f"the zoo table has no data axis for segment {segment!r}; rebuild it with "
+                    "`llm-market lm zoo build`"
+                )
+            curves[segment] = {1.0: self._own[segment]}
+            measured[segment] = {}
+            for fraction, points in own.groupby("data_fraction"):
+                grouped = points.groupby("flops", sort=True)["bpb"].mean()
+                flops = grouped.index.to_numpy(dtype=float)
+                curves[segment][float(fraction)] = MonotoneCurve(flops, grouped.to_numpy(float))
+                measured[segment][float(fraction)] = (
+                    math.log10(flops.min()),
+                    math.log10(flops.max()),
+                )
+        self.data_range = (low, high)
+        self.data_axis = DataAxis(curves, measured, tuple(math.log10(v) for v in self.zoo_range))
+
+    def data_fraction(self, real_tokens: np.ndarray) -> np.ndarray:
+        """The zoo data fraction of real training tokens: log10 linear, sending data_range
+        onto [smallest measured fraction, 1]; above 1 (more data than the zoo measured) the
+        lookup counts it as 1."""
+        if self.data_axis is None or self.data_range is None:
+            raise ValueError("this quality map has no data_range (market.data)")
+        tokens = np.maximum(np.asarray(real_tokens, dtype=float), 1.0)
+        return log_linear_map(tokens, self.data_range, (self.data_axis.smallest_fraction, 1.0))
 
     def zoo_compute(self, real_flops: np.ndarray) -> np.ndarray:
         """log10(zoo) = linear in log10(real), sending compute_range onto the anchor levels."""
@@ -290,18 +341,18 @@ class ZooQuality:
         return self._segments_bpb([segment], log_c, weights)[0][:, 0]
 
     def _segments_bpb(self, segments: list[str], log_c: np.ndarray, weights: np.ndarray):
-        """(bpb, extrapolated), each (F, len(segments)), for compute ``log_c`` (F,) and the
-        weights (F, segments): every curve of every segment read in one batch (CurvePieces).
-        Extrapolated where the compute read off a curve lies outside the measured budgets (for
-        w < 1/4, the reduced compute, where it sets bpb)."""
+        """(bpb, extrapolated), each (F, len(segments)), for compute ``log_c`` (F,), or per
+        segment (segments, F), and the weights (F, segments): every curve of every segment
+        read in one batch (CurvePieces). Extrapolated where the compute read off a curve lies
+        outside the measured budgets (for w < 1/4, the reduced compute, where it sets bpb)."""
         u = self.UNIFORM_WEIGHT
         w = np.clip(weights, 0.0, 1.0).T  # (S, F)
         # Below the uniform weight: the uniform model at the compute that holds as much s-data.
         with np.errstate(divide="ignore"):
             log_effective = log_c + np.log10(np.minimum(w, u) / u)
         ids = np.array([self._curve_ids[s] + self._curve_ids[s][:1] for s in segments])
-        x = np.empty(ids.shape + log_c.shape)  # (S, curves, F): read at log_c but the last
-        x[:, :-1] = log_c
+        x = np.empty(ids.shape + w.shape[1:])  # (S, curves, F): read at log_c but the last
+        x[:, :-1] = log_c if log_c.ndim == 1 else log_c[:, None, :]
         x[:, -1] = np.maximum(log_effective, -300.0)
         values = self._pieces.evaluate(ids.ravel(), x.reshape(ids.size, -1)).reshape(x.shape)
         uniform = values[:, 0]
@@ -318,9 +369,12 @@ class ZooQuality:
         return np.where(w >= u, high_part, low_part).T, extrapolated.T
 
     def __call__(
-        self, real_flops: np.ndarray, mix: np.ndarray
+        self, real_flops: np.ndarray, mix: np.ndarray, data: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(quality (F,S), bpb (F,S), extrapolated (F,S)) for F firms over the S segments."""
+        """(quality (F,S), bpb (F,S), extrapolated (F,S)) for F firms over the S segments.
+
+        ``data`` (F,S): each firm's real training tokens per segment (market.data); None: no
+        data limit (every firm has all the data the zoo measured)."""
         real = np.atleast_1d(np.asarray(real_flops, dtype=float))
         weights = np.asarray(mix, dtype=float)
         if real.ndim != 1:
@@ -338,10 +392,18 @@ class ZooQuality:
         weights = weights / totals
         zoo_flops = self.zoo_compute(real)
         log_zoo = np.log10(zoo_flops)
-        bpb, extrapolated = self._segments_bpb(self.segments, log_zoo, weights)
+        limited = np.zeros(len(real), dtype=bool)
+        if data is None or self.data_axis is None:
+            bpb, extrapolated = self._segments_bpb(self.segments, log_zoo, weights)
+        else:
+            log_eff, data_extrapolated = self.effective_log_compute(log_zoo, data)
+            bpb, extrapolated = self._segments_bpb(self.segments, log_eff, weights)
+            extrapolated = extrapolated | data_extrapolated.T
+            limited = (log_eff < log_zoo).any(axis=0)
         if self.train_missing:
             z_low, z_high = self.zoo_range
             inside = (zoo_flops >= z_low * (1 - 1e-9)) & (zoo_flops <= z_high * (1 + 1e-9))
+            inside &= ~limited  # trained points have all the data
             for firm in np.flatnonzero(inside):
                 measured = self._measured_bpb(weights[firm], float(zoo_flops[firm]))
                 bpb[firm] = [measured[s] for s in self.segments]
@@ -349,6 +411,25 @@ class ZooQuality:
         h = np.array([self.h_unigram[s] for s in self.segments])
         best = np.array([self.bpb_best[s] for s in self.segments])
         return quality_from_bpb(bpb, h, best), bpb, extrapolated
+
+    def effective_log_compute(self, log_zoo: np.ndarray, data: np.ndarray):
+        """(log10 data-limited zoo compute, extrapolated), each (S, F), for firms' log10 zoo
+        compute (F,) and real tokens ``data`` (F, S) (simulator.lm.data_axis)."""
+        assert self.data_axis is not None
+        tokens = np.asarray(data, dtype=float)
+        if tokens.shape != (len(log_zoo), len(self.segments)):
+            raise ValueError(
+                f"data must have shape (F, S) = ({len(log_zoo)}, {len(self.segments)}), "
+                f"got {tokens.shape}"
+            )
+        if np.any(~np.isfinite(tokens)) or np.any(tokens < 0):
+            raise ValueError("data stocks must be finite and >= 0")
+        fractions = self.data_fraction(tokens)
+        out = np.empty((len(self.segments), len(log_zoo)))
+        extrapolated = np.zeros(out.shape, dtype=bool)
+        for k, segment in enumerate(self.segments):
+            out[k], extrapolated[k] = self.data_axis.effective(segment, log_zoo, fractions[:, k])
+        return out, extrapolated
 
     def _measured_bpb(self, weights: np.ndarray, zoo_flops: float) -> dict[str, float]:
         mix = {s: round(float(w), 2) for s, w in zip(self.segments, weights, strict=True)}

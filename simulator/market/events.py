@@ -17,6 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from simulator.market import dynamics
+from simulator.market.data import per_segment
 from simulator.market.params import (
     MAX_FACTOR,
     MAX_PRICE,
@@ -146,6 +147,12 @@ class RegulationEvent(EventBase):
     data_cap: dict[str, Share] | None = Field(
         None, description="Highest data-mix weight allowed per segment (e.g. {chinese: 0.1})."
     )
+    feedback_cap: Share | dict[str, Share] | None = Field(
+        None,
+        description="Highest share of served tokens a firm may keep as training data (a "
+        "privacy rule; caps market.data.feedback_rate): one number for every segment, or per "
+        "segment, e.g. {assistant: 0}.",
+    )
     firms: list[str] | None = Field(
         None, description="Firms affected (null: all firms active when it fires)."
     )
@@ -156,7 +163,9 @@ def regulation(context: EventContext, event: RegulationEvent) -> None:
     state = context.state
     rows = [i for i, n in enumerate(state.names) if event.firms is None or n in event.firms]
     cap = np.array([(event.data_cap or {}).get(s, 1.0) for s in state.segment_names])
+    feedback = per_segment(event.feedback_cap, state.segment_names, 1.0)
     for i in rows:
+        state.feedback_cap[i] = np.minimum(state.feedback_cap[i], feedback)
         state.compliance_cost[i] += event.unit_cost_add
         state.refresh_unit_cost(slice(i, i + 1))
         if event.data_cap:
@@ -306,9 +315,11 @@ def release(context: ReleaseContext, event: ReleaseEvent) -> None:
         state.model_compute[i] = event.compute
         state.pending_compute[i] = 0.0
         state.last_release[i] = context.steps
+        if state.data_limited:
+            state.model_data[i] = state.data_stock[i]
         if not state.fixed_quality[i]:
-            quality, bpb, extrapolated = context.quality_source(
-                state.model_compute[i : i + 1], state.data_mix[i : i + 1]
+            quality, bpb, extrapolated = state.read_quality(
+                context.quality_source, np.arange(i, i + 1)
             )
             state.quality[i] = np.maximum(quality[0], 0.0)
             state.bpb[i] = bpb[0]

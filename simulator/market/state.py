@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator.market.data import best_open_data
 from simulator.market.demand import SegmentParams
 from simulator.market.open_source import best_open_quality
 from simulator.market.supply import unit_cost
@@ -51,6 +52,7 @@ FIRM_VECTORS: dict[str, Any] = {
     "profit": float,
     "marketing": float,
     "rd_spend": float,
+    "data_spend": float,  # spend on licensed data (market.data)
     "link_cost": float,
     "pooled_compute": float,
     "firm_share": float,  # share of the firms' units sold (what decisions see)
@@ -67,6 +69,13 @@ FIRM_MATRICES: dict[str, Any] = {
     "data_cap": float,
     "demand": float,
     "sales": float,
+    # the data flywheel (market.data; all zero, and never read, without it)
+    "data_stock": float,  # training tokens the firm holds per segment
+    "model_data": float,  # training tokens behind the shipped model
+    "feedback_cap": float,  # highest feedback rate a regulation allows (1: no cap)
+    "data_feedback": float,  # tokens added this step: user feedback,
+    "data_licensed": float,  # licensed data bought,
+    "data_pooled": float,  # and data from joint-R&D partners
 }
 """Per-firm x segment matrices of the state (shape (F, S)), with their dtype."""
 
@@ -84,15 +93,20 @@ ABSORBED = {
         "profit",
         "marketing",
         "rd_spend",
+        "data_spend",
         "link_cost",
         "pooled_compute",
         "firm_share",
         "share",
         "demand",
         "sales",
+        "data_stock",  # both firms' training data
+        "data_feedback",
+        "data_licensed",
+        "data_pooled",
     ),
     # the better of the two models, per segment
-    "max": ("model_compute", "quality", "extrapolated"),
+    "max": ("model_compute", "quality", "extrapolated", "model_data"),
     "min": ("bpb",),
 }
 """How an acquisition (MarketState.absorb) combines two firms' columns; every other column (its
@@ -118,11 +132,16 @@ class MarketState:
     # weights released by firms that have left (the open model outlives its maker)
     retired_open_quality: Array | None = None  # best such quality per segment (S,)
     retired_open_compute: float = 0.0  # and the largest such training compute
+    retired_open_data: Array | None = None  # and the most data behind such a model (S,)
+    #: firms' data stocks limit their models' quality (market.data is set)
+    data_limited: bool = False
 
     def __post_init__(self) -> None:
         n_seg = len(self.segment_names)
         if self.retired_open_quality is None:
             self.retired_open_quality = np.zeros(n_seg)
+        if self.retired_open_data is None:
+            self.retired_open_data = np.zeros(n_seg)
         for name, dtype in FIRM_VECTORS.items():
             self.columns.setdefault(name, np.zeros(0, dtype=dtype))
         for name, dtype in FIRM_MATRICES.items():
@@ -243,6 +262,22 @@ class MarketState:
             self.retired_open_compute = max(
                 self.retired_open_compute, float(self.model_compute[rows].max())
             )
+            self.retired_open_data = np.maximum(
+                self.retired_open_data, self.model_data[rows].max(axis=0)
+            )
+
+    def open_data(self) -> Array | None:
+        """Most data behind any open model per segment (S,); None when no weights are open."""
+        return best_open_data(self.model_data, self.open_weights, self.retired_open_data)
+
+    def read_quality(self, quality_source, rows: Array):
+        """(quality, bpb, extrapolated) of the rows' shipped models: the quality source at
+        their training compute and data mix, and their training data when data is modelled."""
+        if self.data_limited:
+            return quality_source(
+                self.model_compute[rows], self.data_mix[rows], self.model_data[rows]
+            )
+        return quality_source(self.model_compute[rows], self.data_mix[rows])
 
     def group(self, decision: str, rule: str) -> Array:
         """Rows of the firms whose rule for ``decision`` is ``rule``."""

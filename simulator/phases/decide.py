@@ -14,6 +14,7 @@ from simulator.market import dynamics
 from simulator.market.demand import update_brand
 from simulator.market.state import MarketState
 from simulator.market.strategy import (
+    DATA_BUDGET,
     FOCUS,
     MARKETING_BUDGET,
     OPEN_SOURCE_RULE,
@@ -101,7 +102,12 @@ def decide(
         opening[rows] = rule.decide(context, rows, params)
     publish_weights(state, np.flatnonzero(opening), open_model.releaser_brand_gain)
 
-    for registry, column in ((MARKETING_BUDGET, "marketing"), (RD_BUDGET, "rd_spend")):
+    budgets = (
+        (MARKETING_BUDGET, "marketing"),
+        (RD_BUDGET, "rd_spend"),
+        (DATA_BUDGET, "data_spend"),
+    )
+    for registry, column in budgets:
         for rule, rows, params in groups(state, registry, rules):
             state.columns[column][rows] = rule.spend(context, rows, params)
     state.brand = update_brand(state.brand, state.marketing, brand_decay)

@@ -39,7 +39,18 @@ def firm_row(spec: Company, scenario: Scenario, step: int) -> dict[str, Any]:
         "bpb": np.full(len(segments), np.nan),
         "data_mix": data_mix / data_mix.sum(),
         "data_cap": np.ones(len(segments)),
+        "feedback_cap": np.ones(len(segments)),
+        "data_stock": initial_data(spec, scenario),
     }
+
+
+def initial_data(spec: Company, scenario: Scenario) -> np.ndarray:
+    """A firm's data stock per segment at entry (zeros when data is not modelled)."""
+    terms = scenario.market.data
+    if terms is None:
+        return np.zeros(len(scenario.segment_names))
+    given = spec.data or {}
+    return np.array([given.get(s, terms.default_stock()) for s in scenario.segment_names])
 
 
 def exiting(state: MarketState, exit_after: int) -> np.ndarray:

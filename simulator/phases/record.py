@@ -155,3 +155,22 @@ def edge_rows(network: PartnershipNetwork, step: int) -> dict[str, list]:
 def extend(table: dict[str, list], rows: dict[str, list]) -> None:
     for column, values in rows.items():
         table[column].extend(values)
+
+
+def data_rows(state: MarketState, step: int) -> dict[str, list]:
+    """Columns of the firm x segment rows of the data table (market.data; none without it)."""
+    if not state.data_limited or state.n_firms == 0:
+        return {}
+    s = state.n_segments
+    columns = {
+        c.name: state.columns[c.read].ravel().tolist()
+        for c in schema.DATA
+        if isinstance(c.read, str)
+    }
+    return {
+        "step": [step] * (state.n_firms * s),
+        "firm": [name for name in state.names for _ in range(s)],
+        "segment": state.segment_names * state.n_firms,
+        **columns,
+        "data_spend": np.repeat(state.data_spend, s).tolist(),
+    }

@@ -2,13 +2,15 @@
 
 Its quality per segment comes from the quality source (the language-model zoo or the
 placeholder) at its training compute: own stock plus pending R&D, joint-R&D pool and
-community compute, or the best open model it may fine-tune from, whichever is larger.
+community compute, or the best open model it may fine-tune from, whichever is larger; and,
+when data is modelled (market.data), at its data stock or the open model's, likewise.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from simulator.market.data import finetune_data
 from simulator.market.open_source import finetune_base_compute
 from simulator.market.quality import QualitySource
 from simulator.market.state import MarketState
@@ -24,18 +26,23 @@ def ship(
     compute: np.ndarray,
     quality_source: QualitySource,
     step: int,
+    finetune_efficiency: float = 0.0,
 ) -> None:
-    """Give the firms in ``rows`` the models trained with ``compute``; a new generation each."""
+    """Give the firms in ``rows`` the models trained with ``compute`` (and, when data is
+    modelled, their data stocks or finetune_efficiency x the best open model's data, whichever
+    is more); a new generation each."""
     rows = np.asarray(rows, dtype=int)
     state.model_compute[rows] = compute
+    if state.data_limited:
+        state.model_data[rows] = finetune_data(
+            state.data_stock[rows], state.open_data(), finetune_efficiency
+        )
     state.pending_compute[rows] = 0.0
     state.last_release[rows] = step
     state.generation[rows] += 1
     learners = rows[~state.fixed_quality[rows]]
     if len(learners):
-        quality, bpb, extrapolated = quality_source(
-            state.model_compute[learners], state.data_mix[learners]
-        )
+        quality, bpb, extrapolated = state.read_quality(quality_source, learners)
         state.quality[learners] = np.maximum(quality, MIN_QUALITY)
         state.bpb[learners] = bpb
         state.extrapolated[learners] = extrapolated
@@ -52,4 +59,4 @@ def release(
         state.model_compute, state.open_weights, finetune_efficiency, state.retired_open_compute
     )
     compute = np.maximum(state.model_compute[rows], base) + state.pending_compute[rows]
-    ship(state, rows, compute, quality_source, step)
+    ship(state, rows, compute, quality_source, step, finetune_efficiency)

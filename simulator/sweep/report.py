@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 from simulator.dashboard.colors import firm_colors
 from simulator.dashboard.page import write_dashboard_html
 from simulator.sweep.analysis import binned_means, is_non_monotone, series_quantiles
+from simulator.sweep.heatmap import outcome_heatmaps, two_parameter_grid
 from simulator.sweep.labels import (
     parameter_labels,
     point_label,
@@ -505,6 +506,8 @@ def sweep_figures(result: SweepResult) -> list[go.Figure]:
                 ("price_index", "Price index over time", "quantity-weighted price"),
             )
         ]
+    if parameters and two_parameter_grid(result.runs, parameters):
+        figures.append(outcome_heatmaps(result.runs, parameters, list(spec.outcomes), labels))
     if parameters:
         figures.append(parameter_scatter(result.runs, parameters, list(spec.outcomes), labels))
     if len(result.sensitivity):

@@ -4,6 +4,7 @@
 |---|---|---|
 | price, R = h(P_1..P_n) | ``PRICING`` | pricing.py |
 | R&D budget | ``RD_BUDGET`` | budgets.py |
+| licensed-data budget | ``DATA_BUDGET`` | budgets.py |
 | marketing budget | ``MARKETING_BUDGET`` | budgets.py |
 | open-sourcing | ``OPEN_SOURCE_RULE`` | open_source_rule.py |
 | partnership links | ``LINK_RULE`` | links.py |
@@ -26,7 +27,12 @@ from simulator.market.strategy import (  # noqa: F401  (each rule module registe
     marketing_return,
     open_payoff,
 )
-from simulator.market.strategy.budgets import MARKETING_BUDGET, RD_BUDGET, budget_from_revenue
+from simulator.market.strategy.budgets import (
+    DATA_BUDGET,
+    MARKETING_BUDGET,
+    RD_BUDGET,
+    budget_from_revenue,
+)
 from simulator.market.strategy.focus import FOCUS
 from simulator.market.strategy.links import LINK_RULE, LINK_TYPES
 from simulator.market.strategy.open_source_rule import OPEN_SOURCE_RULE
@@ -45,6 +51,7 @@ from simulator.market.strategy.registry import NoParams, Registry, Rule
 DECISIONS: tuple[Registry, ...] = (
     PRICING,
     RD_BUDGET,
+    DATA_BUDGET,
     MARKETING_BUDGET,
     OPEN_SOURCE_RULE,
     LINK_RULE,
@@ -57,6 +64,7 @@ DECISION_BY_KEY: dict[str, Registry] = {registry.key: registry for registry in D
 __all__ = [
     "DECISIONS",
     "DECISION_BY_KEY",
+    "DATA_BUDGET",
     "FOCUS",
     "LINK_RULE",
     "LINK_TYPES",

@@ -72,3 +72,34 @@ class MarketingRevenueShare(BudgetRule):
         return budget_from_revenue(
             revenue[firms], params["marketing_share"], params["marketing_min"]
         )
+
+
+DATA_BUDGET: Registry[BudgetRule] = Registry("data_budget", "data budget rule", "none")
+"""Licensed data: money a firm spends buying training data (market.data.license_price)."""
+
+
+@DATA_BUDGET.register
+class NoDataBudget(BudgetRule):
+    name = "none"
+    description = "buys no data (its data grows only by user feedback and partners)"
+
+    def budget(self, revenue, firms, params):
+        return np.zeros(len(firms))
+
+
+@DATA_BUDGET.register
+class DataRevenueShare(BudgetRule):
+    name = "revenue_share"
+    description = (
+        "data spend = max(`data_share` x last revenue, `data_min`), buying licensed data at "
+        "market.data.license_price (needs market.data)"
+    )
+
+    class Params(Strict):
+        data_share: float = Field(
+            0.05, ge=0, le=1, description="Spend on licensed data as a share of revenue."
+        )
+        data_min: float = Field(0.0, ge=0, description="Data spend floor per step.")
+
+    def budget(self, revenue, firms, params):
+        return budget_from_revenue(revenue[firms], params["data_share"], params["data_min"])

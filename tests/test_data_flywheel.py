@@ -365,3 +365,13 @@ def test_two_parameter_grids_get_outcome_maps():
     figure = outcome_heatmaps(runs, ["rate", "cap"], ["final_hhi"])
     z = np.array(figure.data[0].z)
     np.testing.assert_allclose(z, [[5050.0, 5000.0], [5000.0, 7050.0]])
+
+
+def test_only_the_binding_one_of_rate_and_cap_matters_and_more_data_tips_further():
+    hhi = {}
+    for rate, cap in [(0.0, 1.0), (0.002, 1.0), (0.004, 0.002), (0.004, 1.0)]:
+        scenario = flywheel(feedback_rate=rate)
+        scenario["events"][0]["feedback_cap"] = cap
+        hhi[rate, cap] = float(simulate(scenario).model["hhi"].iloc[-1])
+    assert hhi[0.004, 0.002] == hhi[0.002, 1.0]  # min(rate, cap) = 0.2% both: bit for bit
+    assert hhi[0.0, 1.0] < hhi[0.002, 1.0] < hhi[0.004, 1.0]

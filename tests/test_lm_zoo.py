@@ -171,11 +171,12 @@ def test_shipped_table_shapes_quality_and_extrapolation_flag():
 
 
 def test_shipped_table_grid_and_fit_quality():
-    table = load_zoo_table()
+    shipped = load_zoo_table()
+    assert shipped["config_hash"].nunique() == len(grid.build_jobs("small"))
+    table = grid.full_data_rows(shipped)  # the compute grid; the data axis: test_data_flywheel
     per_mix = table.groupby("mix_name")["flops"].nunique()
     assert set(grid.ZOO_MIXES) <= set(per_mix.index)
     assert (per_mix[list(grid.ZOO_MIXES)] == len(grid.SMALL_GRID)).all()
-    assert table["config_hash"].nunique() == len(grid.build_jobs("small"))
     assert table["flops"].max() / table["flops"].min() >= 800  # 2.9 orders of magnitude
     for segment in corpus.SEGMENTS:
         own = table[(table["mix_name"] == segment) & (table["segment"] == segment)]

@@ -17,7 +17,10 @@ ordered first (less data never gives more effective compute). Below the smallest
 fraction f_min, each decade less data is a decade less effective compute,
 C_eff(C, f) = C_eff(C, f_min) * f / f_min, and the value is flagged as extrapolated (as it is
 where own_f is read beyond the budgets it was measured at). The firm's bpb on s is then the
-full-data lookup (mix blend and all) at C_eff instead of C. Hence bpb is non-increasing in both
+full-data lookup (mix blend and all) at C_eff instead of C; C_eff may lie below the compute
+grid (a model on 10% of the data at a top budget does worse than the smallest full-data
+model), where own_1 continues with its power law, so that a firm trained on s alone gets
+own_f(C), the measured point, back. Hence bpb is non-increasing in both
 compute and data, and a firm with all the data (f >= 1) gets exactly the compute-only lookup.
 
 Imports numpy only (the curves come from lookup.MonotoneCurve).

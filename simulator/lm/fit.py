@@ -341,7 +341,8 @@ def format_fits(
     lines = [
         "fit L(C) = E + A * C^(-a), C in training FLOPs, own-segment mix, on the measured points",
         "(seeds averaged; R^2 frontier = same curve against the running minimum, capped = levels",
-        "worse than a cheaper one). The market's lookup uses this form.",
+        "worse than a cheaper one). The lookup reads the measured points and continues beyond them",
+        "with this form.",
         f"  {'segment':10s} {'E':>8s} {'A':>11s} {'a':>7s} {'R^2':>7s} {'frontier':>8s} capped",
     ]
     for segment, fit in fits.items():

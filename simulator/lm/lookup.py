@@ -32,6 +32,14 @@ segment, read from the zoo's measurements (ZooQuality, used by the market).
    not clipped. Anchoring Q like the budget map keeps every scenario's quality scale fixed when
    the grid grows.
 
+5. Data (market.data). A firm's training tokens per segment map log-linearly onto the zoo's
+   data fractions (data_range -> [0.1, 1]); where it holds less than all the data, its compute
+   on that segment is replaced by the data-limited effective compute of simulator.lm.data_axis
+   before steps 2-4. At fraction >= 1 (or without market.data) nothing changes. Such a reading
+   is flagged when the firm's own compute is beyond the measured budgets, or its data below
+   the smallest measured fraction, or its own-segment data-axis curve is read beyond the
+   budgets it was measured at (levels 0-7).
+
 With train_missing=True the firm's exact (mix, compute) point is trained (simulator.lm.grid
 .ensure_point, cached) instead of interpolated.
 
@@ -340,11 +348,19 @@ class ZooQuality:
         weights = np.broadcast_to(np.asarray(weight, dtype=float), log_c.shape)[:, None]
         return self._segments_bpb([segment], log_c, weights)[0][:, 0]
 
-    def _segments_bpb(self, segments: list[str], log_c: np.ndarray, weights: np.ndarray):
+    def _segments_bpb(
+        self,
+        segments: list[str],
+        log_c: np.ndarray,
+        weights: np.ndarray,
+        log_flag: np.ndarray | None = None,
+    ):
         """(bpb, extrapolated), each (F, len(segments)), for compute ``log_c`` (F,), or per
         segment (segments, F), and the weights (F, segments): every curve of every segment
         read in one batch (CurvePieces). Extrapolated where the compute read off a curve lies
-        outside the measured budgets (for w < 1/4, the reduced compute, where it sets bpb)."""
+        outside the measured budgets (for w < 1/4, the reduced compute, where it sets bpb);
+        ``log_flag``, when given, is the compute the flag is judged at instead (the firms' own
+        compute when ``log_c`` is data-limited: that reading maps a measured data-axis point)."""
         u = self.UNIFORM_WEIGHT
         w = np.clip(weights, 0.0, 1.0).T  # (S, F)
         # Below the uniform weight: the uniform model at the compute that holds as much s-data.
@@ -363,6 +379,10 @@ class ZooQuality:
         low_part = np.minimum(never_saw, reduced)
         log_low, log_high = (math.log10(v) for v in self.zoo_range)
         tolerance = 1e-9
+        if log_flag is not None:
+            log_c = log_flag
+            with np.errstate(divide="ignore"):
+                log_effective = log_c + np.log10(np.minimum(w, u) / u)
         outside = (log_c < log_low - tolerance) | (log_c > log_high + tolerance)  # (F,)
         reduced_outside = (w > 0) & (log_effective < log_low - tolerance) & (reduced < never_saw)
         extrapolated = np.where(w >= u, outside, outside | reduced_outside)
@@ -397,7 +417,7 @@ class ZooQuality:
             bpb, extrapolated = self._segments_bpb(self.segments, log_zoo, weights)
         else:
             log_eff, data_extrapolated = self.effective_log_compute(log_zoo, data)
-            bpb, extrapolated = self._segments_bpb(self.segments, log_eff, weights)
+            bpb, extrapolated = self._segments_bpb(self.segments, log_eff, weights, log_zoo)
             extrapolated = extrapolated | data_extrapolated.T
             limited = (log_eff < log_zoo).any(axis=0)
         if self.train_missing:

@@ -25,10 +25,10 @@ Llama 3 Herd of Models", arXiv:2407.21783, section 3).
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 
 from simulator.market.params import MAX_MONEY, Share, Strict
 
@@ -40,6 +40,18 @@ TOKENS_PER_LICENSE_UNIT = 1e12
 """license_price is quoted per this many tokens (a trillion)."""
 
 Tokens = Annotated[float, Field(ge=0, le=MAX_TOKENS)]
+
+
+def _share_form(value: Any) -> str:
+    return "<per segment>" if isinstance(value, dict) else "<number>"
+
+
+SegmentShares = Annotated[
+    Annotated[Share, Tag("<number>")] | Annotated[dict[str, Share], Tag("<per segment>")],
+    Discriminator(_share_form),
+]
+"""A share for every segment, or a mapping segment -> share; one error line either way (the
+tags, in angle brackets, are left out of error paths: simulator.config.errors.field_path)."""
 
 
 def _as_tuple(value):
@@ -66,7 +78,7 @@ class DataTerms(Strict):
         "tokens, as in llm_api_2025); feedback data is counted in these tokens. Above 0, at "
         f"most {MAX_TOKENS:g}.",
     )
-    feedback_rate: Share | dict[str, Share] = Field(
+    feedback_rate: SegmentShares = Field(
         0.0,
         description="Share of served tokens that becomes training data (user feedback), 0 to "
         "1: one number for every segment, or a mapping per segment (segments left out get 0). "

@@ -17,7 +17,7 @@ import numpy as np
 from pydantic import Field
 
 from simulator.market import dynamics
-from simulator.market.data import per_segment
+from simulator.market.data import SegmentShares, per_segment
 from simulator.market.params import (
     MAX_FACTOR,
     MAX_PRICE,
@@ -147,7 +147,7 @@ class RegulationEvent(EventBase):
     data_cap: dict[str, Share] | None = Field(
         None, description="Highest data-mix weight allowed per segment (e.g. {chinese: 0.1})."
     )
-    feedback_cap: Share | dict[str, Share] | None = Field(
+    feedback_cap: SegmentShares | None = Field(
         None,
         description="Highest share of served tokens a firm may keep as training data (a "
         "privacy rule; caps market.data.feedback_rate): one number for every segment, or per "

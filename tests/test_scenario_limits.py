@@ -24,6 +24,7 @@ from simulator.config import schema as scenario_schema
 from simulator.config.errors import MAX_ERROR_LINES, one_line
 from simulator.config.loading import json_schema
 from simulator.config.yaml_safe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, load_yaml
+from simulator.market.data import DataTerms
 from simulator.market.events import EVENTS
 from simulator.market.params import MAX_FIRMS, MAX_PROJECTED_SIZE
 from simulator.model import simulate
@@ -132,8 +133,20 @@ NUMERIC_FIELDS = [
         )
     ),
     *(
+        f"market.data.{f}"
+        for f in (
+            "tokens_per_unit",
+            "feedback_rate",
+            "feedback_rate.code",
+            "license_price",
+            "pool_share",
+            "initial_stock",
+        )
+    ),
+    *(
         f"companies.Big.{f}"
         for f in (
+            "data.code",
             "unit_cost",
             "initial_price",
             "price_cap",
@@ -170,6 +183,8 @@ EVENT_NUMBERS = [
     ({"kind": "segment", "segment": "code"}, "growth"),
     ({"kind": "regulation"}, "unit_cost_add"),
     ({"kind": "regulation", "data_cap": {}}, "data_cap.code"),
+    ({"kind": "regulation"}, "feedback_cap"),
+    ({"kind": "regulation", "feedback_cap": {}}, "feedback_cap.code"),
     ({"kind": "release", "firm": "Big", "quality": {}}, "quality.code"),
     ({"kind": "release", "firm": "Big"}, "quality_sd"),
     ({"kind": "release", "firm": "Big"}, "compute"),
@@ -220,6 +235,17 @@ def test_1e400_in_a_file_is_infinity_and_refused(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("index", [0, 1])
+@pytest.mark.parametrize("value", [math.nan, math.inf, 1e300])
+def test_data_range_bounds_are_finite_numbers(index, value):
+    data = small()
+    bounds = [3e11, 1.5e13]
+    bounds[index] = value
+    data["market"]["data"] = {"data_range": bounds}
+    lines = errors_of(data)
+    assert any(line.startswith(f"market.data.data_range.{index}: ") for line in lines), lines
+
+
 def test_every_number_in_the_schema_has_a_finite_documented_range():
     """Every number of the JSON Schema (fields, list items, mapping values) has a lower and an
     upper bound, and its field's description states it."""
@@ -257,6 +283,7 @@ def test_every_float_field_of_every_model_is_in_the_nan_test():
         scenario_schema.Market,
         scenario_schema.Company,
         scenario_schema.Strategy,
+        DataTerms,
     ]
     tested = {p.split(".")[-1] for p in NUMERIC_FIELDS} | {
         "compute_range",
@@ -264,6 +291,8 @@ def test_every_float_field_of_every_model_is_in_the_nan_test():
         "cost",
         "quality",
         "data_mix",
+        "data_range",  # test_data_range_bounds_are_finite_numbers
+        "data",  # companies.Big.data.code
     }
     untested = [
         f"{model.__name__}.{name}"

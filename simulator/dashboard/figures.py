@@ -319,10 +319,14 @@ def price_figure(result: RunResult, events=None) -> go.Figure:
     return finish(figure, result, events)
 
 
-def quality_figure(result: RunResult, events=None) -> go.Figure:
-    """Model quality per segment (small multiples, shared y): who leads where, and when."""
+def segment_panels(
+    result: RunResult, frame: pd.DataFrame, value: str, hover: str, extra=None
+) -> tuple[go.Figure, int]:
+    """Small multiples, one panel per segment of ``frame`` (shared axes), each with one line
+    per shown firm of ``value``; ``extra(figure, rows of the segment, row, col)`` adds to a
+    panel. Returns the figure and its number of panel rows."""
     colors, shown = run_colors(result), shown_firms(result)
-    segments = list(dict.fromkeys(result.segments["segment"].astype(str)))
+    segments = list(dict.fromkeys(frame["segment"].astype(str)))
     rows, cols = _grid(len(segments))
     figure = make_subplots(
         rows=rows,
@@ -334,19 +338,30 @@ def quality_figure(result: RunResult, events=None) -> go.Figure:
         horizontal_spacing=0.05,
     )
     for index, segment in enumerate(segments):
-        rows_of_segment = result.segments[result.segments["segment"].astype(str) == segment]
+        rows_of_segment = frame[frame["segment"].astype(str) == segment]
+        row, col = index // cols + 1, index % cols + 1
         _firm_lines(
             figure,
-            _wide(rows_of_segment, "quality", shown),
+            _wide(rows_of_segment, value, shown),
             colors,
-            "%{y:.3f}",
-            row=index // cols + 1,
-            col=index % cols + 1,
+            hover,
+            row=row,
+            col=col,
             showlegend=index == 0,
         )
-        _shade_extrapolated(
-            figure, rows_of_segment, shown, colors, index // cols + 1, index % cols + 1
-        )
+        if extra is not None:
+            extra(figure, rows_of_segment, row, col)
+    return figure, rows
+
+
+def quality_figure(result: RunResult, events=None) -> go.Figure:
+    """Model quality per segment (small multiples, shared y): who leads where, and when."""
+    colors, shown = run_colors(result), shown_firms(result)
+
+    def shade(figure: go.Figure, rows_of_segment: pd.DataFrame, row: int, col: int) -> None:
+        _shade_extrapolated(figure, rows_of_segment, shown, colors, row, col)
+
+    figure, rows = segment_panels(result, result.segments, "quality", "%{y:.3f}", shade)
     _base_layout(
         figure,
         "Model quality per segment (higher is better; zoo Q: 0 = byte frequencies, 1 = best "

@@ -396,16 +396,9 @@ class ZooQuality:
         ``data`` (F,S): each firm's real training tokens per segment (market.data); None: no
         data limit (every firm has all the data the zoo measured)."""
         real = np.atleast_1d(np.asarray(real_flops, dtype=float))
-        weights = np.asarray(mix, dtype=float)
         if real.ndim != 1:
             raise ValueError(f"real_flops must have shape (F,), got {real.shape}")
-        if weights.shape != (len(real), len(self.segments)):
-            raise ValueError(
-                f"mix must have shape (F, S) = ({len(real)}, {len(self.segments)}), "
-                f"got {weights.shape}"
-            )
-        if np.any(~np.isfinite(weights)) or np.any(weights < 0):
-            raise ValueError("mix weights must be finite and >= 0")
+        weights = self._firm_matrix("mix", "mix weights", mix, len(real))
         totals = weights.sum(axis=1, keepdims=True)
         if np.any(totals <= 0):
             raise ValueError("every firm's mix must have positive total weight")
@@ -432,18 +425,23 @@ class ZooQuality:
         best = np.array([self.bpb_best[s] for s in self.segments])
         return quality_from_bpb(bpb, h, best), bpb, extrapolated
 
+    def _firm_matrix(self, name: str, what: str, values, firms: int) -> np.ndarray:
+        """``values`` as a float (F, S) array; ValueError unless that shape, finite and >= 0."""
+        array = np.asarray(values, dtype=float)
+        if array.shape != (firms, len(self.segments)):
+            raise ValueError(
+                f"{name} must have shape (F, S) = ({firms}, {len(self.segments)}), "
+                f"got {array.shape}"
+            )
+        if np.any(~np.isfinite(array)) or np.any(array < 0):
+            raise ValueError(f"{what} must be finite and >= 0")
+        return array
+
     def effective_log_compute(self, log_zoo: np.ndarray, data: np.ndarray):
         """(log10 data-limited zoo compute, extrapolated), each (S, F), for firms' log10 zoo
         compute (F,) and real tokens ``data`` (F, S) (simulator.lm.data_axis)."""
         assert self.data_axis is not None
-        tokens = np.asarray(data, dtype=float)
-        if tokens.shape != (len(log_zoo), len(self.segments)):
-            raise ValueError(
-                f"data must have shape (F, S) = ({len(log_zoo)}, {len(self.segments)}), "
-                f"got {tokens.shape}"
-            )
-        if np.any(~np.isfinite(tokens)) or np.any(tokens < 0):
-            raise ValueError("data stocks must be finite and >= 0")
+        tokens = self._firm_matrix("data", "data stocks", data, len(log_zoo))
         fractions = self.data_fraction(tokens)
         out = np.empty((len(self.segments), len(log_zoo)))
         extrapolated = np.zeros(out.shape, dtype=bool)

@@ -128,12 +128,17 @@ def test_effective_compute_never_exceeds_compute(zoo):
         assert (effective <= log_zoo + 1e-12).all()
 
 
-def test_zoo_show_reports_the_data_axis_fits(capsys):
-    assert main(["lm", "zoo", "show"]) == 0
+def test_zoo_show_reports_the_data_axis_fits_and_the_data_map(capsys):
+    assert main(["lm", "zoo", "show", "--data-range", "3e11", "1.56e13"]) == 0
     out = capsys.readouterr().out
-    assert "data axis" in out
-    for segment in corpus.SEGMENTS:
-        assert segment in out
+    assert "data axis" in out and "data-constrained" in out
+    rows = out.split("data map for data_range")[1].splitlines()[2:]
+    table = [[float(cell.rstrip("*")) for cell in row.split()] for row in rows if row.strip()]
+    values = np.array(table)  # tokens, fraction, quality per segment
+    assert (np.diff(values[:, 0]) > 0).all() and (np.diff(values[:, 2:], axis=0) >= 0).all()
+    np.testing.assert_allclose(values[values[:, 0] >= 1.56e13, 2:], 1.0)  # all the data: Q 1
+    assert main(["lm", "zoo", "show", "--data-range", "3e11", "1e11"]) == 2
+    assert "--data-range" in capsys.readouterr().err
 
 
 # --- firms' data stocks ----------------------------------------------------------------------

@@ -307,10 +307,26 @@ def handle_zoo_show(args: argparse.Namespace) -> int:
                 f"--compute-range: need 1 <= LOW, HIGH >= {10**MIN_COMPUTE_DECADES:g} x LOW, "
                 f"HIGH <= {MAX_COMPUTE:g} (as market.compute_range), got {low:g} {high:g}",
             )
+    if args.data_range is not None:
+        from simulator.market.data import MAX_TOKENS
+
+        low, high = args.data_range
+        if not (low > 0 and high >= 10 * low and high <= MAX_TOKENS):
+            return _fail(
+                "lm zoo show",
+                f"--data-range: need 0 < LOW, HIGH >= 10 x LOW, HIGH <= {MAX_TOKENS:g} (as "
+                f"market.data.data_range), got {low:g} {high:g}",
+            )
     print(format_table(table))
     print(zoo_report(table))
     if args.compute_range is not None:
         print(format_scale_map(table, tuple(args.compute_range)))
+    if args.data_range is not None:
+        compute_range = tuple(args.compute_range or DEFAULT_COMPUTE_RANGE)
+        try:
+            print(format_data_map(table, compute_range, tuple(args.data_range)))
+        except ValueError as error:
+            return _fail("lm zoo show", f"--data-range: {error}")
     return 0
 
 
@@ -342,6 +358,40 @@ def format_scale_map(table, compute_range: tuple[float, float]) -> str:
         cells = "  ".join(f"{bpb[i, j]:9.3f}/{quality[i, j]:6.3f}" for j in range(len(segments)))
         flag = ",".join(s for j, s in enumerate(segments) if extrapolated[i, j]) or "no"
         lines.append(f"  {value:10.0e}  {zoo_flops[i]:9.3g}  {cells}  {flag}")
+    return "\n".join(lines)
+
+
+DEFAULT_COMPUTE_RANGE = (1e22, 1e27)
+
+
+def format_data_map(table, compute_range, data_range) -> str:
+    """Per half decade of real tokens: the zoo data fraction, and each segment's quality for a
+    model trained on that segment alone with that much data at compute_range[1] (the README's
+    data-map table)."""
+    import numpy as np
+
+    from simulator.lm import corpus
+    from simulator.lm.lookup import ZooQuality
+
+    segments = [s for s in corpus.SEGMENTS if s in set(table["segment"])]
+    zoo = ZooQuality(segments, compute_range, table=table, data_range=data_range)
+    first = math.floor(2 * math.log10(data_range[0])) - 2
+    last = math.ceil(2 * math.log10(data_range[1])) + 1
+    tokens = 10.0 ** (np.arange(first, last + 1) / 2)
+    lines = [
+        f"data map for data_range {data_range[0]:.3g} .. {data_range[1]:.3g}: quality of a "
+        f"single-segment model at {compute_range[1]:.3g} real FLOPs (* extrapolated):",
+        "  real tokens  fraction  " + "  ".join(f"{s:>10s}" for s in segments),
+    ]
+    top = np.array([compute_range[1]])
+    for value in tokens:
+        cells = []
+        for k in range(len(segments)):
+            mix = np.eye(len(segments))[k : k + 1]
+            quality, _, flagged = zoo(top, mix, np.full((1, len(segments)), value))
+            cells.append(f"{quality[0, k]:9.3f}{'*' if flagged[0, k] else ' '}")
+        fraction = float(zoo.data_fraction(np.array([value]))[0])
+        lines.append(f"  {value:11.2e}  {min(fraction, 1.0):8.3f}  " + "  ".join(cells))
     return "\n".join(lines)
 
 
@@ -406,6 +456,16 @@ def add_lm_commands(subparsers) -> None:
         help="also print the scale map of a scenario's market.compute_range: per decade of real "
         "FLOPs, the zoo budget, each segment's bpb and quality for a uniform mix, and whether "
         "it is extrapolated",
+    )
+    show.add_argument(
+        "--data-range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="also print the data map of a scenario's market.data.data_range: per half decade "
+        "of real training tokens, the zoo data fraction and the quality of a single-segment "
+        "model on that much data at the top of the compute range (--compute-range, default "
+        "1e22 1e27)",
     )
     show.set_defaults(func=handle_zoo_show)
 

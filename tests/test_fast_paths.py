@@ -1,6 +1,6 @@
 """The speed-ups that must not change a bit: each fast path against the plain computation it
-replaces (numpy's reduction, scipy's PCHIP evaluation, fit.curve_points, a fresh best
-response)."""
+replaces (numpy's reduction, scipy's PCHIP pieces and their evaluation, fit.curve_points, a
+fresh best response)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from scipy.interpolate import PchipInterpolator
 
 from simulator.lm.fit import curve_points
 from simulator.lm.grid import load_zoo_table
-from simulator.lm.lookup import MonotoneCurve, every_curve_points
+from simulator.lm.lookup import MonotoneCurve, every_curve_points, pchip_coefficients
 from simulator.market.demand import SegmentParams, segment_sum
 from simulator.market.strategy import MarketView, best_response_prices, make_rule
 
@@ -55,6 +55,29 @@ def test_curve_evaluation_is_scipys_pchip_bit_for_bit(points):
     )
     assert same_bits(curve(x), expected)
     assert same_bits(curve(x[:, None]), expected[:, None])
+
+
+@pytest.mark.parametrize("points", [2, 3, 4, 9])
+def test_pchip_pieces_are_scipys_bit_for_bit(points):
+    """Monotone, flat, wiggling and uneven data: the numpy PCHIP pieces equal scipy's."""
+    rng = np.random.default_rng(points)
+    x = np.sort(rng.uniform(10, 25, points)) + np.arange(points) * 1e-3
+    cases = [
+        np.sort(rng.uniform(1.0, 4.0, points))[::-1],
+        np.full(points, 2.5),
+        rng.uniform(-3, 3, points),
+        np.round(rng.uniform(0, 2, points), 1),  # repeated values: zero slopes
+    ]
+    for y in cases:
+        assert same_bits(pchip_coefficients(x, y), PchipInterpolator(x, y).c)
+
+
+def test_zoo_curves_have_scipys_pchip_pieces():
+    for flops, bpb in every_curve_points(load_zoo_table()).values():
+        curve = MonotoneCurve(flops, bpb, power_law=False)
+        if len(flops) >= 2:
+            expected = PchipInterpolator(curve.log_flops, curve.bpb, extrapolate=False).c
+            assert same_bits(curve.coefficients, expected)
 
 
 def test_every_curve_points_is_curve_points_of_each_curve():

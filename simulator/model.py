@@ -252,13 +252,19 @@ class MarketModel(MarketShell):
             self._clearing = clear.clear(state, self.network, market.open_model, market.spillover)
             account.account(state, self._clearing, self.network, market.open_model.community_rate)
         self.outcome.update(record.outcomes(state, self._clearing, self.network))
+        self.record(step)
+        state.size = state.size * (1.0 + state.growth)
+
+    def record(self, step: int) -> None:
+        """This step's rows: the DataCollector's model row and the firms, segments and edges
+        tables (a sweep's model records less: simulator.sweep.lean)."""
+        state, clearing = self.state, self._clearing
         self.datacollector.collect(self)
         tables = self.datacollector.tables
         record.extend(tables["firms"], schema.firm_columns(state, step))
-        record.extend(tables["firms"], record.open_model_row(state, self._clearing, step))
-        record.extend(tables["segments"], record.segment_rows(state, self._clearing, step))
+        record.extend(tables["firms"], record.open_model_row(state, clearing, step))
+        record.extend(tables["segments"], record.segment_rows(state, clearing, step))
         record.extend(tables["edges"], record.edge_rows(self.network, step))
-        state.size = state.size * (1.0 + state.growth)
 
     def run(self, steps: int | None = None, progress=None) -> None:
         """Run ``steps`` steps (default: the scenario's); ``progress(i)`` is called after each."""

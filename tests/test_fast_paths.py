@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 from scipy.interpolate import PchipInterpolator
 
-from simulator.lm.fit import curve_points
+from simulator.lm.fit import compute_frontier, curve_points, fit_power_law
 from simulator.lm.grid import load_zoo_table
-from simulator.lm.lookup import MonotoneCurve, every_curve_points, pchip_coefficients
+from simulator.lm.lookup import (
+    MonotoneCurve,
+    curve_key,
+    every_curve_points,
+    pchip_coefficients,
+    shipped_fits,
+)
 from simulator.market.demand import SegmentParams, segment_sum
 from simulator.market.strategy import MarketView, best_response_prices, make_rule
 
@@ -78,6 +84,21 @@ def test_zoo_curves_have_scipys_pchip_pieces():
         if len(flops) >= 2:
             expected = PchipInterpolator(curve.log_flops, curve.bpb, extrapolate=False).c
             assert same_bits(curve.coefficients, expected)
+
+
+def test_the_shipped_fits_are_fresh_fits_of_every_shipped_curve():
+    """FITS_FILE lets a run skip scipy.optimize; it must hold exactly what fitting gives.
+    After a zoo rebuild: `python -m simulator.lm.lookup` rewrites it."""
+    shipped = shipped_fits()
+    curves = every_curve_points(load_zoo_table()).values()
+    assert len(shipped) == len(curves)
+    for flops, bpb in curves:
+        frontier = compute_frontier(bpb)
+        try:
+            fresh = fit_power_law(flops, frontier)
+        except (ValueError, RuntimeError):
+            fresh = None
+        assert shipped[curve_key(flops, frontier)] == fresh
 
 
 def test_every_curve_points_is_curve_points_of_each_curve():

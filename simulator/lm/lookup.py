@@ -42,11 +42,17 @@ lookup.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from simulator.atomic import atomic_write_text
 from simulator.lm import corpus
 from simulator.lm.fit import PowerLawFit, compute_frontier, curve_points, fit_power_law
 from simulator.lm.grid import ANCHOR_LEVELS, UNIFORM, ensure_point, load_zoo_table
@@ -60,9 +66,66 @@ def quality_from_bpb(bpb, h_unigram, bpb_best):
     )
 
 
-_FITS: dict[bytes, PowerLawFit | None] = {}
-"""Power laws fitted in this process, by curve (its points): sweeps and tests build many
-ZooQuality objects over the same table, and one fit costs as much as a short run's lookups."""
+_FITS: dict[str, PowerLawFit | None] = {}
+"""Power laws fitted (or read from FITS_FILE) in this process, by curve (``curve_key``): sweeps
+and tests build many ZooQuality objects over the same table, and one fit costs as much as a
+short run's lookups."""
+
+FITS_FILE = Path(__file__).resolve().parent / "data" / "zoo_fits.json"
+"""The power laws of the shipped zoo table's curves, by curve_key, as fit_power_law makes them
+(``python -m simulator.lm.lookup`` writes it; tests/test_fast_paths.py checks it against fresh
+fits). A run whose curves are in it imports no scipy (scipy.optimize costs ~0.3 s of a run's
+start-up); a curve not in it (another table) is fitted as always."""
+
+
+def curve_key(flops: np.ndarray, bpb: np.ndarray) -> str:
+    """A curve's identity: the digest of its points' bits."""
+    return hashlib.sha256(flops.tobytes() + bpb.tobytes()).hexdigest()
+
+
+@functools.cache
+def shipped_fits() -> dict[str, PowerLawFit | None]:
+    """FITS_FILE's fits ({} without the file)."""
+    if not FITS_FILE.is_file():
+        return {}
+    stored = json.loads(FITS_FILE.read_text(encoding="utf-8"))["fits"]
+    return {key: None if fit is None else PowerLawFit(**fit) for key, fit in stored.items()}
+
+
+def power_law_of(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit | None:
+    """fit_power_law(flops, bpb), None if it cannot be made; once per curve and process, and
+    not at all for a curve in FITS_FILE."""
+    key = curve_key(flops, bpb)
+    if key not in _FITS:
+        shipped = shipped_fits()
+        if key in shipped:
+            _FITS[key] = shipped[key]
+        else:
+            try:
+                _FITS[key] = fit_power_law(flops, bpb)
+            except (ValueError, RuntimeError):
+                _FITS[key] = None
+    return _FITS[key]
+
+
+def write_shipped_fits(path: Path = FITS_FILE) -> int:
+    """Fit every curve of the shipped zoo table (its compute frontier, as MonotoneCurve does)
+    and write them to ``path``; returns how many curves."""
+    fits = {}
+    for flops, bpb in every_curve_points(load_zoo_table()).values():
+        frontier = compute_frontier(bpb)
+        try:
+            fit = dataclasses.asdict(fit_power_law(flops, frontier))
+        except (ValueError, RuntimeError):
+            fit = None
+        fits[curve_key(np.asarray(flops, dtype=float), frontier)] = fit
+    document = {
+        "about": "power laws of the shipped zoo curves (simulator.lm.lookup.FITS_FILE); "
+        "rewrite with `python -m simulator.lm.lookup`",
+        "fits": dict(sorted(fits.items())),
+    }
+    atomic_write_text(path, json.dumps(document, indent=1) + "\n")
+    return len(fits)
 
 
 def log_linear_map(values: np.ndarray, source: tuple[float, float], target: tuple[float, float]):
@@ -143,15 +206,7 @@ class MonotoneCurve:
         needs it, and fitting every curve up front dominated a short run's start-up); one fit
         per curve and process."""
         if self._fit is False:
-            self._fit = None
-            if self._power_law:
-                key = self._flops.tobytes() + self.bpb.tobytes()
-                if key not in _FITS:
-                    try:
-                        _FITS[key] = fit_power_law(self._flops, self.bpb)
-                    except (ValueError, RuntimeError):
-                        _FITS[key] = None
-                self._fit = _FITS[key]
+            self._fit = power_law_of(self._flops, self.bpb) if self._power_law else None
         return self._fit
 
     def extend(self, x: np.ndarray, result: np.ndarray) -> np.ndarray:
@@ -399,3 +454,7 @@ class ZooQuality:
             measurement = ensure_point(mix, zoo_flops, grid=self.grid, threads=self.threads)
             self._trained[key] = measurement.bpb
         return self._trained[key]
+
+
+if __name__ == "__main__":  # python -m simulator.lm.lookup: rewrite FITS_FILE
+    print(f"{FITS_FILE}: {write_shipped_fits()} curves")

@@ -6,10 +6,13 @@
 - dask: a Dask distributed cluster: ``address`` of a running scheduler, or a ``LocalCluster``
   with ``workers`` single-threaded worker processes.
 
-Only a bounded number of runs is in flight at a time (a few per worker), and tasks are taken
-from the (lazy) task iterable only as slots free up, so stopping early (``max_runs``, Ctrl-C,
-a kill) wastes little and memory stays flat for any sweep size. Results do not depend on the
-executor: a run's seed and scenario are fixed in its task.
+Runs go to the processes and Dask workers in chunks of ``chunk`` consecutive runs (the
+runner makes a chunk of a point's replications, so that a worker that finds a run seed-free
+answers the others from it: simulator.sweep.worker). Only a bounded number of chunks is in
+flight at a time (a few per worker), and tasks are taken from the (lazy) task iterable only as
+slots free up, so stopping early (``max_runs``, Ctrl-C, a kill) wastes little and memory stays
+flat for any sweep size. Results do not depend on the executor: a run's seed and scenario are
+fixed in its task.
 
 Failures of the machinery itself (a worker process killed, the Dask scheduler unreachable or
 lost) raise ``ExecutorFailed`` with one line; a run whose simulation fails is not one of them
@@ -19,14 +22,17 @@ and waits at most ``DaskOptions.connect_timeout`` seconds for a scheduler.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Iterator
 
 from simulator.sweep.spec import DaskOptions
-from simulator.sweep.worker import RunRecord, RunTask, run_one, worker_setup
+from simulator.sweep.worker import RunRecord, RunTask, run_chunk, run_one, worker_setup
 
 IN_FLIGHT_PER_WORKER = 4
+PRELOAD = ["simulator.sweep.worker", "simulator.sweep.lean"]
+"""What the fork server imports before it forks the workers (the whole simulator)."""
 
 
 class ExecutorFailed(Exception):
@@ -45,12 +51,21 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def chunks(tasks: Iterable[RunTask], size: int) -> Iterator[list[RunTask]]:
+    """Consecutive tasks, ``size`` at a time (the last chunk may be shorter)."""
+    queue = iter(tasks)
+    while chunk := list(itertools.islice(queue, max(1, size))):
+        yield chunk
+
+
 def run_serial(tasks: Iterable[RunTask]) -> Iterator[RunRecord]:
     for task in tasks:
         yield run_one(task)
 
 
-def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Iterator[RunRecord]:
+def run_processes(
+    tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1
+) -> Iterator[RunRecord]:
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -59,28 +74,28 @@ def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Itera
     # fork server (not fork): this process may hold threads (progress bar, Dask), and forking
     # a threaded process can deadlock; preloading makes each worker start already set up.
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["simulator.sweep.worker"])
+    context.set_forkserver_preload(PRELOAD)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_setup)
     pending: set = set()
-    queue = iter(tasks)
+    queue = chunks(tasks, chunk)
     try:
-        for task in queue:
-            pending.add(pool.submit(run_one, task))
+        for part in queue:
+            pending.add(pool.submit(run_chunk, part))
             if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
                 break
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 try:
-                    record = future.result()
+                    records = future.result()
                 except BrokenProcessPool as exc:
                     raise ExecutorFailed(
                         f"a worker process died (killed, or out of memory?): {_reason(exc)}"
                     ) from None
-                yield record
-                task = next(queue, None)
-                if task is not None:
-                    pending.add(pool.submit(run_one, task))
+                yield from records
+                part = next(queue, None)
+                if part is not None:
+                    pending.add(pool.submit(run_chunk, part))
     finally:
         pool.shutdown(wait=not pending, cancel_futures=True)
 
@@ -162,31 +177,37 @@ class DaskRuns:
     """Finished runs from a Dask cluster, an iterator; ``close()`` releases the client (and
     the LocalCluster) whether or not iteration started."""
 
-    def __init__(self, tasks: Iterable[RunTask], workers: int | None, options: DaskOptions):
+    def __init__(
+        self,
+        tasks: Iterable[RunTask],
+        workers: int | None,
+        options: DaskOptions,
+        chunk: int = 1,
+    ):
         self.client, self.cluster = _dask_client(workers, options)
-        self._results = self._run(iter(tasks))
+        self._results = self._run(chunks(tasks, chunk))
 
-    def _run(self, queue: Iterator[RunTask]) -> Iterator[RunRecord]:
+    def _run(self, queue: Iterator[list[RunTask]]) -> Iterator[RunRecord]:
         from dask.distributed import as_completed
 
         client = self.client
         try:
             slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
             first = [
-                client.submit(run_one, task, pure=False)
-                for _, task in zip(range(slots), queue, strict=False)
+                client.submit(run_chunk, part, pure=False)
+                for _, part in zip(range(slots), queue, strict=False)
             ]
             futures = as_completed(first)
             for future in futures:
                 try:
-                    record = future.result()
+                    records = future.result()
                 except Exception as exc:  # noqa: BLE001 - run_one never raises: the cluster did
                     raise ExecutorFailed(f"the Dask cluster failed: {_reason(exc)}") from None
                 future.release()
-                yield record
-                task = next(queue, None)
-                if task is not None:
-                    futures.add(client.submit(run_one, task, pure=False))
+                yield from records
+                part = next(queue, None)
+                if part is not None:
+                    futures.add(client.submit(run_chunk, part, pure=False))
         finally:
             self._shutdown()
 
@@ -210,10 +231,13 @@ class DaskRuns:
 
 
 def run_dask(
-    tasks: Iterable[RunTask], workers: int | None = None, options: DaskOptions | None = None
+    tasks: Iterable[RunTask],
+    workers: int | None = None,
+    options: DaskOptions | None = None,
+    chunk: int = 1,
 ) -> DaskRuns:
     """Finished runs from Dask; connects now (ExecutorFailed if the scheduler is unreachable)."""
-    return DaskRuns(tasks, workers, options or DaskOptions())
+    return DaskRuns(tasks, workers, options or DaskOptions(), chunk)
 
 
 def execute(
@@ -221,12 +245,14 @@ def execute(
     executor: str,
     workers: int | None = None,
     dask_options: DaskOptions | None = None,
+    chunk: int = 1,
 ) -> Iterator[RunRecord]:
-    """Finished runs of ``tasks`` in completion order, computed by ``executor``."""
+    """Finished runs of ``tasks`` in completion order, computed by ``executor`` (processes and
+    Dask take them ``chunk`` consecutive runs at a time)."""
     if executor == "serial":
         return run_serial(tasks)
     if executor == "processes":
-        return run_processes(tasks, workers)
+        return run_processes(tasks, workers, chunk)
     if executor == "dask":
-        return run_dask(tasks, workers, dask_options)
+        return run_dask(tasks, workers, dask_options, chunk)
     raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")

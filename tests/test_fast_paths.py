@@ -150,3 +150,14 @@ def test_best_response_rule_answers_every_problem_as_a_fresh_search():
         expected = np.clip(best_response_prices(view, firms), view.floor[firms], view.cap[firms])
         assert same_bits(got, expected)
     assert len(rule._answers) == len(views)
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 7, 30, 1000])
+def test_the_sensitivity_t_quantile_is_scipy_stats_bit_for_bit(dof):
+    """analysis.standardized_regression reads stdtrit (scipy.special) instead of importing
+    scipy.stats (~0.5 s) for t.ppf."""
+    from scipy import special, stats
+
+    for level in (0.5, 0.9, 0.95, 0.99):
+        q = 0.5 + level / 2
+        assert same_bits(np.float64(special.stdtrit(dof, q)), np.float64(stats.t.ppf(q, dof)))

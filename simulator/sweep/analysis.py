@@ -171,7 +171,7 @@ def standardized_regression(
     Inputs and output are z-scored (population std); constant inputs get NaN. With
     independent inputs and a linear response, SRC_i^2 is input i's share of the variance.
     """
-    from scipy import stats
+    from scipy import special  # stdtrit is scipy.stats.t.ppf without importing scipy.stats
 
     y = np.asarray(y, dtype=float)
     x = inputs.to_numpy(dtype=float)
@@ -193,7 +193,7 @@ def standardized_regression(
     if dof > 0:
         sigma2 = residual @ residual / dof
         se = np.sqrt(np.clip(np.diag(sigma2 * np.linalg.pinv(z_x.T @ z_x)), 0, None))
-        half = stats.t.ppf(0.5 + conf_level / 2, dof) * se
+        half = special.stdtrit(dof, 0.5 + conf_level / 2) * se  # Student t quantile
     else:
         half = np.full(len(coef), np.nan)
     result.loc[usable, "value"] = coef

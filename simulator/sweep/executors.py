@@ -1,8 +1,9 @@
 """Executors: where runs are computed. Each yields finished runs in completion order.
 
 - serial: in this process, one after the other (tests, debugging, profiling).
-- processes: a local ``ProcessPoolExecutor`` (all cores unless ``workers``). Workers start from
-  a fork server that has already imported the simulator, so a worker's setup is paid once.
+- processes: a local ``ProcessPoolExecutor`` (all cores unless ``workers``), started when the
+  executor is made. Workers are forked from this process when it runs no other thread (they
+  start at once, with the simulator imported), else from a fork server that has imported it.
 - dask: a Dask distributed cluster: ``address`` of a running scheduler, or a ``LocalCluster``
   with ``workers`` single-threaded worker processes.
 
@@ -63,41 +64,82 @@ def run_serial(tasks: Iterable[RunTask]) -> Iterator[RunRecord]:
         yield run_one(task)
 
 
-def run_processes(
-    tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1
-) -> Iterator[RunRecord]:
+def _process_context():
+    """fork where it is safe (no other Python thread: the workers start at once with what
+    this process has imported), else a fork server that has imported the simulator (forking
+    a threaded process can deadlock)."""
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    import threading
 
-    workers = workers or available_cores()
-    # fork server (not fork): this process may hold threads (progress bar, Dask), and forking
-    # a threaded process can deadlock; preloading makes each worker start already set up.
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(PRELOAD)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_setup)
-    pending: set = set()
-    queue = chunks(tasks, chunk)
-    try:
-        for part in queue:
-            pending.add(pool.submit(run_chunk, part))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+    return context
+
+
+class ProcessRuns:
+    """Finished runs from a local process pool, an iterator. The pool starts, and the first
+    chunks are handed out, when it is made: before the caller starts a progress bar's thread,
+    so the workers can be forked (``_process_context``). ``close()`` shuts the pool down."""
+
+    def __init__(self, tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1):
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = workers or available_cores()
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_process_context(), initializer=worker_setup
+        )
+        self.queue = chunks(tasks, chunk)
+        self.pending: set = set()
+        for part in self.queue:
+            self.pending.add(self.pool.submit(run_chunk, part))
+            if len(self.pending) >= workers * IN_FLIGHT_PER_WORKER:
                 break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    records = future.result()
-                except BrokenProcessPool as exc:
-                    raise ExecutorFailed(
-                        f"a worker process died (killed, or out of memory?): {_reason(exc)}"
-                    ) from None
-                yield from records
-                part = next(queue, None)
-                if part is not None:
-                    pending.add(pool.submit(run_chunk, part))
-    finally:
-        pool.shutdown(wait=not pending, cancel_futures=True)
+        self._results = self._run()
+
+    def _run(self) -> Iterator[RunRecord]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            while self.pending:
+                done, self.pending = wait(self.pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        records = future.result()
+                    except BrokenProcessPool as exc:
+                        raise ExecutorFailed(
+                            f"a worker process died (killed, or out of memory?): {_reason(exc)}"
+                        ) from None
+                    yield from records
+                    part = next(self.queue, None)
+                    if part is not None:
+                        self.pending.add(self.pool.submit(run_chunk, part))
+        finally:
+            self._shutdown()
+
+    def __iter__(self) -> ProcessRuns:
+        return self
+
+    def __next__(self) -> RunRecord:
+        return next(self._results)
+
+    def _shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=not self.pending, cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        self._results.close()
+        self._shutdown()
+
+
+def run_processes(
+    tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1
+) -> ProcessRuns:
+    """Finished runs from local worker processes (started now)."""
+    return ProcessRuns(tasks, workers, chunk)
 
 
 def _probe(address: str, timeout: float) -> None:

@@ -1,5 +1,7 @@
-"""The sweep's lean runs: the same outcomes and series as a full run, bit for bit; a run that
-draws no random number is reused for the other replications of its point, and only then."""
+"""The sweep's fast paths give what the plain ones give: lean runs the outcomes and series of a
+full run, bit for bit; a run that draws no random number is reused for the other replications
+of its point, and only then; the tables read back from a sweep folder in one piece equal those
+assembled from the runs in memory."""
 
 from __future__ import annotations
 
@@ -115,3 +117,33 @@ def test_a_failed_run_is_not_reused(monkeypatch):
     assert len(calls) == 6 and (result.runs["error"].str.startswith("RuntimeError")).all()
     assert np.isnan(result.runs["final_hhi"]).all()
     assert isinstance(result.series, pd.DataFrame)
+
+
+def test_tables_read_back_from_the_folder_equal_the_tables_from_memory(tmp_path, monkeypatch):
+    """Failed runs (no series) and entrants included; one run per worker chunk or more."""
+    real = worker.worker_setup()["simulate"]
+
+    def fails_sometimes(scenario, seed=None, **kwargs):
+        if seed % 3 == 0:
+            raise RuntimeError("boom")
+        return real(scenario, seed=seed, **kwargs)
+
+    monkeypatch.setitem(worker._WORKER_STATE, "simulate", fails_sometimes)
+    spec = make_spec(replications=3, samples=4)
+    stored = sweep.run(spec, out=tmp_path / "out", progress=False)
+    in_memory = sweep.run(spec, progress=False)
+    assert (stored.runs["error"] != "").any() and (stored.runs["error"] == "").any()
+    for name in ("runs", "series", "quantiles", "summary", "sensitivity"):
+        pdt.assert_frame_equal(getattr(stored, name), getattr(in_memory, name), check_exact=True)
+    loaded = sweep.load(tmp_path / "out")
+    pdt.assert_frame_equal(loaded.series, in_memory.series, check_exact=True)
+
+
+def test_worker_processes_writing_run_files_give_the_serial_tables(tmp_path):
+    """Workers encode the run files (and reuse seed-free runs); the parent only writes them."""
+    spec = deterministic_spec(replications=3)
+    spec["executor"], spec["workers"] = "processes", 2
+    stored = sweep.run(spec, out=tmp_path / "out", progress=False)
+    serial = sweep.run({**spec, "executor": "serial"}, progress=False)
+    for name in ("runs", "series", "quantiles", "summary", "sensitivity"):
+        pdt.assert_frame_equal(getattr(stored, name), getattr(serial, name), check_exact=True)

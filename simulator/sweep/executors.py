@@ -23,6 +23,7 @@ and waits at most ``DaskOptions.connect_timeout`` seconds for a scheduler.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -50,6 +51,18 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def run_chunk_to_files(tasks: list[RunTask]) -> list[RunRecord]:
+    """``run_chunk``, each record with its run file's content made here, in the worker (the
+    parent then only writes bytes: it would otherwise encode every run itself, one at a
+    time), and without its series frame, which the file holds."""
+    from simulator.sweep.store import run_file
+
+    return [
+        dataclasses.replace(record, series=record.series.iloc[:0], file=run_file(record))
+        for record in run_chunk(tasks)
+    ]
 
 
 def chunks(tasks: Iterable[RunTask], size: int) -> Iterator[list[RunTask]]:
@@ -83,17 +96,24 @@ class ProcessRuns:
     chunks are handed out, when it is made: before the caller starts a progress bar's thread,
     so the workers can be forked (``_process_context``). ``close()`` shuts the pool down."""
 
-    def __init__(self, tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1):
+    def __init__(
+        self,
+        tasks: Iterable[RunTask],
+        workers: int | None = None,
+        chunk: int = 1,
+        files: bool = False,
+    ):
         from concurrent.futures import ProcessPoolExecutor
 
         workers = workers or available_cores()
+        self.runner = run_chunk_to_files if files else run_chunk
         self.pool = ProcessPoolExecutor(
             max_workers=workers, mp_context=_process_context(), initializer=worker_setup
         )
         self.queue = chunks(tasks, chunk)
         self.pending: set = set()
         for part in self.queue:
-            self.pending.add(self.pool.submit(run_chunk, part))
+            self.pending.add(self.pool.submit(self.runner, part))
             if len(self.pending) >= workers * IN_FLIGHT_PER_WORKER:
                 break
         self._results = self._run()
@@ -115,7 +135,7 @@ class ProcessRuns:
                     yield from records
                     part = next(self.queue, None)
                     if part is not None:
-                        self.pending.add(self.pool.submit(run_chunk, part))
+                        self.pending.add(self.pool.submit(self.runner, part))
         finally:
             self._shutdown()
 
@@ -136,10 +156,10 @@ class ProcessRuns:
 
 
 def run_processes(
-    tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1
+    tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1, files: bool = False
 ) -> ProcessRuns:
     """Finished runs from local worker processes (started now)."""
-    return ProcessRuns(tasks, workers, chunk)
+    return ProcessRuns(tasks, workers, chunk, files)
 
 
 def _probe(address: str, timeout: float) -> None:
@@ -225,8 +245,10 @@ class DaskRuns:
         workers: int | None,
         options: DaskOptions,
         chunk: int = 1,
+        files: bool = False,
     ):
         self.client, self.cluster = _dask_client(workers, options)
+        self.runner = run_chunk_to_files if files else run_chunk
         self._results = self._run(chunks(tasks, chunk))
 
     def _run(self, queue: Iterator[list[RunTask]]) -> Iterator[RunRecord]:
@@ -236,7 +258,7 @@ class DaskRuns:
         try:
             slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
             first = [
-                client.submit(run_chunk, part, pure=False)
+                client.submit(self.runner, part, pure=False)
                 for _, part in zip(range(slots), queue, strict=False)
             ]
             futures = as_completed(first)
@@ -249,7 +271,7 @@ class DaskRuns:
                 yield from records
                 part = next(queue, None)
                 if part is not None:
-                    futures.add(client.submit(run_chunk, part, pure=False))
+                    futures.add(client.submit(self.runner, part, pure=False))
         finally:
             self._shutdown()
 
@@ -277,9 +299,10 @@ def run_dask(
     workers: int | None = None,
     options: DaskOptions | None = None,
     chunk: int = 1,
+    files: bool = False,
 ) -> DaskRuns:
     """Finished runs from Dask; connects now (ExecutorFailed if the scheduler is unreachable)."""
-    return DaskRuns(tasks, workers, options or DaskOptions(), chunk)
+    return DaskRuns(tasks, workers, options or DaskOptions(), chunk, files)
 
 
 def execute(
@@ -288,13 +311,15 @@ def execute(
     workers: int | None = None,
     dask_options: DaskOptions | None = None,
     chunk: int = 1,
+    files: bool = False,
 ) -> Iterator[RunRecord]:
-    """Finished runs of ``tasks`` in completion order, computed by ``executor`` (processes and
-    Dask take them ``chunk`` consecutive runs at a time)."""
+    """Finished runs of ``tasks`` in completion order, computed by ``executor``. Processes and
+    Dask take them ``chunk`` consecutive runs at a time and, with ``files``, hand back each
+    run's file content (``RunRecord.file``) instead of its series."""
     if executor == "serial":
         return run_serial(tasks)
     if executor == "processes":
-        return run_processes(tasks, workers, chunk)
+        return run_processes(tasks, workers, chunk, files)
     if executor == "dask":
-        return run_dask(tasks, workers, dask_options, chunk)
+        return run_dask(tasks, workers, dask_options, chunk, files)
     raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")

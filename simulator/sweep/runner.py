@@ -199,12 +199,15 @@ class SweepResult:
         }
 
 
-def assemble(plan: SweepPlan, records: list[RunRecord]) -> dict[str, pd.DataFrame]:
-    """The tidy tables from finished runs (any order in, run order out)."""
-    records = sorted(records, key=lambda r: r.row["run"])
+def assemble(
+    plan: SweepPlan, rows: list[dict[str, Any]], series: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
+    """The tidy tables from finished runs: their rows (any order in, run order out) and all
+    their series in one frame (None: none)."""
+    rows = sorted(rows, key=lambda row: row["run"])
     firms = [c.name for c in plan.resolved.base.companies]
-    runs = analysis.runs_table(records, plan.resolved)
-    series = analysis.series_table(records, firms)
+    runs = analysis.runs_table(rows, plan.resolved)
+    series = analysis.series_table(series, rows, firms)
     return {
         "runs": runs,
         "series": series,
@@ -322,6 +325,7 @@ def run(
                 workers or resolved.spec.workers,
                 options,
                 chunk_size(len(todo), resolved.spec.replications, workers or resolved.spec.workers),
+                files=store is not None,
             )
         except ExecutorFailed as exc:
             raise SweepSpecError([str(exc)]) from None
@@ -356,12 +360,16 @@ def run(
             close()
     if store is not None:
         problems: list[str] = []
-        records = store.read_runs(
+        rows, series = store.read_all(
             {r for r in store.finished_runs() if r < plan.n_runs}, plan.expected_ids, problems
         )
         warn(problems, "bad run files")
-    complete = len(records) == plan.n_runs
-    tables = assemble(plan, records)
+    else:
+        rows = [record.row for record in records]
+        frames = [record.series for record in records if len(record.series)]
+        series = pd.concat(frames, ignore_index=True) if frames else None
+    complete = len(rows) == plan.n_runs
+    tables = assemble(plan, rows, series)
     if store is not None and complete:
         store.write_tables(tables)
     return SweepResult(

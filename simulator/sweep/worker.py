@@ -76,11 +76,13 @@ class RunTask:
 @dataclass
 class RunRecord:
     """A finished run: one row (ids, seed, parameters, outcomes, error) and its series.
-    ``seed_free``: the run drew no random number (its seed had no effect)."""
+    ``seed_free``: the run drew no random number (its seed had no effect); ``file``: its run
+    file's content when a worker made it (simulator.sweep.store.run_file)."""
 
     row: dict[str, Any]
     series: pd.DataFrame = field(repr=False)
     seed_free: bool = False
+    file: bytes | None = field(default=None, repr=False)
 
 
 def _recent(name: str) -> OrderedDict:

@@ -26,7 +26,6 @@ from simulator.market.open_source import entry_cost, finetune_base_compute
 from simulator.market.quality import PlaceholderQuality, QualitySource
 from simulator.market.state import MarketState
 from simulator.market.strategy import DECISION_BY_KEY, DECISIONS
-from simulator.mesa_import import mesa
 from simulator.network import PartnershipNetwork
 from simulator.phases import account, clear, decide, entry_exit, network, record, release
 from simulator.phases.entry_exit import firm_row
@@ -110,7 +109,7 @@ class MarketModel(MarketShell):
             "homogenization": 0.0,
         }
         self._initial_sales()
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = record.Recorder(
             model_reporters=schema.model_reporters(),
             tables={name: schema.column_names(name) for name in ("firms", "segments", "edges")},
         )

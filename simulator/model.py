@@ -255,15 +255,8 @@ class MarketModel(MarketShell):
         state.size = state.size * (1.0 + state.growth)
 
     def record(self, step: int) -> None:
-        """This step's rows: the DataCollector's model row and the firms, segments and edges
-        tables (a sweep's model records less: simulator.sweep.lean)."""
-        state, clearing = self.state, self._clearing
-        self.datacollector.collect(self)
-        tables = self.datacollector.tables
-        record.extend(tables["firms"], schema.firm_columns(state, step))
-        record.extend(tables["firms"], record.open_model_row(state, clearing, step))
-        record.extend(tables["segments"], record.segment_rows(state, clearing, step))
-        record.extend(tables["edges"], record.edge_rows(self.network, step))
+        """This step's rows (record.collect; a sweep's model records less: sweep.lean)."""
+        record.collect(self.datacollector, self, self._clearing, step)
 
     def run(self, steps: int | None = None, progress=None) -> None:
         """Run ``steps`` steps (default: the scenario's); ``progress(i)`` is called after each."""

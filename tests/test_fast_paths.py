@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from scipy.interpolate import PchipInterpolator
 
-from simulator.lm.fit import compute_frontier, curve_points, fit_power_law
+from simulator.lm.fit import curve_points, fit_power_law
 from simulator.lm.grid import load_zoo_table
 from simulator.lm.lookup import (
     MonotoneCurve,
     curve_key,
     every_curve_points,
     pchip_coefficients,
+    power_law_curves,
     shipped_fits,
 )
 from simulator.market.demand import SegmentParams, segment_sum
@@ -90,10 +91,9 @@ def test_the_shipped_fits_are_fresh_fits_of_every_shipped_curve():
     """FITS_FILE lets a run skip scipy.optimize; it must hold exactly what fitting gives.
     After a zoo rebuild: `python -m simulator.lm.lookup` rewrites it."""
     shipped = shipped_fits()
-    curves = every_curve_points(load_zoo_table()).values()
+    curves = power_law_curves(load_zoo_table())
     assert len(shipped) == len(curves)
-    for flops, bpb in curves:
-        frontier = compute_frontier(bpb)
+    for flops, frontier in curves:
         try:
             fresh = fit_power_law(flops, frontier)
         except (ValueError, RuntimeError):

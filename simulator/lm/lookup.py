@@ -108,17 +108,22 @@ def power_law_of(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit | None:
     return _FITS[key]
 
 
+def power_law_curves(table: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(flops, frontier bpb) of every curve of ``table`` a lookup may continue with a power
+    law, as MonotoneCurve fits them: every measured (mix, segment) curve."""
+    return [(flops, compute_frontier(bpb)) for flops, bpb in every_curve_points(table).values()]
+
+
 def write_shipped_fits(path: Path = FITS_FILE) -> int:
-    """Fit every curve of the shipped zoo table (its compute frontier, as MonotoneCurve does)
-    and write them to ``path``; returns how many curves."""
+    """Fit every power_law_curves curve of the shipped zoo table and write the fits to
+    ``path``; returns how many curves."""
     fits = {}
-    for flops, bpb in every_curve_points(load_zoo_table()).values():
-        frontier = compute_frontier(bpb)
+    for flops, frontier in power_law_curves(load_zoo_table()):
         try:
             fit = dataclasses.asdict(fit_power_law(flops, frontier))
         except (ValueError, RuntimeError):
             fit = None
-        fits[curve_key(np.asarray(flops, dtype=float), frontier)] = fit
+        fits[curve_key(flops, frontier)] = fit
     document = {
         "about": "power laws of the shipped zoo curves (simulator.lm.lookup.FITS_FILE); "
         "rewrite with `python -m simulator.lm.lookup`",

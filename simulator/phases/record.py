@@ -165,6 +165,17 @@ def edge_rows(network: PartnershipNetwork, step: int) -> dict[str, list]:
     }
 
 
+def collect(collector: Recorder, model, clearing: Clearing | None, step: int) -> None:
+    """A step of a full run: the DataCollector's model row (its reporters read ``model``) and
+    the rows of the firms, segments and edges tables."""
+    state, tables = model.state, collector.tables
+    collector.collect(model)
+    extend(tables["firms"], schema.firm_columns(state, step))
+    extend(tables["firms"], open_model_row(state, clearing, step))
+    extend(tables["segments"], segment_rows(state, clearing, step))
+    extend(tables["edges"], edge_rows(model.network, step))
+
+
 def extend(table: dict[str, list], rows: dict[str, list]) -> None:
     for column, values in rows.items():
         table[column].extend(values)

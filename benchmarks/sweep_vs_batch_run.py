@@ -1,13 +1,22 @@
 """Runs per second of a project sweep against `mesa.batch_run` on the same MarketModel, the same
-parameter points and the same number of processes, measured side by side in one run.
+parameter points and the same number of processes, measured side by side in one run; and the
+sweep parent's peak memory over 1,000 and 10,000 runs.
 
-    python benchmarks/sweep_vs_batch_run.py [--points 6] [--replications 2] [--steps 60]
-                                            [--processes 2]
+    python benchmarks/sweep_vs_batch_run.py [--points 8] [--replications 3] [--steps 60]
+                                            [--processes 2] [--rss]
 
 Both run the baseline scenario with `market.segments.assistant.price_sensitivity` on a grid
 of `--points` values, `--replications` seeds each, `--steps` steps. The sweep writes its
 folder (one file per run, tables at the end) into a temporary directory; batch_run keeps its
-rows in memory. Timings on a shared machine are noisy: compare the ratio.
+rows in memory. The baseline draws no random number (no entry, no learning rule), so every
+replication of a point is the same run: the sweep simulates each point once and answers the
+other replications from it (simulator.sweep.worker), batch_run simulates every run. A second
+comparison has as many runs, each at its own point (no replications): every run simulated by
+both. Timings on a shared machine are noisy: compare the ratios.
+
+``--rss`` also runs sweeps of 1,000 and 10,000 runs (100 replications of 10 and 100 points,
+10 steps) in fresh processes and prints the parent's peak RSS and time: runs stream to their
+files, so memory grows only with the final tables.
 """
 
 from __future__ import annotations
@@ -85,21 +94,79 @@ def sweep_seconds(values, replications, steps, processes) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--points", type=int, default=6)
-    parser.add_argument("--replications", type=int, default=2)
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--processes", type=int, default=2)
-    args = parser.parse_args()
-    values = points(args.points)
-    runs = args.points * args.replications
-    ours = sweep_seconds(values, args.replications, args.steps, args.processes)
-    theirs = batch_run_seconds(values, args.replications, args.steps, args.processes)
-    print(f"{runs} runs x {args.steps} steps, {args.processes} processes:")
+def compare(label: str, n_points: int, replications: int, steps: int, processes: int) -> None:
+    values = points(n_points)
+    runs = n_points * replications
+    ours = sweep_seconds(values, replications, steps, processes)
+    theirs = batch_run_seconds(values, replications, steps, processes)
+    print(
+        f"{label}: {runs} runs ({n_points} points x {replications} replications) x {steps} steps,"
+    )
+    print(f"  {processes} processes")
     print(f"  llm-market sweep : {ours:7.2f} s = {runs / ours:6.2f} runs/s")
     print(f"  mesa.batch_run   : {theirs:7.2f} s = {runs / theirs:6.2f} runs/s")
     print(f"  sweep / batch_run: {theirs / ours:.2f}x (target >= 3x)")
+
+
+SWEEP_RSS = """
+import resource, sys, tempfile, time
+from pathlib import Path
+from simulator import sweep
+spec = {
+    "name": "rss", "scenario": sys.argv[1], "replications": 100, "method": "grid",
+    "grid_levels": int(sys.argv[2]), "executor": "processes", "workers": int(sys.argv[3]),
+    "parameters": {"market.segments.assistant.price_sensitivity": {"uniform": [0.5, 2.0]},
+                   "steps": {"values": [10]}},
+}
+if __name__ == "__main__":
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        result = sweep.run(spec, out=Path(folder) / "sweep", progress=False)
+        elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tables = sum(t.memory_usage(index=True).sum() for t in result.tables().values()) / 2**20
+    print(len(result.runs), elapsed, peak, tables)
+"""
+
+
+def sweep_rss(n_points: int, processes: int) -> tuple[int, float, float, float]:
+    """(runs, seconds, the parent's peak RSS in MB, the final tables' MB) of a sweep of
+    ``n_points`` x 100 replications in a fresh process."""
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as folder:
+        script = Path(folder) / "rss_sweep.py"
+        script.write_text(SWEEP_RSS)
+        done = subprocess.run(
+            [sys.executable, str(script), str(BASELINE), str(n_points), str(processes)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    runs, seconds, peak, tables = done.stdout.split()
+    return int(runs), float(seconds), float(peak), float(tables)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--points", type=int, default=8)
+    parser.add_argument("--replications", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--rss", action="store_true", help="also 1,000- and 10,000-run sweeps")
+    args = parser.parse_args()
+    compare("replications", args.points, args.replications, args.steps, args.processes)
+    every = args.points * args.replications
+    compare("every run simulated", every, 1, args.steps, args.processes)
+    if args.rss:
+        print("sweep parent's memory (baseline, 10 steps, 100 replications per point):")
+        for n_points in (10, 100):
+            runs, seconds, peak, tables = sweep_rss(n_points, args.processes)
+            print(
+                f"  {runs:6,} runs: {seconds:6.1f} s, parent peak RSS {peak:5.0f} MB "
+                f"(final tables {tables:.0f} MB)"
+            )
 
 
 if __name__ == "__main__":

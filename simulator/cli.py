@@ -183,7 +183,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.no_dashboard:
         from simulator.dashboard import write_run_dashboard
 
-        extra = write_run_dashboard
+        def extra(folder: Path) -> None:  # from the result in memory: what the folder holds
+            write_run_dashboard(result, folder / "dashboard.html")
+
     write_run(out, result, force=args.force, extra=extra)
     if not args.quiet:
         _summary_table(result)

@@ -26,7 +26,6 @@ from simulator.market.open_source import entry_cost, finetune_base_compute
 from simulator.market.quality import PlaceholderQuality, QualitySource
 from simulator.market.state import MarketState
 from simulator.market.strategy import DECISION_BY_KEY, DECISIONS
-from simulator.mesa_import import mesa
 from simulator.network import PartnershipNetwork
 from simulator.phases import account, clear, decide, entry_exit, network, record, release
 from simulator.phases.entry_exit import firm_row
@@ -112,7 +111,7 @@ class MarketModel(MarketShell):
             "homogenization": 0.0,
         }
         self._initial_sales()
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = record.Recorder(
             model_reporters=schema.model_reporters(),
             tables={name: schema.column_names(name) for name in schema.COLLECTED_TABLES},
         )
@@ -257,14 +256,12 @@ class MarketModel(MarketShell):
             self._clearing = clear.clear(state, self.network, market.open_model, market.spillover)
             account.account(state, self._clearing, self.network, market)
         self.outcome.update(record.outcomes(state, self._clearing, self.network))
-        self.datacollector.collect(self)
-        tables = self.datacollector.tables
-        record.extend(tables["firms"], schema.firm_columns(state, step))
-        record.extend(tables["firms"], record.open_model_row(state, self._clearing, step))
-        record.extend(tables["segments"], record.segment_rows(state, self._clearing, step))
-        record.extend(tables["edges"], record.edge_rows(self.network, step))
-        record.extend(tables["data"], record.data_rows(state, step))
+        self.record(step)
         state.size = state.size * (1.0 + state.growth)
+
+    def record(self, step: int) -> None:
+        """This step's rows (record.collect; a sweep's model records less: sweep.lean)."""
+        record.collect(self.datacollector, self, self._clearing, step)
 
     def run(self, steps: int | None = None, progress=None) -> None:
         """Run ``steps`` steps (default: the scenario's); ``progress(i)`` is called after each."""

@@ -1,4 +1,4 @@
-"""Partnership network (networkx): alliances, joint R&D, market sharing; and their economics.
+"""Partnership network (simulator.graph): alliances, joint R&D, market sharing; and their economics.
 
 Nodes are firm names; an edge carries ``type`` (one of LINK_TYPES), ``start`` (step formed)
 and ``end`` (last step of its term). One agreement per pair of firms.
@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import networkx as nx
 import numpy as np
 
 from simulator.config.schema import NetworkTerms
+from simulator.graph import Graph
 from simulator.market.strategy.links import LINK_TYPES
 
 Array = np.ndarray
@@ -66,33 +66,65 @@ def expected_gains(
 
 
 class PartnershipNetwork:
-    """The graph plus the rules that form and dissolve its links."""
+    """The graph plus the rules that form and dissolve its links.
+
+    What the phases read of the graph every step (each firm's partners, link costs,
+    centrality, metrics, the edge list) is kept until the graph or the terms change, which in
+    most steps they do not; so the graph is changed through these methods only, never on
+    ``graph`` directly."""
 
     def __init__(self, terms: NetworkTerms):
-        self.graph = nx.Graph()
-        self.terms = terms
+        self.graph = Graph()
+        self._terms = terms
+        self._cache: dict = {}
+
+    @property
+    def terms(self) -> NetworkTerms:
+        return self._terms
+
+    @terms.setter
+    def terms(self, terms: NetworkTerms) -> None:  # a `set` event on market.network
+        self._terms = terms
+        self._cache.clear()
+
+    def _kept(self, key, make):
+        """``make()``, computed once per state of the graph and terms."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def add_firm(self, name: str) -> None:
         self.graph.add_node(name)
+        self._cache.clear()
 
     def remove_firm(self, name: str) -> list[tuple[str, str, str]]:
         """Drop a firm (it exited); returns the links that dissolved with it."""
         dropped = [(name, other, data["type"]) for other, data in self.graph[name].items()]
         self.graph.remove_node(name)
+        self._cache.clear()
         return dropped
 
     def link(self, a: str, b: str, link_type: str, step: int, term: int | None = None) -> None:
         if link_type not in LINK_TYPES:
             raise ValueError(f"unknown link type {link_type!r}")
         self.graph.add_edge(a, b, type=link_type, start=step, end=step + (term or self.terms.term))
+        self._cache.clear()
+
+    def _remove_edge(self, a: str, b: str) -> None:
+        self.graph.remove_edge(a, b)
+        self._cache.clear()
 
     def partners(self, name: str, link_type: str) -> list[str]:
         return [o for o, d in self.graph[name].items() if d["type"] == link_type]
 
     def edges(self) -> list[tuple[str, str, str, int]]:
         """(source, target, type, start) with source < target, sorted: a stable record order."""
-        rows = [(*sorted((a, b)), d["type"], d["start"]) for a, b, d in self.graph.edges(data=True)]
-        return sorted(rows)
+
+        def rows() -> list[tuple[str, str, str, int]]:
+            edges = self.graph.edges(data=True)
+            return sorted((*sorted((a, b)), d["type"], d["start"]) for a, b, d in edges)
+
+        return list(self._kept("edges", rows))
 
     def update(
         self,
@@ -106,10 +138,10 @@ class PartnershipNetwork:
         ``max_links``."""
         for a, b in drop:
             if self.graph.has_edge(a, b):
-                self.graph.remove_edge(a, b)
+                self._remove_edge(a, b)
         for a, b, data in list(self.graph.edges(data=True)):
             if step > data["end"]:
-                self.graph.remove_edge(a, b)
+                self._remove_edge(a, b)
         degree = self.graph.degree
         full = self.terms.max_links
         for a, b, link_type in candidates:
@@ -119,18 +151,43 @@ class PartnershipNetwork:
 
     # --- economics of the links -------------------------------------------------------------
 
+    def links_by_row(self, names: list[str]) -> dict[int, list[tuple[int, str]]]:
+        """Each link as (higher row, type) under its lower row in ``names``, in the graph's
+        edge order (the network phase checks whether held links still pay)."""
+
+        def rows() -> dict[int, list[tuple[int, str]]]:
+            row_of = {name: i for i, name in enumerate(names)}
+            out: dict[int, list[tuple[int, str]]] = {}
+            for a, b, data in self.graph.edges(data=True):
+                i, j = sorted((row_of[a], row_of[b]))
+                out.setdefault(i, []).append((j, data["type"]))
+            return out
+
+        return self._kept(("links_by_row", tuple(names)), rows)
+
+    def _partner_rows(self, names: list[str], link_type: str) -> list[tuple[int, Array]]:
+        """(row, rows of its ``link_type`` partners) for each firm of ``names`` that has any,
+        partners in the graph's order."""
+
+        def rows() -> list[tuple[int, Array]]:
+            index = {n: i for i, n in enumerate(names)}
+            out = []
+            for i, name in enumerate(names):
+                if self.graph.degree(name):
+                    partners = [index[p] for p in self.partners(name, link_type)]
+                    if partners:
+                        out.append((i, np.array(partners, dtype=np.intp)))
+            return out
+
+        if not self.graph.number_of_edges():
+            return []
+        return self._kept(("partners", tuple(names), link_type), rows)
+
     def _over_partners(self, names: list[str], link_type: str, values: Array, combine) -> Array:
         """combine(values of a firm's ``link_type`` partners) per firm; 0 for a firm with none."""
         out = np.zeros(len(names))
-        if not self.graph.number_of_edges():
-            return out
-        index = {n: i for i, n in enumerate(names)}
-        for i, name in enumerate(names):
-            if not self.graph.degree(name):
-                continue
-            partners = [index[p] for p in self.partners(name, link_type)]
-            if partners:
-                out[i] = combine(values[partners])
+        for i, partners in self._partner_rows(names, link_type):
+            out[i] = combine(values[partners])
         return out
 
     def pooled_compute(self, names: list[str], own_compute: Array) -> Array:
@@ -162,11 +219,21 @@ class PartnershipNetwork:
         """Each firm's cost per step of the links it holds."""
         if not self.graph.number_of_edges():
             return np.zeros(len(names))
-        return np.array(
-            [sum(link_cost(self.terms, d["type"]) for d in self.graph[n].values()) for n in names]
-        )
+
+        def costs() -> Array:
+            return np.array(
+                [
+                    sum(link_cost(self.terms, d["type"]) for d in self.graph[n].values())
+                    for n in names
+                ]
+            )
+
+        return self._kept(("link_costs", tuple(names)), costs).copy()
 
     def metrics(self) -> dict[str, float]:
+        return dict(self._kept("metrics", self._metrics))
+
+    def _metrics(self) -> dict[str, float]:
         g = self.graph
         n = g.number_of_nodes()
         if not g.number_of_edges():  # the values networkx gives an edgeless graph, cheaply
@@ -184,16 +251,19 @@ class PartnershipNetwork:
             "n_market_sharing": sum(
                 1 for *_, d in g.edges(data=True) if d["type"] == "market_sharing"
             ),
-            "density": float(nx.density(g)) if n > 1 else 0.0,
-            "components": nx.number_connected_components(g) if n else 0,
-            "clustering": nx.average_clustering(g) if n else 0.0,
+            "density": float(g.density()) if n > 1 else 0.0,
+            "components": g.number_connected_components() if n else 0,
+            "clustering": g.average_clustering() if n else 0.0,
         }
 
     def degree_centrality(self) -> dict[str, float]:
+        return dict(self._kept("centrality", self._degree_centrality))
+
+    def _degree_centrality(self) -> dict[str, float]:
         if not self.graph.number_of_edges():
             return dict.fromkeys(self.graph.nodes, 0.0)
         return (
-            nx.degree_centrality(self.graph)
+            self.graph.degree_centrality()
             if self.graph.number_of_nodes() > 1
             else {n: 0.0 for n in self.graph.nodes}
         )

@@ -315,17 +315,19 @@ def model_reporters() -> dict[str, Any]:
     return {c.name: c.read for c in MODEL}
 
 
-def firm_columns(state, step: int) -> dict[str, list]:
-    """This step's firms-table rows from the market state's columns (one row per firm)."""
+def firm_columns(state, step: int, names=None) -> dict[str, list]:
+    """This step's firms-table rows from the market state's columns (one row per firm): every
+    column, or those in ``names``."""
     n = state.n_firms
     out: dict[str, list] = {"step": [step] * n, "firm": list(state.names)}
     out["archetype"] = list(state.archetypes)
-    for column in FIRMS:
+    wanted = FIRMS if names is None else [c for c in FIRMS if c.name in names]
+    for column in wanted:
         if column.read is None:
             continue
         values = column.read(state) if callable(column.read) else state.columns[column.read]
         out[column.name] = np.asarray(values).tolist()
-    return {c.name: out[c.name] for c in FIRMS}
+    return {c.name: out[c.name] for c in wanted}
 
 
 def markdown_table(table: str) -> str:

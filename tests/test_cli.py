@@ -121,6 +121,17 @@ def test_run_writes_the_results_folder(tmp_path, capsys):
     assert load_scenario(out / "scenario.yaml").steps == 30
 
 
+@pytest.mark.parametrize("scenario", ["scenarios/open_source_wave.yaml", GOOD])
+def test_runs_dashboard_is_the_one_rebuilt_from_its_folder(tmp_path, capsys, scenario):
+    """`run` draws its dashboard from the result in memory (no read-back of the folder it just
+    wrote); `dashboard DIR` draws from the folder: the two pages are the same bytes (entries,
+    exits, links and the open model included)."""
+    out = tmp_path / "run"
+    assert main(["run", scenario, "--out", str(out), "--steps", "60", "--quiet"]) == 0
+    assert main(["dashboard", str(out), "--out", str(tmp_path / "again.html")]) == 0
+    assert (out / "dashboard.html").read_bytes() == (tmp_path / "again.html").read_bytes()
+
+
 @pytest.mark.parametrize(
     "command",
     [["simulator.cli", "archetypes"], ["simulator.lm", "zoo", "show"]],

@@ -1,6 +1,6 @@
 """The speed-ups that must not change a bit: each fast path against the plain computation it
-replaces (numpy's reduction, scipy's PCHIP evaluation, fit.curve_points, a fresh best
-response)."""
+replaces (numpy's reduction, scipy's PCHIP pieces and their evaluation, fit.curve_points, a
+fresh best response)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,16 @@ import numpy as np
 import pytest
 from scipy.interpolate import PchipInterpolator
 
-from simulator.lm.fit import curve_points
+from simulator.lm.fit import curve_points, fit_power_law
 from simulator.lm.grid import load_zoo_table
-from simulator.lm.lookup import MonotoneCurve, every_curve_points
+from simulator.lm.lookup import (
+    MonotoneCurve,
+    curve_key,
+    every_curve_points,
+    pchip_coefficients,
+    power_law_curves,
+    shipped_fits,
+)
 from simulator.market.demand import SegmentParams, segment_sum
 from simulator.market.strategy import MarketView, best_response_prices, make_rule
 
@@ -55,6 +62,43 @@ def test_curve_evaluation_is_scipys_pchip_bit_for_bit(points):
     )
     assert same_bits(curve(x), expected)
     assert same_bits(curve(x[:, None]), expected[:, None])
+
+
+@pytest.mark.parametrize("points", [2, 3, 4, 9])
+def test_pchip_pieces_are_scipys_bit_for_bit(points):
+    """Monotone, flat, wiggling and uneven data: the numpy PCHIP pieces equal scipy's."""
+    rng = np.random.default_rng(points)
+    x = np.sort(rng.uniform(10, 25, points)) + np.arange(points) * 1e-3
+    cases = [
+        np.sort(rng.uniform(1.0, 4.0, points))[::-1],
+        np.full(points, 2.5),
+        rng.uniform(-3, 3, points),
+        np.round(rng.uniform(0, 2, points), 1),  # repeated values: zero slopes
+    ]
+    for y in cases:
+        assert same_bits(pchip_coefficients(x, y), PchipInterpolator(x, y).c)
+
+
+def test_zoo_curves_have_scipys_pchip_pieces():
+    for flops, bpb in every_curve_points(load_zoo_table()).values():
+        curve = MonotoneCurve(flops, bpb, power_law=False)
+        if len(flops) >= 2:
+            expected = PchipInterpolator(curve.log_flops, curve.bpb, extrapolate=False).c
+            assert same_bits(curve.coefficients, expected)
+
+
+def test_the_shipped_fits_are_fresh_fits_of_every_shipped_curve():
+    """FITS_FILE lets a run skip scipy.optimize; it must hold exactly what fitting gives.
+    After a zoo rebuild: `python -m simulator.lm.lookup` rewrites it."""
+    shipped = shipped_fits()
+    curves = power_law_curves(load_zoo_table())
+    assert len(shipped) == len(curves)
+    for flops, frontier in curves:
+        try:
+            fresh = fit_power_law(flops, frontier)
+        except (ValueError, RuntimeError):
+            fresh = None
+        assert shipped[curve_key(flops, frontier)] == fresh
 
 
 def test_every_curve_points_is_curve_points_of_each_curve():
@@ -106,3 +150,14 @@ def test_best_response_rule_answers_every_problem_as_a_fresh_search():
         expected = np.clip(best_response_prices(view, firms), view.floor[firms], view.cap[firms])
         assert same_bits(got, expected)
     assert len(rule._answers) == len(views)
+
+
+@pytest.mark.parametrize("dof", [1, 2, 3, 7, 30, 1000])
+def test_the_sensitivity_t_quantile_is_scipy_stats_bit_for_bit(dof):
+    """analysis.standardized_regression reads stdtrit (scipy.special) instead of importing
+    scipy.stats (~0.5 s) for t.ppf."""
+    from scipy import special, stats
+
+    for level in (0.5, 0.9, 0.95, 0.99):
+        q = 0.5 + level / 2
+        assert same_bits(np.float64(special.stdtrit(dof, q)), np.float64(stats.t.ppf(q, dof)))

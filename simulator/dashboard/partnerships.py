@@ -49,65 +49,126 @@ def _network_steps(result: RunResult, events: list[Event]) -> list[int]:
     return sorted(int(step) for step in chosen)
 
 
-def _node_trace(
-    step_rows: pd.DataFrame, positions: dict[str, tuple[float, float]], colors: dict[str, str]
-) -> go.Scatter:
-    rows = step_rows[step_rows["firm"].isin(list(positions))]
-    flag = next((c for c in ("open_weights", "open_source") if c in rows), None)  # 0.1 runs
-    open_weights = rows[flag].astype(bool) if flag else pd.Series(False, index=rows.index)
-    centrality = rows.get("degree_centrality")
+def _rows_by_step(steps: np.ndarray, rows: np.ndarray) -> dict[int, np.ndarray]:
+    """``rows`` (table row numbers, in table order) grouped by their ``steps`` value."""
+    rows = rows[np.argsort(steps[rows], kind="stable")]
+    cuts = np.flatnonzero(np.diff(steps[rows])) + 1
+    return {int(steps[part[0]]): part for part in np.split(rows, cuts) if len(part)}
+
+
+class _FirmRows:
+    """The firm table's columns the nodes show, as arrays, and the row numbers of each step
+    (firms drawn only, in table order): one pass over the table instead of a filter per
+    frame."""
+
+    def __init__(self, firms: pd.DataFrame, positions: dict[str, tuple[float, float]]):
+        drawn = firms["firm"].isin(list(positions)).to_numpy()
+        flag = next((c for c in ("open_weights", "open_source") if c in firms), None)  # 0.1 runs
+        self.firm = firms["firm"].to_numpy(dtype=object)
+        self.share = firms["share"].to_numpy(dtype=float)
+        self.open = (
+            firms[flag].astype(bool).to_numpy() if flag else np.zeros(len(firms), dtype=bool)
+        )
+        self.archetype = firms["archetype"].to_numpy(dtype=object) if "archetype" in firms else None
+        self.centrality = (
+            firms["degree_centrality"].to_numpy(dtype=float)
+            if "degree_centrality" in firms
+            else None
+        )
+        self.by_step = _rows_by_step(firms["step"].to_numpy(), np.flatnonzero(drawn))
+
+
+def _node_update(
+    table: _FirmRows,
+    step: int,
+    positions: dict[str, tuple[float, float]],
+    colors: dict[str, str],
+) -> dict:
+    """What the node trace shows at ``step``: positions, labels, hover lines and markers."""
+    rows = table.by_step.get(step, np.zeros(0, dtype=int))
+    firms = table.firm[rows].tolist()
+    shares = table.share[rows]
+    opened = table.open[rows].tolist()
     text = []
-    for position, row in enumerate(rows.itertuples()):
-        line = f"{row.firm}: share {row.share:.1%}"
-        archetype = getattr(row, "archetype", None)
+    for k, (firm, share) in enumerate(zip(firms, shares.tolist(), strict=True)):
+        line = f"{firm}: share {share:.1%}"
+        archetype = table.archetype[rows[k]] if table.archetype is not None else None
         if isinstance(archetype, str) and archetype:
             line += f" ({archetype})"
-        if bool(open_weights.iloc[position]):
+        if opened[k]:
             line += ", open-source"
-        if centrality is not None:
-            line += f", degree centrality {centrality.iloc[position]:.2f}"
+        if table.centrality is not None:
+            line += f", degree centrality {table.centrality[rows[k]]:.2f}"
         text.append(line)
+    return {
+        "x": _array([positions[f][0] for f in firms], 4),
+        "y": _array([positions[f][1] for f in firms], 4),
+        "text": firms,
+        "hovertext": text,
+        "marker": {
+            "size": _array(10 + 60 * np.sqrt(np.clip(shares, 0, None)), 1),
+            "color": [colors.get(f, OTHERS_COLOR) for f in firms],
+            "symbol": ["diamond" if o else "circle" for o in opened],
+        },
+    }
+
+
+def _node_trace(update: dict) -> go.Scatter:
+    """The node trace of the figure, showing ``update`` (a _node_update)."""
     return go.Scatter(
-        x=_array([positions[f][0] for f in rows["firm"]], 4),
-        y=_array([positions[f][1] for f in rows["firm"]], 4),
+        x=update["x"],
+        y=update["y"],
         mode="markers+text",
         name="firms (size: share)",
-        text=list(rows["firm"]),
+        text=update["text"],
         textposition="top center",
-        hovertext=text,
+        hovertext=update["hovertext"],
         hovertemplate="%{hovertext}<extra></extra>",
-        marker={
-            "size": _array(10 + 60 * np.sqrt(rows["share"].clip(lower=0).to_numpy()), 1),
-            "color": [colors.get(f, OTHERS_COLOR) for f in rows["firm"]],
-            "symbol": ["diamond" if o else "circle" for o in open_weights],
-            "line": {"width": 1, "color": "#333"},
-            "opacity": 1.0,
-        },
+        marker=update["marker"] | {"line": {"width": 1, "color": "#333"}, "opacity": 1.0},
         meta={"role": "nodes"},
     )
 
 
-def _edge_traces(
-    step_edges: pd.DataFrame | None, positions: dict[str, tuple[float, float]], types: list[str]
-) -> list[go.Scatter]:
-    """One line trace per partnership type (always all types, so every frame matches)."""
+class _EdgeRows:
+    """The edge table as arrays, and the rows of each step."""
+
+    def __init__(self, edges: pd.DataFrame | None):
+        self.by_step: dict[int, np.ndarray] = {}
+        if edges is None or not len(edges):
+            return
+        self.source = edges["source"].astype(str).to_numpy(dtype=object)
+        self.target = edges["target"].astype(str).to_numpy(dtype=object)
+        self.type = edges["type"].to_numpy(dtype=object)
+        self.by_step = _rows_by_step(edges["step"].to_numpy(), np.arange(len(edges)))
+
+
+def _edge_updates(
+    table: _EdgeRows, step: int, positions: dict[str, tuple[float, float]], types: list[str]
+) -> list[dict]:
+    """The line segments of each partnership type at ``step`` (every type, so that every
+    frame has the same traces)."""
+    lines: dict[str, tuple[list, list]] = {edge_type: ([], []) for edge_type in types}
+    rows = table.by_step.get(step)
+    if rows is not None:
+        for source, target, edge_type in zip(
+            table.source[rows], table.target[rows], table.type[rows], strict=True
+        ):
+            if edge_type in lines and source in positions and target in positions:
+                xs, ys = lines[edge_type]
+                xs += [positions[source][0], positions[target][0], None]
+                ys += [positions[source][1], positions[target][1], None]
+    return [{"x": xs, "y": ys} for xs, ys in lines.values()]
+
+
+def _edge_traces(updates: list[dict], types: list[str]) -> list[go.Scatter]:
+    """One line trace per partnership type, showing ``updates`` (from _edge_updates)."""
     traces = []
-    for edge_type in types:
+    for edge_type, update in zip(types, updates, strict=True):
         color, dash = EDGE_STYLES.get(edge_type, ("#888888", "solid"))
-        xs: list[float | None] = []
-        ys: list[float | None] = []
-        if step_edges is not None:
-            rows = step_edges[step_edges["type"] == edge_type]
-            for source, target in zip(
-                rows["source"].astype(str), rows["target"].astype(str), strict=True
-            ):
-                if source in positions and target in positions:
-                    xs += [positions[source][0], positions[target][0], None]
-                    ys += [positions[source][1], positions[target][1], None]
         traces.append(
             go.Scatter(
-                x=xs,
-                y=ys,
+                x=update["x"],
+                y=update["y"],
                 mode="lines",
                 name=edge_type.replace("_", " "),
                 legendgroup=edge_type,
@@ -133,49 +194,33 @@ def network_figure(result: RunResult, events=None) -> go.Figure:
     known = list(EDGE_STYLES)
     types = known if edges is None else known + sorted(set(edges["type"].astype(str)) - set(known))
     steps = _network_steps(result, events)
-    by_step = dict(tuple(result.firms.groupby("step")))
-    edges_by_step = dict(tuple(edges.groupby("step"))) if edges is not None and len(edges) else {}
+    firm_rows, edge_rows = _FirmRows(result.firms, positions), _EdgeRows(edges)
     event_labels: dict[int, list[str]] = {}
     for event in events:
         event_labels.setdefault(event["step"], []).append(str(event["label"]))
 
-    def frame_data(step: int) -> list[go.Scatter]:
-        return _edge_traces(edges_by_step.get(step), positions, types) + [
-            _node_trace(by_step[step], positions, colors)
-        ]
-
     def frame_update(step: int) -> list[dict]:
-        """Only what changes between steps: frames merge into the traces, keeping the file small."""
-        changing = []
-        for trace in frame_data(step):
-            update = {"x": trace.x, "y": trace.y}
-            if trace.meta["role"] == "nodes":
-                update |= {
-                    "text": trace.text,
-                    "hovertext": trace.hovertext,
-                    "marker": {
-                        "size": trace.marker.size,
-                        "color": trace.marker.color,
-                        "symbol": trace.marker.symbol,
-                    },
-                }
-            changing.append(update)
-        return changing
+        """What changes between steps (edge lines, then the nodes): frames merge into the
+        traces, keeping the file small."""
+        return _edge_updates(edge_rows, step, positions, types) + [
+            _node_update(firm_rows, step, positions, colors)
+        ]
 
     def frame_title(step: int) -> str:
         labels = event_labels.get(step)
         return f"Partnership network at step {step}" + (f" — {'; '.join(labels)}" if labels else "")
 
     last = steps[-1]
-    figure = go.Figure(data=frame_data(last))
+    *edge_lines, nodes = frame_update(last)
+    figure = go.Figure(data=_edge_traces(edge_lines, types) + [_node_trace(nodes)])
     trace_indices = list(range(len(figure.data)))
-    figure.frames = [
-        go.Frame(
-            data=frame_update(step),
-            traces=trace_indices,
-            name=str(step),
-            layout={"title": {"text": frame_title(step)}},
-        )
+    figure.frames = [  # plain dicts: the figure validates each frame once
+        {
+            "data": frame_update(step),
+            "traces": trace_indices,
+            "name": str(step),
+            "layout": {"title": {"text": frame_title(step)}},
+        }
         for step in steps
     ]
     slider_steps = [

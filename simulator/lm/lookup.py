@@ -43,17 +43,24 @@ segment, read from the zoo's measurements (ZooQuality, used by the market).
 With train_missing=True the firm's exact (mix, compute) point is trained (simulator.lm.grid
 .ensure_point, cached) instead of interpolated.
 
-This module imports numpy, pandas and scipy only; torch is imported when a point is trained
-(train_missing), never at import and never by a lookup.
+This module imports numpy and pandas only (scipy when a power law is fitted, for extrapolation);
+torch is imported when a point is trained (train_missing), never at import and never by a
+lookup.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from simulator.atomic import atomic_write_text
 from simulator.lm import corpus
 from simulator.lm.data_axis import DataAxis
 from simulator.lm.fit import PowerLawFit, compute_frontier, curve_points, fit_power_law
@@ -75,9 +82,71 @@ def quality_from_bpb(bpb, h_unigram, bpb_best):
     )
 
 
-_FITS: dict[bytes, PowerLawFit | None] = {}
-"""Power laws fitted in this process, by curve (its points): sweeps and tests build many
-ZooQuality objects over the same table, and one fit costs as much as a short run's lookups."""
+_FITS: dict[str, PowerLawFit | None] = {}
+"""Power laws fitted (or read from FITS_FILE) in this process, by curve (``curve_key``): sweeps
+and tests build many ZooQuality objects over the same table, and one fit costs as much as a
+short run's lookups."""
+
+FITS_FILE = Path(__file__).resolve().parent / "data" / "zoo_fits.json"
+"""The power laws of the shipped zoo table's curves, by curve_key, as fit_power_law makes them
+(``python -m simulator.lm.lookup`` writes it; tests/test_fast_paths.py checks it against fresh
+fits). A run whose curves are in it imports no scipy (scipy.optimize costs ~0.3 s of a run's
+start-up); a curve not in it (another table) is fitted as always."""
+
+
+def curve_key(flops: np.ndarray, bpb: np.ndarray) -> str:
+    """A curve's identity: the digest of its points' bits."""
+    return hashlib.sha256(flops.tobytes() + bpb.tobytes()).hexdigest()
+
+
+@functools.cache
+def shipped_fits() -> dict[str, PowerLawFit | None]:
+    """FITS_FILE's fits ({} without the file)."""
+    if not FITS_FILE.is_file():
+        return {}
+    stored = json.loads(FITS_FILE.read_text(encoding="utf-8"))["fits"]
+    return {key: None if fit is None else PowerLawFit(**fit) for key, fit in stored.items()}
+
+
+def power_law_of(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit | None:
+    """fit_power_law(flops, bpb), None if it cannot be made; once per curve and process, and
+    not at all for a curve in FITS_FILE."""
+    key = curve_key(flops, bpb)
+    if key not in _FITS:
+        shipped = shipped_fits()
+        if key in shipped:
+            _FITS[key] = shipped[key]
+        else:
+            try:
+                _FITS[key] = fit_power_law(flops, bpb)
+            except (ValueError, RuntimeError):
+                _FITS[key] = None
+    return _FITS[key]
+
+
+def power_law_curves(table: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(flops, frontier bpb) of every curve of ``table`` a lookup may continue with a power
+    law, as MonotoneCurve fits them: every measured (mix, segment) curve."""
+    return [(flops, compute_frontier(bpb)) for flops, bpb in every_curve_points(table).values()]
+
+
+def write_shipped_fits(path: Path = FITS_FILE) -> int:
+    """Fit every power_law_curves curve of the shipped zoo table and write the fits to
+    ``path``; returns how many curves."""
+    fits = {}
+    for flops, frontier in power_law_curves(load_zoo_table()):
+        try:
+            fit = dataclasses.asdict(fit_power_law(flops, frontier))
+        except (ValueError, RuntimeError):
+            fit = None
+        fits[curve_key(flops, frontier)] = fit
+    document = {
+        "about": "power laws of the shipped zoo curves (simulator.lm.lookup.FITS_FILE); "
+        "rewrite with `python -m simulator.lm.lookup`",
+        "fits": dict(sorted(fits.items())),
+    }
+    atomic_write_text(path, json.dumps(document, indent=1) + "\n")
+    return len(fits)
 
 
 def log_linear_map(values: np.ndarray, source: tuple[float, float], target: tuple[float, float]):
@@ -85,6 +154,51 @@ def log_linear_map(values: np.ndarray, source: tuple[float, float], target: tupl
     (s_low, s_high), (t_low, t_high) = source, target
     fraction = (np.log10(values) - math.log10(s_low)) / (math.log10(s_high) - math.log10(s_low))
     return 10 ** (math.log10(t_low) + fraction * (math.log10(t_high) - math.log10(t_low)))
+
+
+def _pchip_edge(h0, h1, m0, m1) -> np.ndarray:
+    """scipy's PchipInterpolator._edge_case: the one-sided three-point end slope, kept shape
+    preserving."""
+    d = ((2 * h0 + h1) * m0 - h0 * m1) / (h0 + h1)
+    mask = np.sign(d) != np.sign(m0)
+    mask2 = (np.sign(m0) != np.sign(m1)) & (np.abs(d) > 3.0 * np.abs(m0))
+    mmm = (~mask) & mask2
+    d[mask] = 0.0
+    d[mmm] = 3.0 * m0[mmm]
+    return d
+
+
+def pchip_coefficients(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The (4, n - 1) local power-basis coefficients of the monotone PCHIP interpolant through
+    (x, y), x strictly increasing, n >= 2: scipy's PchipInterpolator (scipy 1.17,
+    ``_find_derivatives`` and CubicHermiteSpline) operation for operation, so the pieces are
+    bit for bit scipy's without importing scipy.interpolate (~0.2 s of a run's start-up)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    xc, yc = x[:, None], y[:, None]
+    hk = xc[1:] - xc[:-1]
+    mk = (yc[1:] - yc[:-1]) / hk
+    if len(y) == 2:  # two points: linear
+        dk = np.zeros_like(yc)
+        dk[0] = mk
+        dk[1] = mk
+    else:
+        smk = np.sign(mk)
+        condition = (smk[1:] != smk[:-1]) | (mk[1:] == 0) | (mk[:-1] == 0)
+        w1 = 2 * hk[1:] + hk[:-1]
+        w2 = hk[1:] + 2 * hk[:-1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            whmean = (w1 / mk[:-1] + w2 / mk[1:]) / (w1 + w2)
+        dk = np.zeros_like(yc)
+        dk[1:-1][condition] = 0.0
+        dk[1:-1][~condition] = 1.0 / whmean[~condition]
+        dk[0] = _pchip_edge(hk[0], hk[1], mk[0], mk[1])
+        dk[-1] = _pchip_edge(hk[-1], hk[-2], mk[-1], mk[-2])
+    dydx = dk.reshape(y.shape)
+    dx = np.diff(x)
+    slope = np.diff(y, axis=0) / dx
+    t = (dydx[:-1] + dydx[1:] - 2 * slope) / dx
+    return np.stack((t / dx, (slope - dydx[:-1]) / dx - t, dydx[:-1], y[:-1]))
 
 
 class MonotoneCurve:
@@ -96,17 +210,15 @@ class MonotoneCurve:
     """
 
     def __init__(self, flops: np.ndarray, bpb: np.ndarray, power_law: bool = True):
-        from scipy.interpolate import PchipInterpolator
-
         self.log_flops = np.log10(np.asarray(flops, dtype=float))
         self.bpb = compute_frontier(bpb)
         self._flops = np.asarray(flops, dtype=float)
         self._power_law = power_law
         self._fit: PowerLawFit | None | bool = False  # False: not fitted yet
-        if len(self.log_flops) >= 2:
-            self.inside = PchipInterpolator(self.log_flops, self.bpb, extrapolate=False)
-        else:
-            self.inside = None
+        #: the PCHIP pieces inside the measured range, (4, points - 1); None for one point
+        self.coefficients = (
+            pchip_coefficients(self.log_flops, self.bpb) if len(self.log_flops) >= 2 else None
+        )
         self._pieces = CurvePieces([self])
 
     @property
@@ -115,15 +227,7 @@ class MonotoneCurve:
         needs it, and fitting every curve up front dominated a short run's start-up); one fit
         per curve and process."""
         if self._fit is False:
-            self._fit = None
-            if self._power_law:
-                key = self._flops.tobytes() + self.bpb.tobytes()
-                if key not in _FITS:
-                    try:
-                        _FITS[key] = fit_power_law(self._flops, self.bpb)
-                    except (ValueError, RuntimeError):
-                        _FITS[key] = None
-                self._fit = _FITS[key]
+            self._fit = power_law_of(self._flops, self.bpb) if self._power_law else None
         return self._fit
 
     def extend(self, x: np.ndarray, result: np.ndarray) -> np.ndarray:
@@ -160,12 +264,10 @@ class CurvePieces:
         self.coef = np.zeros((4, len(curves), max(points - 1, 1)))
         for k, curve in enumerate(curves):
             self.breaks[k, : len(curve.log_flops)] = curve.log_flops
-            if curve.inside is None:  # one point: the constant c3 = bpb
+            if curve.coefficients is None:  # one point: the constant c3 = bpb
                 self.coef[3, k, 0] = curve.bpb[0]
             else:
-                if curve.inside.c.shape[0] != 4:
-                    raise ValueError("PCHIP pieces must be cubic")
-                self.coef[:, k, : curve.inside.c.shape[1]] = curve.inside.c
+                self.coef[:, k, : curve.coefficients.shape[1]] = curve.coefficients
         self.low = np.array([c.log_flops[0] for c in curves])
         self.high = np.array([c.log_flops[-1] for c in curves])
 
@@ -456,3 +558,7 @@ class ZooQuality:
             measurement = ensure_point(mix, zoo_flops, grid=self.grid, threads=self.threads)
             self._trained[key] = measurement.bpb
         return self._trained[key]
+
+
+if __name__ == "__main__":  # python -m simulator.lm.lookup: rewrite FITS_FILE
+    print(f"{FITS_FILE}: {write_shipped_fits()} curves")

@@ -25,15 +25,28 @@ CANDIDATES_PER_FIRM = 64
 """Most candidate links a firm brings to the greedy formation step."""
 
 
-def willingness(
-    state, rules: Rules, link_type: str, net: np.ndarray, deciders, situation=None
-) -> np.ndarray:
-    """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule
-    (``situation``: the LinkSituation of this step, for rules that look ahead)."""
-    accepts = np.zeros(net.shape, dtype=bool)
+TYPE_RANK = np.argsort(np.argsort(np.array(LINK_TYPES, dtype=object)))
+"""Rank of each link type's name (the last tie-break of the formation order)."""
+
+
+def link_groups(state: MarketState, rules: Rules) -> list[tuple[object, np.ndarray]]:
+    """(link rule, membership mask over the firms) for each link rule in use."""
+    out = []
     for rule, rows, _params in groups(state, LINK_RULE, rules):
         member = np.zeros(state.n_firms, dtype=bool)
         member[rows] = True
+        out.append((rule, member))
+    return out
+
+
+def willingness(
+    state, link_rules, link_type: str, net: np.ndarray, deciders, situation=None
+) -> np.ndarray:
+    """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule
+    (``link_rules``: link_groups of this step; ``situation``: the LinkSituation of this step,
+    for rules that look ahead)."""
+    accepts = np.zeros(net.shape, dtype=bool)
+    for rule, member in link_rules:
         local = np.flatnonzero(member[deciders])
         if len(local):
             chosen = deciders[local]
@@ -43,22 +56,24 @@ def willingness(
     return accepts
 
 
+def name_ranks(names: list[str]) -> np.ndarray:
+    """Rank of each name in sorted order (names are distinct)."""
+    ranks = np.empty(len(names), dtype=np.intp)
+    ranks[sorted(range(len(names)), key=names.__getitem__)] = np.arange(len(names))
+    return ranks
+
+
 def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, step: int) -> None:
     n = state.n_firms
     if n < 2:
         return
-    if not network.graph.number_of_edges() and not any(
-        rule.forms_links for rule, _, _ in groups(state, LINK_RULE, rules)
-    ):
+    link_rules = link_groups(state, rules)
+    if not network.graph.number_of_edges() and not any(rule.forms_links for rule, _ in link_rules):
         return  # no link to keep and no firm that would propose one
     terms = network.terms
     norm = dynamics.unit_rows(state.data_mix)
     values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}
-    row_of = {name: i for i, name in enumerate(state.names)}
-    edges_by_row: dict[int, list[tuple[int, str]]] = {}
-    for a, b, data in network.graph.edges(data=True):
-        i, j = sorted((row_of[a], row_of[b]))
-        edges_by_row.setdefault(i, []).append((j, data["type"]))
+    edges_by_row = network.links_by_row(state.names)
     everyone = np.arange(n)
     situation = LinkSituation(
         {t: link_cost(terms, t) for t in LINK_TYPES},
@@ -84,8 +99,8 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
                 for j, held in edges_by_row.get(int(i), ()):
                     if held == link_type and (out[offset, j] <= 0 or back[offset, j] <= 0):
                         drop.append((state.names[i], state.names[j]))
-            mutual = willingness(state, rules, link_type, out, block, situation)
-            mutual &= willingness(state, rules, link_type, back.T, everyone, situation).T
+            mutual = willingness(state, link_rules, link_type, out, block, situation)
+            mutual &= willingness(state, link_rules, link_type, back.T, everyone, situation).T
             mutual &= later
             np.add(out, back, out=joint[t], where=mutual)
         # per proposing row, its best CANDIDATES_PER_FIRM (type, partner) pairs
@@ -97,10 +112,9 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
         t, j = np.divmod(best[r, c], n)
         found.append((gains[r, c], block[r], j, t))
     gains, i, j, t = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    name_rank = np.argsort(np.argsort(np.array(state.names, dtype=object), kind="stable"))
-    type_rank = np.argsort(np.argsort(np.array(LINK_TYPES, dtype=object)))
+    name_rank = name_ranks(state.names)
     # best joint gain first, ties by the two names, then the link type's name
-    order = np.lexsort((type_rank[t], name_rank[j], name_rank[i], -gains))
+    order = np.lexsort((TYPE_RANK[t], name_rank[j], name_rank[i], -gains))
     names = state.names
     candidates = ((names[i[k]], names[j[k]], LINK_TYPES[t[k]]) for k in order)
     network.update(step, drop, candidates)

@@ -1,7 +1,8 @@
 """Record phase: the step's outcomes as rows of the output tables (simulator.schema).
 
-``outcomes`` gives the model-level metrics the DataCollector's model reporters read;
-``segment_rows`` and ``edge_rows`` the firm x segment and link tables.
+``outcomes`` gives the model-level metrics the DataCollector's model reporters read (the
+model's DataCollector is a ``Recorder``); ``segment_rows`` and ``edge_rows`` the firm x
+segment and link tables.
 """
 
 from __future__ import annotations
@@ -13,8 +14,20 @@ from simulator.market import dynamics
 from simulator.market.demand import consumer_surplus, utilities
 from simulator.market.open_source import OPEN_MODEL
 from simulator.market.state import MarketState
+from simulator.mesa_import import mesa
 from simulator.network import PartnershipNetwork
 from simulator.phases.clear import Clearing
+
+
+class Recorder(mesa.DataCollector):
+    """Mesa's DataCollector, storing each model reporter's value as read: Mesa deep-copies
+    every value in case it is mutable, and none of ours is (numbers and labels, from
+    simulator.schema), so the copies only cost time (a few percent of a short run)."""
+
+    def collect(self, model) -> None:
+        for name, reporter in self.model_reporters.items():
+            value = reporter(model) if callable(reporter) else getattr(model, reporter, None)
+            self.model_vars[name].append(value)
 
 
 def outcomes(
@@ -150,6 +163,18 @@ def edge_rows(network: PartnershipNetwork, step: int) -> dict[str, list]:
         "type": [e[2] for e in edges],
         "start_step": [e[3] for e in edges],
     }
+
+
+def collect(collector: Recorder, model, clearing: Clearing | None, step: int) -> None:
+    """A step of a full run: the DataCollector's model row (its reporters read ``model``) and
+    the rows of the firms, segments, edges and data tables."""
+    state, tables = model.state, collector.tables
+    collector.collect(model)
+    extend(tables["firms"], schema.firm_columns(state, step))
+    extend(tables["firms"], open_model_row(state, clearing, step))
+    extend(tables["segments"], segment_rows(state, clearing, step))
+    extend(tables["edges"], edge_rows(model.network, step))
+    extend(tables["data"], data_rows(state, step))
 
 
 def extend(table: dict[str, list], rows: dict[str, list]) -> None:

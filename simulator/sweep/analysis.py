@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.sweep.spec import ResolvedSpec
-from simulator.sweep.worker import MODEL_SERIES, RunRecord
+from simulator.sweep.worker import MODEL_SERIES
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 QUANTILE_COLUMNS = ("q05", "q25", "q50", "q75", "q95")
@@ -35,11 +35,11 @@ def parameter_label(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
-def runs_table(records: list[RunRecord], resolved: ResolvedSpec) -> pd.DataFrame:
-    """One row per run: run, point, replication, seed, parameters, outcomes, error."""
+def runs_table(rows: list[dict[str, Any]], resolved: ResolvedSpec) -> pd.DataFrame:
+    """One row per run (``rows``: the runs' rows, in run order): run, point, replication, seed,
+    parameters, outcomes, error."""
     spec = resolved.spec
     columns: dict[str, pd.Series] = {}
-    rows = [record.row for record in records]
     for name in ("run", "point", "replication", "seed"):
         columns[name] = pd.Series([row[name] for row in rows], dtype="int64")
     for name, dist in spec.parameters.items():
@@ -58,19 +58,20 @@ def runs_table(records: list[RunRecord], resolved: ResolvedSpec) -> pd.DataFrame
     return pd.DataFrame(columns)
 
 
-def series_table(records: list[RunRecord], firms: list[str]) -> pd.DataFrame:
+def series_table(
+    series: pd.DataFrame | None, rows: list[dict[str, Any]], firms: list[str]
+) -> pd.DataFrame:
     """Per-step model-level series of every run (``share.<firm>`` of the base scenario's firms,
-    0 once gone, and ``share.entrants``, the total share of firms that entered)."""
-    frames = [record.series for record in records if len(record.series)]
-    if not frames:
+    0 once gone, and ``share.entrants``, the total share of firms that entered), from the
+    runs' series concatenated in run order (None: no run has one) and their rows."""
+    if series is None or not len(series):
         return pd.DataFrame({c: pd.Series(dtype="int64") for c in (*ID_COLUMNS, "step")})
-    series = pd.concat(frames, ignore_index=True)
     shares = [c for c in series.columns if c.startswith("share.")]
     series[shares] = series[shares].fillna(0.0)
     base = [f"share.{firm}" for firm in firms]
     ordered_shares = [c for c in base if c in shares] + sorted(set(shares) - set(base))
-    point = {r.row["run"]: r.row["point"] for r in records}
-    replication = {r.row["run"]: r.row["replication"] for r in records}
+    point = {row["run"]: row["point"] for row in rows}
+    replication = {row["run"]: row["replication"] for row in rows}
     series.insert(1, "point", series["run"].map(point).astype("int64"))
     series.insert(2, "replication", series["run"].map(replication).astype("int64"))
     series["run"] = series["run"].astype("int64")
@@ -171,7 +172,7 @@ def standardized_regression(
     Inputs and output are z-scored (population std); constant inputs get NaN. With
     independent inputs and a linear response, SRC_i^2 is input i's share of the variance.
     """
-    from scipy import stats
+    from scipy import special  # stdtrit is scipy.stats.t.ppf without importing scipy.stats
 
     y = np.asarray(y, dtype=float)
     x = inputs.to_numpy(dtype=float)
@@ -193,7 +194,7 @@ def standardized_regression(
     if dof > 0:
         sigma2 = residual @ residual / dof
         se = np.sqrt(np.clip(np.diag(sigma2 * np.linalg.pinv(z_x.T @ z_x)), 0, None))
-        half = stats.t.ppf(0.5 + conf_level / 2, dof) * se
+        half = special.stdtrit(dof, 0.5 + conf_level / 2) * se  # Student t quantile
     else:
         half = np.full(len(coef), np.nan)
     result.loc[usable, "value"] = coef

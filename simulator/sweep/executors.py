@@ -1,15 +1,19 @@
 """Executors: where runs are computed. Each yields finished runs in completion order.
 
 - serial: in this process, one after the other (tests, debugging, profiling).
-- processes: a local ``ProcessPoolExecutor`` (all cores unless ``workers``). Workers start from
-  a fork server that has already imported the simulator, so a worker's setup is paid once.
+- processes: a local ``ProcessPoolExecutor`` (all cores unless ``workers``), started when the
+  executor is made. Workers are forked from this process when it runs no other thread (they
+  start at once, with the simulator imported), else from a fork server that has imported it.
 - dask: a Dask distributed cluster: ``address`` of a running scheduler, or a ``LocalCluster``
   with ``workers`` single-threaded worker processes.
 
-Only a bounded number of runs is in flight at a time (a few per worker), and tasks are taken
-from the (lazy) task iterable only as slots free up, so stopping early (``max_runs``, Ctrl-C,
-a kill) wastes little and memory stays flat for any sweep size. Results do not depend on the
-executor: a run's seed and scenario are fixed in its task.
+Runs go to the processes and Dask workers in chunks of ``chunk`` consecutive runs (the
+runner makes a chunk of a point's replications, so that a worker that finds a run seed-free
+answers the others from it: simulator.sweep.worker). Only a bounded number of chunks is in
+flight at a time (a few per worker), and tasks are taken from the (lazy) task iterable only as
+slots free up, so stopping early (``max_runs``, Ctrl-C, a kill) wastes little and memory stays
+flat for any sweep size. Results do not depend on the executor: a run's seed and scenario are
+fixed in its task.
 
 Failures of the machinery itself (a worker process killed, the Dask scheduler unreachable or
 lost) raise ``ExecutorFailed`` with one line; a run whose simulation fails is not one of them
@@ -19,14 +23,18 @@ and waits at most ``DaskOptions.connect_timeout`` seconds for a scheduler.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Iterator
 
 from simulator.sweep.spec import DaskOptions
-from simulator.sweep.worker import RunRecord, RunTask, run_one, worker_setup
+from simulator.sweep.worker import RunRecord, RunTask, run_chunk, run_one, worker_setup
 
 IN_FLIGHT_PER_WORKER = 4
+PRELOAD = ["simulator.sweep.worker", "simulator.sweep.lean"]
+"""What the fork server imports before it forks the workers (the whole simulator)."""
 
 
 class ExecutorFailed(Exception):
@@ -45,44 +53,113 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
+def run_chunk_to_files(tasks: list[RunTask]) -> list[RunRecord]:
+    """``run_chunk``, each record with its run file's content made here, in the worker (the
+    parent then only writes bytes: it would otherwise encode every run itself, one at a
+    time), and without its series frame, which the file holds."""
+    from simulator.sweep.store import run_file
+
+    return [
+        dataclasses.replace(record, series=record.series.iloc[:0], file=run_file(record))
+        for record in run_chunk(tasks)
+    ]
+
+
+def chunks(tasks: Iterable[RunTask], size: int) -> Iterator[list[RunTask]]:
+    """Consecutive tasks, ``size`` at a time (the last chunk may be shorter)."""
+    queue = iter(tasks)
+    while chunk := list(itertools.islice(queue, max(1, size))):
+        yield chunk
+
+
 def run_serial(tasks: Iterable[RunTask]) -> Iterator[RunRecord]:
     for task in tasks:
         yield run_one(task)
 
 
-def run_processes(tasks: Iterable[RunTask], workers: int | None = None) -> Iterator[RunRecord]:
+def _process_context():
+    """fork where it is safe (no other Python thread: the workers start at once with what
+    this process has imported), else a fork server that has imported the simulator (forking
+    a threaded process can deadlock)."""
     import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    import threading
 
-    workers = workers or available_cores()
-    # fork server (not fork): this process may hold threads (progress bar, Dask), and forking
-    # a threaded process can deadlock; preloading makes each worker start already set up.
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["simulator.sweep.worker"])
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=worker_setup)
-    pending: set = set()
-    queue = iter(tasks)
-    try:
-        for task in queue:
-            pending.add(pool.submit(run_one, task))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
+    context.set_forkserver_preload(PRELOAD)
+    return context
+
+
+class ProcessRuns:
+    """Finished runs from a local process pool, an iterator. The pool starts, and the first
+    chunks are handed out, when it is made: before the caller starts a progress bar's thread,
+    so the workers can be forked (``_process_context``). ``close()`` shuts the pool down."""
+
+    def __init__(
+        self,
+        tasks: Iterable[RunTask],
+        workers: int | None = None,
+        chunk: int = 1,
+        files: bool = False,
+    ):
+        from concurrent.futures import ProcessPoolExecutor
+
+        workers = workers or available_cores()
+        self.runner = run_chunk_to_files if files else run_chunk
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers, mp_context=_process_context(), initializer=worker_setup
+        )
+        self.queue = chunks(tasks, chunk)
+        self.pending: set = set()
+        for part in self.queue:
+            self.pending.add(self.pool.submit(self.runner, part))
+            if len(self.pending) >= workers * IN_FLIGHT_PER_WORKER:
                 break
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    record = future.result()
-                except BrokenProcessPool as exc:
-                    raise ExecutorFailed(
-                        f"a worker process died (killed, or out of memory?): {_reason(exc)}"
-                    ) from None
-                yield record
-                task = next(queue, None)
-                if task is not None:
-                    pending.add(pool.submit(run_one, task))
-    finally:
-        pool.shutdown(wait=not pending, cancel_futures=True)
+        self._results = self._run()
+
+    def _run(self) -> Iterator[RunRecord]:
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            while self.pending:
+                done, self.pending = wait(self.pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        records = future.result()
+                    except BrokenProcessPool as exc:
+                        raise ExecutorFailed(
+                            f"a worker process died (killed, or out of memory?): {_reason(exc)}"
+                        ) from None
+                    yield from records
+                    part = next(self.queue, None)
+                    if part is not None:
+                        self.pending.add(self.pool.submit(self.runner, part))
+        finally:
+            self._shutdown()
+
+    def __iter__(self) -> ProcessRuns:
+        return self
+
+    def __next__(self) -> RunRecord:
+        return next(self._results)
+
+    def _shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=not self.pending, cancel_futures=True)
+            self.pool = None
+
+    def close(self) -> None:
+        self._results.close()
+        self._shutdown()
+
+
+def run_processes(
+    tasks: Iterable[RunTask], workers: int | None = None, chunk: int = 1, files: bool = False
+) -> ProcessRuns:
+    """Finished runs from local worker processes (started now)."""
+    return ProcessRuns(tasks, workers, chunk, files)
 
 
 def _probe(address: str, timeout: float) -> None:
@@ -162,31 +239,39 @@ class DaskRuns:
     """Finished runs from a Dask cluster, an iterator; ``close()`` releases the client (and
     the LocalCluster) whether or not iteration started."""
 
-    def __init__(self, tasks: Iterable[RunTask], workers: int | None, options: DaskOptions):
+    def __init__(
+        self,
+        tasks: Iterable[RunTask],
+        workers: int | None,
+        options: DaskOptions,
+        chunk: int = 1,
+        files: bool = False,
+    ):
         self.client, self.cluster = _dask_client(workers, options)
-        self._results = self._run(iter(tasks))
+        self.runner = run_chunk_to_files if files else run_chunk
+        self._results = self._run(chunks(tasks, chunk))
 
-    def _run(self, queue: Iterator[RunTask]) -> Iterator[RunRecord]:
+    def _run(self, queue: Iterator[list[RunTask]]) -> Iterator[RunRecord]:
         from dask.distributed import as_completed
 
         client = self.client
         try:
             slots = max(1, sum(client.nthreads().values())) * IN_FLIGHT_PER_WORKER
             first = [
-                client.submit(run_one, task, pure=False)
-                for _, task in zip(range(slots), queue, strict=False)
+                client.submit(self.runner, part, pure=False)
+                for _, part in zip(range(slots), queue, strict=False)
             ]
             futures = as_completed(first)
             for future in futures:
                 try:
-                    record = future.result()
+                    records = future.result()
                 except Exception as exc:  # noqa: BLE001 - run_one never raises: the cluster did
                     raise ExecutorFailed(f"the Dask cluster failed: {_reason(exc)}") from None
                 future.release()
-                yield record
-                task = next(queue, None)
-                if task is not None:
-                    futures.add(client.submit(run_one, task, pure=False))
+                yield from records
+                part = next(queue, None)
+                if part is not None:
+                    futures.add(client.submit(self.runner, part, pure=False))
         finally:
             self._shutdown()
 
@@ -210,10 +295,14 @@ class DaskRuns:
 
 
 def run_dask(
-    tasks: Iterable[RunTask], workers: int | None = None, options: DaskOptions | None = None
+    tasks: Iterable[RunTask],
+    workers: int | None = None,
+    options: DaskOptions | None = None,
+    chunk: int = 1,
+    files: bool = False,
 ) -> DaskRuns:
     """Finished runs from Dask; connects now (ExecutorFailed if the scheduler is unreachable)."""
-    return DaskRuns(tasks, workers, options or DaskOptions())
+    return DaskRuns(tasks, workers, options or DaskOptions(), chunk, files)
 
 
 def execute(
@@ -221,12 +310,16 @@ def execute(
     executor: str,
     workers: int | None = None,
     dask_options: DaskOptions | None = None,
+    chunk: int = 1,
+    files: bool = False,
 ) -> Iterator[RunRecord]:
-    """Finished runs of ``tasks`` in completion order, computed by ``executor``."""
+    """Finished runs of ``tasks`` in completion order, computed by ``executor``. Processes and
+    Dask take them ``chunk`` consecutive runs at a time and, with ``files``, hand back each
+    run's file content (``RunRecord.file``) instead of its series."""
     if executor == "serial":
         return run_serial(tasks)
     if executor == "processes":
-        return run_processes(tasks, workers)
+        return run_processes(tasks, workers, chunk, files)
     if executor == "dask":
-        return run_dask(tasks, workers, dask_options)
+        return run_dask(tasks, workers, dask_options, chunk, files)
     raise ValueError(f"unknown executor {executor!r} (serial, processes, dask)")

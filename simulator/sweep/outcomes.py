@@ -36,6 +36,19 @@ DEFAULT_OUTCOMES = (
 )
 
 
+MODEL_READS: list[str] = ["step", "entries", "exits", "n_firms"]
+"""Model-table columns the outcomes read (grown by the metric factories below)."""
+FIRM_READS: list[str] = ["step", "firm", "share"]
+"""Firms-table columns the outcomes read (grown by the metric factories below); a sweep's
+model records just these (simulator.sweep.lean)."""
+
+
+def _reads(table: list[str], column: str) -> None:
+    schema.require("firms" if table is FIRM_READS else "model", [column])
+    if column not in table:
+        table.append(column)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """One metric: ``compute(result, firm)`` returns a float; ``per_firm`` needs ``.<firm>``."""
@@ -52,7 +65,7 @@ def _final_firms(result: RunResult) -> pd.DataFrame:
 
 
 def _firm_final(column: str, missing: float) -> Callable[[RunResult, str | None], float]:
-    schema.require("firms", [column])
+    _reads(FIRM_READS, column)
 
     def compute(result: RunResult, firm: str | None) -> float:
         final = _final_firms(result)
@@ -63,7 +76,7 @@ def _firm_final(column: str, missing: float) -> Callable[[RunResult, str | None]
 
 def _firm_series(column: str, how: str) -> Callable[[RunResult, str | None], float]:
     """Mean or sum over all steps of a firm's column; steps after an exit count as 0."""
-    schema.require("firms", [column])
+    _reads(FIRM_READS, column)
 
     def compute(result: RunResult, firm: str | None) -> float:
         values = result.firms.loc[result.firms["firm"] == firm, column].fillna(0.0)
@@ -87,7 +100,7 @@ def _changes(result: RunResult, key: str, sign: int) -> float:
 
 
 def _model(column: str, how: str) -> Callable[[RunResult, str | None], float]:
-    schema.require("model", [column])
+    _reads(MODEL_READS, column)
 
     def compute(result: RunResult, firm: str | None) -> float:
         series = result.model[column]
@@ -105,6 +118,9 @@ def _leader_share(result: RunResult, firm: str | None) -> float:
 
 def _total_profit(result: RunResult, firm: str | None) -> float:
     return float(result.firms["profit"].sum())
+
+
+_reads(FIRM_READS, "profit")
 
 
 OUTCOMES: dict[str, Outcome] = {

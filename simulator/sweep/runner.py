@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -15,7 +17,7 @@ from simulator.config import ScenarioError, parse_scenario
 from simulator.config.paths import with_values
 from simulator.sweep import analysis
 from simulator.sweep.design import Design, build_design, run_seeds
-from simulator.sweep.executors import ExecutorFailed, execute
+from simulator.sweep.executors import ExecutorFailed, available_cores, execute
 from simulator.sweep.spec import ResolvedSpec, SweepSpecError, resolve_spec
 from simulator.sweep.store import SweepStore
 from simulator.sweep.worker import RunRecord, RunTask
@@ -41,7 +43,7 @@ class PointScenarios(Sequence):
     def __init__(self, resolved: ResolvedSpec, points: list[dict[str, Any]]):
         self._resolved = resolved
         self._points = points
-        self._last: tuple[int, dict[str, Any]] | None = None
+        self._last: tuple[int, dict[str, Any], str] | None = None
 
     def __len__(self) -> int:
         return len(self._points)
@@ -53,10 +55,19 @@ class PointScenarios(Sequence):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
+        return self._made(index)[1]
+
+    def key(self, index: int) -> str:
+        """A digest of point ``index``'s scenario (workers keep what they built from it)."""
+        return self._made(index)[2]
+
+    def _made(self, index: int) -> tuple[int, dict[str, Any], str]:
         if self._last is None or self._last[0] != index:
             data = point_scenario(self._resolved, self._points[index])
-            self._last = (index, parse_scenario(data).model_dump(mode="json"))
-        return self._last[1]
+            scenario = parse_scenario(data).model_dump(mode="json")
+            text = json.dumps(scenario, sort_keys=True, allow_nan=True, default=str)
+            self._last = (index, scenario, hashlib.sha256(text.encode()).hexdigest())
+        return self._last
 
 
 @dataclass
@@ -65,7 +76,7 @@ class SweepPlan:
 
     resolved: ResolvedSpec
     design: Design
-    scenarios: Sequence[dict[str, Any]]  # PointScenarios: made on demand
+    scenarios: PointScenarios  # made on demand
     seeds: np.ndarray  # (points, replications)
 
     @property
@@ -86,6 +97,7 @@ class SweepPlan:
             seed=int(self.seeds[point, replication]),
             scenario=self.scenarios[point],
             params=self.design.points[point],
+            scenario_key=self.scenarios.key(point),
             outcomes=tuple(self.resolved.spec.outcomes),
             firms=tuple(c.name for c in self.resolved.base.companies),
         )
@@ -187,12 +199,15 @@ class SweepResult:
         }
 
 
-def assemble(plan: SweepPlan, records: list[RunRecord]) -> dict[str, pd.DataFrame]:
-    """The tidy tables from finished runs (any order in, run order out)."""
-    records = sorted(records, key=lambda r: r.row["run"])
+def assemble(
+    plan: SweepPlan, rows: list[dict[str, Any]], series: pd.DataFrame | None
+) -> dict[str, pd.DataFrame]:
+    """The tidy tables from finished runs: their rows (any order in, run order out) and all
+    their series in one frame (None: none)."""
+    rows = sorted(rows, key=lambda row: row["run"])
     firms = [c.name for c in plan.resolved.base.companies]
-    runs = analysis.runs_table(records, plan.resolved)
-    series = analysis.series_table(records, firms)
+    runs = analysis.runs_table(rows, plan.resolved)
+    series = analysis.series_table(series, rows, firms)
     return {
         "runs": runs,
         "series": series,
@@ -200,6 +215,13 @@ def assemble(plan: SweepPlan, records: list[RunRecord]) -> dict[str, pd.DataFram
         "summary": analysis.outcome_summary(runs, plan.resolved),
         "sensitivity": analysis.sensitivity_table(runs, plan.resolved),
     }
+
+
+def chunk_size(runs: int, replications: int, workers: int | None) -> int:
+    """Runs handed to a worker at once: a point's replications (a seed-free run answers the
+    rest of them in the same worker), fewer when there are too few runs to keep every worker
+    busy with two chunks."""
+    return max(1, min(replications, runs // (2 * (workers or available_cores()))))
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -302,6 +324,8 @@ def run(
                 executor or resolved.spec.executor,
                 workers or resolved.spec.workers,
                 options,
+                chunk_size(len(todo), resolved.spec.replications, workers or resolved.spec.workers),
+                files=store is not None,
             )
         except ExecutorFailed as exc:
             raise SweepSpecError([str(exc)]) from None
@@ -336,12 +360,16 @@ def run(
             close()
     if store is not None:
         problems: list[str] = []
-        records = store.read_runs(
+        rows, series = store.read_all(
             {r for r in store.finished_runs() if r < plan.n_runs}, plan.expected_ids, problems
         )
         warn(problems, "bad run files")
-    complete = len(records) == plan.n_runs
-    tables = assemble(plan, records)
+    else:
+        rows = [record.row for record in records]
+        frames = [record.series for record in records if len(record.series)]
+        series = pd.concat(frames, ignore_index=True) if frames else None
+    complete = len(rows) == plan.n_runs
+    tables = assemble(plan, rows, series)
     if store is not None and complete:
         store.write_tables(tables)
     return SweepResult(

@@ -46,6 +46,8 @@ CORRUPT_SUFFIX = ".corrupt"
 ID_KEYS = ("run", "point", "replication", "seed")
 SPEC_FILE = "sweep.yaml"
 TABLES = ("runs", "series", "quantiles", "summary", "sensitivity")
+READ_BATCH = 256
+"""Run files decoded together when the final tables are read back."""
 
 
 def fingerprint(identity: dict[str, Any]) -> str:
@@ -82,6 +84,20 @@ def run_digest(row_json: bytes, series: pd.DataFrame) -> str:
     if len(series.columns):
         digest.update(pd.util.hash_pandas_object(series, index=False).to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def run_file(record: RunRecord) -> bytes:
+    """A run file's content: its series as a Parquet table whose metadata holds the row (JSON)
+    and the digest of row and series."""
+    table = pa.Table.from_pandas(record.series, preserve_index=False)
+    row_json = json.dumps(record.row, allow_nan=True).encode()
+    metadata = dict(table.schema.metadata or {})
+    metadata[ROW_KEY] = row_json
+    # the digest of what a reader will decode: the series through the same arrow -> pandas
+    metadata[DIGEST_KEY] = run_digest(row_json, table.to_pandas()).encode()
+    sink = pa.BufferOutputStream()
+    pq.write_table(table.replace_schema_metadata(metadata), sink)
+    return sink.getvalue().to_pybytes()
 
 
 def _reason(exc: BaseException) -> str:
@@ -178,19 +194,15 @@ class SweepStore:
     def write_run(self, record: RunRecord) -> None:
         """Write one run's file atomically and durably: it exists whole or not at all.
 
-        Its metadata holds the row (JSON) and the digest of row and series; a file that cannot
-        be written raises SweepSpecError (the runs written before are kept)."""
-        table = pa.Table.from_pandas(record.series, preserve_index=False)
-        row_json = json.dumps(record.row, allow_nan=True).encode()
-        metadata = dict(table.schema.metadata or {})
-        metadata[ROW_KEY] = row_json
-        # the digest of what a reader will decode: the series through the same arrow -> pandas
-        metadata[DIGEST_KEY] = run_digest(row_json, table.to_pandas()).encode()
-        table = table.replace_schema_metadata(metadata)
+        Its content is ``run_file(record)`` (a worker may have made it: ``record.file``); a
+        file that cannot be written raises SweepSpecError (the runs written before are
+        kept)."""
+        data = record.file if record.file is not None else run_file(record)
 
         def write(tmp: Path) -> None:
-            pq.write_table(table, tmp)
-            with open(tmp, "rb") as handle:
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
                 os.fsync(handle.fileno())
 
         path = self.run_path(int(record.row["run"]))
@@ -204,25 +216,20 @@ class SweepStore:
                 ]
             ) from None
 
-    def read_run(self, run: int, expect: dict[str, Any] | None = None) -> RunRecord:
-        """One run file, checked: readable, its digest (when it has one) matches its row and
-        series, its run id is its name's, and its ids and seed are ``expect``'s. Raises
-        BadRunFile."""
+    def _load(self, run: int, expect: dict[str, Any] | None) -> tuple[dict, pa.Table, Any]:
+        """Run ``run``'s row and series table, its ids checked against ``expect`` (and the
+        stored digest, undecoded). Raises BadRunFile."""
         path = self.run_path(run)
         try:
-            table = pq.read_table(path)
+            table = pq.ParquetFile(path).read()
             metadata = table.schema.metadata or {}
             row_json = metadata[ROW_KEY]
             row = json.loads(row_json)
-            series = table.to_pandas()
         except KeyError:
             raise BadRunFile(path, "holds no run row (not a run file, or garbled)") from None
         except Exception as exc:  # noqa: BLE001 - a damaged file fails in many ways, all "bad"
             reason = re.sub(r"Could not open Parquet input source '[^']*': ", "", _reason(exc))
             raise BadRunFile(path, f"cannot be read ({reason})") from None
-        stored = metadata.get(DIGEST_KEY)
-        if stored is not None and stored.decode("ascii", "replace") != run_digest(row_json, series):
-            raise BadRunFile(path, "does not match its digest (garbled)")
         if not isinstance(row, dict) or any(key not in row for key in (*ID_KEYS, "error")):
             raise BadRunFile(path, "holds no run row (garbled)")
         expected = {"run": run, **(expect or {})}
@@ -231,8 +238,20 @@ class SweepStore:
             names = ", ".join(wrong[:-1]) + " and " + wrong[-1] if len(wrong) > 1 else wrong[0]
             verb = "differ" if len(wrong) > 1 else "differs"
             raise BadRunFile(path, f"is not this sweep's run {run} (its {names} {verb})")
-        if "run" in series and len(series) and not (series["run"] == run).all():
-            raise BadRunFile(path, f"holds the series of another run than {run}")
+        if "run" in table.column_names and table.num_rows:
+            runs = table.column("run").to_numpy()
+            if not (runs == run).all():
+                raise BadRunFile(path, f"holds the series of another run than {run}")
+        return row, table, (row_json, metadata.get(DIGEST_KEY))
+
+    def read_run(self, run: int, expect: dict[str, Any] | None = None) -> RunRecord:
+        """One run file, checked: readable, its digest (when it has one) matches its row and
+        series, its run id is its name's, and its ids and seed are ``expect``'s. Raises
+        BadRunFile."""
+        row, table, (row_json, stored) = self._load(run, expect)
+        series = table.to_pandas()
+        if stored is not None and stored.decode("ascii", "replace") != run_digest(row_json, series):
+            raise BadRunFile(self.run_path(run), "does not match its digest (garbled)")
         return RunRecord(row=row, series=series)
 
     def set_aside(self, run: int) -> Path:
@@ -284,6 +303,40 @@ class SweepStore:
                 if problems is not None:
                     problems.append(f"{bad}; moved aside, run the same command to redo it")
         return records
+
+    def read_all(
+        self,
+        runs: set[int],
+        expect: Callable[[int], dict[str, Any]] | None = None,
+        problems: list[str] | None = None,
+    ) -> tuple[list[dict[str, Any]], pd.DataFrame | None]:
+        """Rows and series of the finished runs ``runs`` (files this call checked or wrote):
+        the rows in run order, and the series of all of them as one frame (None if none has a
+        series), decoded once, so memory holds the data and not a frame per run. Ids are
+        checked as in read_run, digests not (they were, when the file was found or written);
+        a file that cannot be read is moved aside and reported in ``problems``."""
+        rows: list[dict[str, Any]] = []
+        tables: list[pa.Table] = []
+        frames: list[pd.DataFrame] = []  # one per READ_BATCH runs: Arrow holds little at once
+        for run in sorted(runs):
+            try:
+                row, table, _ = self._load(run, expect(run) if expect else None)
+            except BadRunFile as bad:
+                self.set_aside(run)
+                if problems is not None:
+                    problems.append(f"{bad}; moved aside, run the same command to redo it")
+                continue
+            rows.append(row)
+            if table.num_rows:
+                tables.append(table.replace_schema_metadata(None))
+            if len(tables) == READ_BATCH:
+                frames.append(pa.concat_tables(tables, promote_options="default").to_pandas())
+                tables = []
+        if tables:
+            frames.append(pa.concat_tables(tables, promote_options="default").to_pandas())
+        if not frames:
+            return rows, None
+        return rows, frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def write_tables(self, tables: dict[str, pd.DataFrame | None]) -> None:
         """Write the final tables (each atomically); SweepSpecError if one cannot be written."""

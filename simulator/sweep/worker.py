@@ -1,55 +1,58 @@
 """What a worker does: one simulation run, reduced to a row of outcomes and per-step series.
 
 This module is what worker processes import (process pool, Dask). ``worker_setup`` does the
-one-time setup of a worker (imports) and caches it at module level. Quality sources that read
-the LM zoo (``quality_model: zoo``) are built once per worker and distinct zoo settings, with
-training disabled, and reused by every later run: a worker reads the zoo's measurement table
-once and never trains inside a sweep.
+one-time setup of a worker (imports) and caches it at module level. What runs of one sweep
+share is built once per worker and reused by every later run:
+
+- quality sources that read the LM zoo (``quality_model: zoo``), one per distinct zoo
+  setting, with training disabled: a worker reads the zoo's measurement table once and never
+  trains inside a sweep;
+- the validated scenario of each parameter point (``RunTask.scenario_key``), so the
+  replications of a point are validated once;
+- a run that drew no random number (simulator.sweep.lean): its seed had no effect, so the other
+  replications of its point are that run, bit for bit, and are answered from it without
+  simulating again.
+
+Runs are simulated by ``lean.simulate``: the same phases as a full run, recording only what
+the outcomes and series read.
 """
 
 from __future__ import annotations
 
 import os
 import traceback
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from simulator import schema
+from simulator.sweep.lean import COUNT_SERIES, ENTRANTS_SHARE, MODEL_SERIES, series_frame
 from simulator.sweep.outcomes import compute_outcomes
 
-MODEL_SERIES = (
-    "hhi",
-    "price_index",
-    "price_dispersion",
-    "consumer_surplus",
-    "total_demand",
-    "total_sales",
-    "outside_share",
-    "n_firms",
-    "entries",
-    "exits",
-    "open_share",
-    "homogenization",
-    "n_links",
-)
-"""Model-level columns kept per step (those the model has); firm shares follow as
-``share.<firm>`` columns. A curated list, so quantile tables stay small for big sweeps."""
-COUNT_SERIES = ("n_firms", "entries", "exits", "n_links")
-schema.require("model", MODEL_SERIES)
-ENTRANTS_SHARE = "share.entrants"
+__all__ = [
+    "COUNT_SERIES",
+    "ENTRANTS_SHARE",
+    "MODEL_SERIES",
+    "RunRecord",
+    "RunTask",
+    "run_chunk",
+    "run_one",
+    "series_frame",
+    "worker_setup",
+]
 
 _WORKER_STATE: dict[str, Any] = {}
+KEPT_POINTS = 8
+"""Parameter points whose validated scenario (and seed-free run) a worker keeps."""
 
 
 def worker_setup() -> dict[str, Any]:
     """Once per process: import the simulator (and load shared tables); cached thereafter."""
     if not _WORKER_STATE:
-        from simulator import model
+        from simulator.sweep import lean
 
-        _WORKER_STATE["simulate"] = model.simulate
+        _WORKER_STATE["simulate"] = lean.simulate
         _WORKER_STATE["pid"] = os.getpid()
         _WORKER_STATE["setups"] = _WORKER_STATE.get("setups", 0) + 1
     return _WORKER_STATE
@@ -67,40 +70,38 @@ class RunTask:
     params: dict[str, Any]
     outcomes: tuple[str, ...]
     firms: tuple[str, ...]  # the base scenario's firms: their share columns always exist
+    scenario_key: str = ""  # a digest of ``scenario`` ("": validate it every time)
 
 
 @dataclass
 class RunRecord:
-    """A finished run: one row (ids, seed, parameters, outcomes, error) and its series."""
+    """A finished run: one row (ids, seed, parameters, outcomes, error) and its series.
+    ``seed_free``: the run drew no random number (its seed had no effect); ``file``: its run
+    file's content when a worker made it (simulator.sweep.store.run_file)."""
 
     row: dict[str, Any]
     series: pd.DataFrame = field(repr=False)
+    seed_free: bool = False
+    file: bytes | None = field(default=None, repr=False)
 
 
-def series_frame(result, firms: tuple[str, ...]) -> pd.DataFrame:
-    """Per-step model-level series, each base firm's share (0 once it has left) and the
-    entrants' total share (``share.entrants``: entrants differ from run to run, so their
-    individual shares would not line up across runs)."""
-    columns = [c for c in MODEL_SERIES if c in result.model.columns]
-    frame = result.model[["step", *columns]].copy()
-    for column in ("step", *COUNT_SERIES):
-        if column in frame:
-            frame[column] = frame[column].astype("int64")
-    steps = frame["step"].to_numpy()
-    firm_steps = result.firms["step"].to_numpy()
-    firm_names = result.firms["firm"].to_numpy()
-    firm_shares = result.firms["share"].to_numpy(dtype=float)
-    rows = np.searchsorted(steps, firm_steps)  # steps are sorted and unique
-    for name in firms:
-        share = np.zeros(len(steps))
-        mine = firm_names == name
-        share[rows[mine]] = np.nan_to_num(firm_shares[mine])
-        frame[f"share.{name}"] = share
-    entrants = np.zeros(len(steps))
-    others = ~np.isin(firm_names, list(firms))
-    np.add.at(entrants, rows[others], np.nan_to_num(firm_shares[others]))
-    frame[ENTRANTS_SHARE if "entrants" not in firms else "share.entrants (new firms)"] = entrants
-    return frame.reset_index(drop=True)
+def _recent(name: str) -> OrderedDict:
+    """One of this worker's tables of the last KEPT_POINTS points (see ``_remember``)."""
+    return worker_setup().setdefault(name, OrderedDict())
+
+
+def _recall(table: OrderedDict, key):
+    value = table.get(key)
+    if value is not None:
+        table.move_to_end(key)
+    return value
+
+
+def _remember(table: OrderedDict, key, value) -> None:
+    table[key] = value
+    table.move_to_end(key)
+    if len(table) > KEPT_POINTS:
+        table.popitem(last=False)
 
 
 def quality_source(scenario) -> Any | None:
@@ -121,25 +122,34 @@ def quality_source(scenario) -> Any | None:
     return sources[key]
 
 
-def run_one(task: RunTask) -> RunRecord:
-    """Simulate one run; a run that fails is recorded with its error, not raised."""
-    simulate = worker_setup()["simulate"]
-    row: dict[str, Any] = {
+def _ids(task: RunTask) -> dict[str, Any]:
+    return {
         "run": task.run,
         "point": task.point,
         "replication": task.replication,
         "seed": task.seed,
         **task.params,
     }
-    try:
-        from simulator.config import parse_scenario
 
-        scenario = parse_scenario(task.scenario)
+
+def _simulated(task: RunTask) -> RunRecord:
+    """Simulate the run; a run that fails is recorded with its error, not raised."""
+    from simulator.config import parse_scenario
+
+    simulate = worker_setup()["simulate"]
+    row, seed_free = _ids(task), False
+    try:
+        scenarios = _recent("scenarios")
+        scenario = _recall(scenarios, task.scenario_key) if task.scenario_key else None
+        if scenario is None:
+            scenario = parse_scenario(task.scenario)
+            if task.scenario_key:
+                _remember(scenarios, task.scenario_key, scenario)
         source = quality_source(scenario)
         if source is None:
-            result = simulate(scenario, seed=task.seed)
+            result, seed_free = simulate(scenario, seed=task.seed)
         else:
-            result = simulate(scenario, seed=task.seed, quality_source=source)
+            result, seed_free = simulate(scenario, seed=task.seed, quality_source=source)
         row.update(compute_outcomes(result, task.outcomes))
         row["error"] = ""
         series = series_frame(result, task.firms)
@@ -149,5 +159,34 @@ def run_one(task: RunTask) -> RunRecord:
         where = f" at {last[0].filename.rsplit('/', 1)[-1]}:{last[0].lineno}" if last else ""
         row["error"] = f"{type(exc).__name__}: {exc}{where}"
         series = pd.DataFrame({"step": pd.Series(dtype="int64")})
+        seed_free = False
     series.insert(0, "run", task.run)
-    return RunRecord(row=row, series=series)
+    return RunRecord(row=row, series=series, seed_free=seed_free)
+
+
+def _replica(task: RunTask, template: RunRecord) -> RunRecord:
+    """``template`` (a seed-free run of the same point) as the run ``task``."""
+    row = _ids(task) | {name: template.row[name] for name in (*task.outcomes, "error")}
+    series = template.series.copy()
+    series["run"] = task.run
+    return RunRecord(row=row, series=series, seed_free=True)
+
+
+def run_one(task: RunTask) -> RunRecord:
+    """One run of the sweep: simulated, or, when an earlier replication of its point drew no
+    random number, that run under this task's ids (the same outcomes and series bit for
+    bit)."""
+    seed_free = _recent("seed_free")
+    key = (task.scenario_key, task.outcomes, task.firms)
+    template = _recall(seed_free, key) if task.scenario_key else None
+    if template is not None:
+        return _replica(task, template)
+    record = _simulated(task)
+    if record.seed_free and task.scenario_key:
+        _remember(seed_free, key, record)
+    return record
+
+
+def run_chunk(tasks: list[RunTask]) -> list[RunRecord]:
+    """Several runs handed to a worker at once (consecutive runs: a point's replications)."""
+    return [run_one(task) for task in tasks]

@@ -1,0 +1,162 @@
+"""The whole `llm-market run scenarios/baseline.yaml --out DIR`: wall time of the command, the
+simulation's own time (summary.json `wall_time_s`), the CLI's import time, and the stages of a
+run in one process; checks that `run` never imports torch.
+
+    python benchmarks/bench_run_command.py [--repeats 5] [--scenario scenarios/baseline.yaml]
+                                           [--keep-bytecode-setting]
+
+Targets (issue 12): simulation < 0.3 s, whole command < 2 s. Each measurement is repeated
+(medians and minima printed): on a shared machine single timings are noisy. The commands run
+with Python's bytecode cache allowed (PYTHONDONTWRITEBYTECODE removed from their environment,
+after one warm-up run writes the cache), as an installed package runs;
+``--keep-bytecode-setting`` keeps this shell's setting instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+def child_env(keep_bytecode_setting: bool) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if not keep_bytecode_setting:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
+    return elapsed, done
+
+
+def cli_import(env: dict[str, str]) -> tuple[float, float, list[tuple[str, float]]]:
+    """(wall s of `python -c "import simulator.cli"` less a bare `python -c pass`, the import
+    time `-X importtime` reports for simulator.cli, its largest top-level packages)."""
+    bare, _ = timed([PYTHON, "-c", "pass"], env)
+    wall, _ = timed([PYTHON, "-c", "import simulator.cli"], env)
+    _, done = timed([PYTHON, "-X", "importtime", "-c", "import simulator.cli"], env)
+    packages: dict[str, int] = {}
+    total = 0
+    for line in done.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+        if not match:
+            continue
+        own, cumulative, name = int(match[1]), int(match[2]), match[4]
+        packages[name.split(".")[0]] = packages.get(name.split(".")[0], 0) + own
+        if name == "simulator.cli":
+            total = cumulative
+    top = sorted(packages.items(), key=lambda kv: -kv[1])[:6]
+    return wall - bare, total / 1e6, [(name, us / 1e6) for name, us in top]
+
+
+def run_command(
+    scenario: str, out: Path, env: dict[str, str], dashboard: bool, importtime: bool = False
+) -> tuple[float, float, set[str]]:
+    """(wall s of the whole command, summary.json wall_time_s, modules it imported: only with
+    ``importtime``, which slows the command down, so timed runs go without it)."""
+    command = [PYTHON, *(["-X", "importtime"] if importtime else []), "-m", "simulator.cli"]
+    command += ["run", scenario, "--out", str(out), "--force", "--quiet"]
+    if not dashboard:
+        command.append("--no-dashboard")
+    wall, done = timed(command, env)
+    summary = json.loads((out / "summary.json").read_text())
+    pattern = r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)"
+    imported = {m[4] for m in re.finditer(pattern, done.stderr)}
+    return wall, summary["wall_time_s"], imported
+
+
+def stages(scenario: str, out: Path) -> dict[str, float]:
+    """One run in this process, stage by stage (what `run` does, in its order)."""
+    times: dict[str, float] = {}
+    start = time.perf_counter()
+    import simulator.cli  # noqa: F401
+
+    times["import simulator.cli"] = time.perf_counter() - start
+    from simulator.config import load_scenario
+    from simulator.model import simulate
+    from simulator.results import write_run_files
+
+    mark = time.perf_counter()
+    loaded = load_scenario(scenario)
+    times["load scenario"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    result = simulate(loaded)
+    times["simulate"] = time.perf_counter() - mark
+    out.mkdir(parents=True, exist_ok=True)
+    mark = time.perf_counter()
+    write_run_files(out, result)
+    times["write tables"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    from simulator.dashboard import write_run_dashboard
+
+    times["import dashboard"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    write_run_dashboard(result, out / "dashboard.html")
+    times["dashboard"] = time.perf_counter() - mark
+    return times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--scenario", default="scenarios/baseline.yaml")
+    parser.add_argument("--keep-bytecode-setting", action="store_true")
+    args = parser.parse_args()
+    env = child_env(args.keep_bytecode_setting)
+    with tempfile.TemporaryDirectory() as folder:
+        out = Path(folder) / "run"
+        # warm-up (bytecode cache, disk), and what the command imports
+        imported = run_command(args.scenario, out, env, dashboard=True, importtime=True)[2]
+        whole, sim, bare, imports, importtime = [], [], [], [], []
+        for _ in range(args.repeats):
+            wall, simulated, _ = run_command(args.scenario, out, env, dashboard=True)
+            whole.append(wall)
+            sim.append(simulated)
+            bare.append(run_command(args.scenario, out, env, dashboard=False)[0])
+            wall_import, reported, top = cli_import(env)
+            imports.append(wall_import)
+            importtime.append(reported)
+        in_process = stages(args.scenario, Path(folder) / "stages")
+
+    def line(label: str, values: list[float], target: str = "") -> None:
+        print(
+            f"  {label:36} median {statistics.median(values):6.2f} s  "
+            f"min {min(values):6.2f} s  {target}"
+        )
+
+    print(f"llm-market run {args.scenario} --out DIR, {args.repeats} repeats:")
+    line("simulation (summary wall_time_s)", sim, "(target < 0.3 s)")
+    line("whole command", whole, "(target < 2 s)")
+    line("whole command, --no-dashboard", bare)
+    line("import simulator.cli (wall)", imports)
+    line("import simulator.cli (-X importtime)", importtime)
+    print("  largest packages in that import: " + ", ".join(f"{n} {s:.2f} s" for n, s in top))
+    print(
+        "  stages of one run in one process: "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in in_process.items())
+    )
+    torch = sorted(m for m in imported if m == "torch" or m.startswith("torch."))
+    print(f"  torch imported by run: {'YES: ' + ', '.join(torch[:3]) if torch else 'no'}")
+    print(
+        f"  bytecode cache: {'as this shell sets it' if args.keep_bytecode_setting else 'allowed'}"
+    )
+
+
+if __name__ == "__main__":
+    main()

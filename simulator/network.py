@@ -1,4 +1,4 @@
-"""Partnership network (simulator.graph): alliances, joint R&D, market sharing; and their economics.
+"""Partnership network (networkx): alliances, joint R&D, market sharing; and their economics.
 
 Nodes are firm names; an edge carries ``type`` (one of LINK_TYPES), ``start`` (step formed)
 and ``end`` (last step of its term). One agreement per pair of firms.
@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import networkx as nx
 import numpy as np
 
 from simulator.config.schema import NetworkTerms
-from simulator.graph import Graph
 from simulator.market.strategy.links import LINK_TYPES
 
 Array = np.ndarray
@@ -74,7 +74,7 @@ class PartnershipNetwork:
     ``graph`` directly."""
 
     def __init__(self, terms: NetworkTerms):
-        self.graph = Graph()
+        self.graph = nx.Graph()
         self._terms = terms
         self._cache: dict = {}
 
@@ -251,9 +251,9 @@ class PartnershipNetwork:
             "n_market_sharing": sum(
                 1 for *_, d in g.edges(data=True) if d["type"] == "market_sharing"
             ),
-            "density": float(g.density()) if n > 1 else 0.0,
-            "components": g.number_connected_components() if n else 0,
-            "clustering": g.average_clustering() if n else 0.0,
+            "density": float(nx.density(g)) if n > 1 else 0.0,
+            "components": nx.number_connected_components(g) if n else 0,
+            "clustering": nx.average_clustering(g) if n else 0.0,
         }
 
     def degree_centrality(self) -> dict[str, float]:
@@ -263,7 +263,7 @@ class PartnershipNetwork:
         if not self.graph.number_of_edges():
             return dict.fromkeys(self.graph.nodes, 0.0)
         return (
-            self.graph.degree_centrality()
+            nx.degree_centrality(self.graph)
             if self.graph.number_of_nodes() > 1
             else {n: 0.0 for n in self.graph.nodes}
         )

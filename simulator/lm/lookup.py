@@ -126,8 +126,20 @@ def power_law_of(flops: np.ndarray, bpb: np.ndarray) -> PowerLawFit | None:
 
 def power_law_curves(table: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
     """(flops, frontier bpb) of every curve of ``table`` a lookup may continue with a power
-    law, as MonotoneCurve fits them: every measured (mix, segment) curve."""
-    return [(flops, compute_frontier(bpb)) for flops, bpb in every_curve_points(table).values()]
+    law, as MonotoneCurve fits them: every measured (mix, segment) curve of the compute grid,
+    and every own-segment curve of the data axis (ZooQuality._build_data_axis)."""
+    curves = [
+        (flops, compute_frontier(bpb))
+        for flops, bpb in every_curve_points(full_data_rows(table)).values()
+    ]
+    axis = data_axis_rows(table)
+    own = axis[axis["mix_name"] == axis["segment"]]
+    for _key, points in own.groupby(["segment", "data_fraction"], sort=True):
+        grouped = points.groupby("flops", sort=True)["bpb"].mean()
+        curves.append(
+            (grouped.index.to_numpy(dtype=float), compute_frontier(grouped.to_numpy(float)))
+        )
+    return curves
 
 
 def write_shipped_fits(path: Path = FITS_FILE) -> int:

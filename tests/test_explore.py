@@ -131,13 +131,15 @@ def test_an_invalid_value_raises_the_validations_message(canonical, value, expec
     assert any(expected in line for line in caught.value.lines), caught.value.lines
 
 
-def _post_controls(client, controls, values):
+def _post_controls(
+    client, controls, values, figures=("share", "price", "concentration", "network")
+):
     """One call of the app's callback over HTTP, as the page makes it."""
     inputs = [
         {"id": {"key": c.key, "type": "control"}, "property": "value", "value": values[c.key]}
         for c in controls
     ]
-    outputs = ["share.figure", "price.figure", "concentration.figure", "network.figure"]
+    outputs = [f"{name}.figure" for name in figures]
     outputs += ["status.children", "problems.children", "problems.style"]
     body = {
         "output": ".." + "...".join(outputs) + "..",
@@ -214,3 +216,22 @@ def test_explore_of_a_bad_scenario_names_the_field(tmp_path, capsys):
     path.write_text(json.dumps(data))
     assert main(["explore", str(path)]) == 2
     assert "companies.Big.unit_cost" in capsys.readouterr().err
+
+
+def test_a_data_scenario_gets_a_feedback_slider_and_the_data_figure():
+    pytest.importorskip("dash", reason="the explorer needs the 'explore' extra (Dash)")
+    from simulator.explore.app import build_app
+
+    scenario = load_scenario("scenarios/data_flywheel.yaml")
+    controls = scenario_controls(scenario)
+    rate = _control(controls, "market.data.feedback_rate")
+    assert rate.value == 0.003 and rate.low == 0.0 and rate.high >= 0.01
+    client = build_app(scenario).server.test_client()
+    values = {c.key: c.value for c in controls}
+    figures = ("share", "data", "price", "concentration", "network")
+    first = _post_controls(client, controls, values, figures)
+    assert "data" in first and "log" in json.dumps(first["data"]["figure"]["layout"])
+    off = _post_controls(client, controls, values | {rate.key: 0.0}, figures)
+    assert off["share"]["figure"] != first["share"]["figure"]
+    plain = scenario_controls(_tiny())
+    assert not any(c.path.keys[:2] == ("market", "data") for c in plain)

@@ -38,7 +38,19 @@ FIGURES = {
     "concentration": concentration_figure,
     "network": network_figure,
 }
-"""The explorer's figures, in page order: graph id -> the dashboard's figure function."""
+"""The explorer's figures, in page order: graph id -> the dashboard's figure function (plus
+the data-stock figure for scenarios with market.data: figure_functions)."""
+
+
+def figure_functions(scenario: Scenario) -> dict[str, Any]:
+    """FIGURES, with the data-stock figure after the shares when the scenario models data."""
+    if scenario.market.data is None:
+        return FIGURES
+    from simulator.dashboard.data import data_figure
+
+    return {"share": share_figure, "data": data_figure} | FIGURES
+
+
 CONTROL_TYPE = "control"
 """The ``type`` of every control's pattern-matching id: ``{"type": "control", "key": k}``."""
 
@@ -61,7 +73,8 @@ PROBLEM_STYLE = {
 def explorer_figures(result: RunResult) -> dict[str, go.Figure]:
     """The explorer's figures of ``result``, its scenario's events marked."""
     events = scenario_events(result)
-    return {name: figure(result, events=events) for name, figure in FIGURES.items()}
+    functions = figure_functions(result.scenario).items()
+    return {name: figure(result, events=events) for name, figure in functions}
 
 
 def _control_input(control: Control) -> Any:
@@ -133,13 +146,14 @@ def build_app(scenario: Scenario) -> Dash:
     controls = scenario_controls(scenario)
     base = scenario.model_dump(mode="json")
     run_lock = threading.Lock()
+    figures_shown = figure_functions(scenario)
     app = Dash(
         __name__,
         title=f"{scenario.name} — LLM market explorer",
         update_title=None,
         serve_locally=True,
     )
-    graphs = [dcc.Graph(id=name, config=PLOT_CONFIG) for name in FIGURES]
+    graphs = [dcc.Graph(id=name, config=PLOT_CONFIG) for name in figures_shown]
     app.layout = html.Div(
         [
             html.Header(
@@ -167,7 +181,7 @@ def build_app(scenario: Scenario) -> Dash:
     )
 
     @app.callback(
-        *[Output(name, "figure") for name in FIGURES],
+        *[Output(name, "figure") for name in figures_shown],
         Output("status", "children"),
         Output("problems", "children"),
         Output("problems", "style"),
@@ -179,7 +193,7 @@ def build_app(scenario: Scenario) -> Dash:
             changed = scenario_with(base, controls, values)
         except ScenarioError as exc:
             text = "Not applied (the scenario's validation says):\n" + "\n".join(exc.lines)
-            return (*[no_update] * len(FIGURES), no_update, text, PROBLEM_STYLE)
+            return (*[no_update] * len(figures_shown), no_update, text, PROBLEM_STYLE)
         with run_lock:
             start = time.perf_counter()
             result = simulate(changed)

@@ -71,6 +71,10 @@ class Control:
         return round(float(value), FLOAT_DIGITS)
 
 
+FEEDBACK_RANGE_MIN = 0.01
+"""The feedback-rate slider runs from 0 to 3 x the scenario's rate, at least to this."""
+
+
 def _nice_step(span: float) -> float:
     """A 1, 2 or 5 x 10^k step that cuts ``span`` into about SLIDER_POSITIONS positions."""
     raw = span / SLIDER_POSITIONS
@@ -103,8 +107,8 @@ def _relative(value: float) -> tuple[float, float, float]:
 
 def scenario_controls(scenario: Scenario) -> list[Control]:
     """The controls of ``scenario``, in page order: each segment's price sensitivity,
-    temperature and growth; each firm's unit cost, capacity and pricing rule; each scheduled
-    event's step."""
+    temperature and growth; each firm's unit cost, capacity and pricing rule; with market.data
+    the feedback rate; each scheduled event's step."""
     data = scenario.model_dump(mode="json")
     controls: list[Control] = []
 
@@ -137,6 +141,15 @@ def scenario_controls(scenario: Scenario) -> list[Control]:
         controls.append(
             Control(len(controls), group, "pricing rule", path, "choice", pricing, options=rules)
         )
+    terms = scenario.market.data
+    if terms is not None:  # the data flywheel: the feedback rate, one or per segment
+        rates = terms.feedback_rate
+        named = rates.items() if isinstance(rates, dict) else [(None, rates)]
+        for segment, rate in named:
+            label = "feedback rate" + (f" ({segment})" if segment else "")
+            where = "market.data.feedback_rate" + (f".{segment}" if segment else "")
+            bounds = _range(0.0, max(FEEDBACK_RANGE_MIN, 3 * rate))
+            slider("data flywheel", label, where, rate, bounds)
     for i, event in enumerate(scenario.events):
         label = f"{event.label or event.kind}: step"
         slider(

@@ -383,15 +383,20 @@ def format_data_map(table, compute_range, data_range) -> str:
         f"single-segment model at {compute_range[1]:.3g} real FLOPs (* extrapolated):",
         "  real tokens  fraction  " + "  ".join(f"{s:>10s}" for s in segments),
     ]
-    top = np.array([compute_range[1]])
-    for value in tokens:
-        cells = []
-        for k in range(len(segments)):
-            mix = np.eye(len(segments))[k : k + 1]
-            quality, _, flagged = zoo(top, mix, np.full((1, len(segments)), value))
-            cells.append(f"{quality[0, k]:9.3f}{'*' if flagged[0, k] else ' '}")
-        fraction = float(zoo.data_fraction(np.array([value]))[0])
-        lines.append(f"  {value:11.2e}  {min(fraction, 1.0):8.3f}  " + "  ".join(cells))
+    top = np.full(len(tokens), compute_range[1])
+    data = np.repeat(tokens[:, None], len(segments), axis=1)
+    quality, flagged = np.empty(data.shape), np.empty(data.shape, dtype=bool)
+    for k in range(len(segments)):  # one lookup per single-segment mix, every row at once
+        mix = np.zeros(data.shape)
+        mix[:, k] = 1.0
+        q, _, f = zoo(top, mix, data)
+        quality[:, k], flagged[:, k] = q[:, k], f[:, k]
+    fractions = np.minimum(zoo.data_fraction(tokens), 1.0)
+    for i, value in enumerate(tokens):
+        cells = "  ".join(
+            f"{quality[i, k]:9.3f}{'*' if flagged[i, k] else ' '}" for k in range(len(segments))
+        )
+        lines.append(f"  {value:11.2e}  {fractions[i]:8.3f}  {cells}")
     return "\n".join(lines)
 
 

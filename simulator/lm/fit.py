@@ -308,8 +308,8 @@ def fit_data_constrained(params, tokens, unique, bpb) -> DataConstrainedFit:
 
 def unique_tokens(rows: pd.DataFrame, segment: str) -> np.ndarray:
     """U of each own-segment training: the bytes of its fit split, or of its data-axis subset."""
-    fractions = rows["data_fraction"] if "data_fraction" in rows.columns else 1.0
-    return np.ceil(len(corpus.fit_bytes(segment)) * np.asarray(fractions, dtype=float))
+    fractions = rows["data_fraction"] if "data_fraction" in rows.columns else [1.0] * len(rows)
+    return np.array([len(corpus.fit_subset(segment, float(f))) for f in fractions], dtype=float)
 
 
 def fit_constrained_segments(table: pd.DataFrame) -> dict[str, DataConstrainedFit | None]:
@@ -352,36 +352,44 @@ def format_fits(
             f" {fit.n_capped:6d}"
         )
     if data_fits:
-        lines += [
+        header = [
             "fit L(N, D) = E + A / N^a + B / D^b (N parameters, D tokens seen by the kept",
             "checkpoint), every own-segment training, the data axis included (reported, not",
             "used by the lookup):",
             f"  {'segment':10s} {'E':>8s} {'A':>10s} {'a':>7s} {'B':>10s} {'b':>7s} {'R^2':>7s}",
         ]
-        for segment, data_fit in data_fits.items():
-            if data_fit is None:
-                lines.append(f"  {segment:10s} (not identified by this table)")
-                continue
-            lines.append(
-                f"  {segment:10s} {data_fit.E:8.4f} {data_fit.A:10.4g} {data_fit.alpha:7.4f} "
-                f"{data_fit.B:10.4g} {data_fit.beta:7.4f} {data_fit.r2:7.4f}"
-            )
+        lines += _fit_block(
+            header,
+            data_fits,
+            lambda f: (
+                f"{f.E:8.4f} {f.A:10.4g} {f.alpha:7.4f} {f.B:10.4g} {f.beta:7.4f} {f.r2:7.4f}"
+            ),
+        )
     if constrained:
-        lines += [
+        header = [
             "fit data-constrained (Muennighoff et al. 2023): D -> D' = U + U R* (1 - exp(-R/R*)),",
             "U unique tokens available, R = D/U - 1 repeated epochs; own-segment points, seeds",
             "averaged per level and data share:",
             f"  {'segment':10s} {'E':>8s} {'a':>7s} {'b':>7s} {'R*':>8s} {'R^2':>7s} points",
         ]
-        for segment, fit in constrained.items():
-            if fit is None:
-                lines.append(f"  {segment:10s} (not identified by this table)")
-                continue
-            lines.append(
-                f"  {segment:10s} {fit.E:8.4f} {fit.alpha:7.4f} {fit.beta:7.4f} "
-                f"{fit.r_star:8.3g} {fit.r2:7.4f} {fit.n_points:6d}"
-            )
+        lines += _fit_block(
+            header,
+            constrained,
+            lambda f: (
+                f"{f.E:8.4f} {f.alpha:7.4f} {f.beta:7.4f} {f.r_star:8.3g} {f.r2:7.4f} "
+                f"{f.n_points:6d}"
+            ),
+        )
     return "\n".join(lines)
+
+
+def _fit_block(header: list[str], fits: Mapping, row) -> list[str]:
+    """``header``, then one line per segment: ``row(fit)``, or that the table cannot
+    identify the fit."""
+    return header + [
+        f"  {segment:10s} " + ("(not identified by this table)" if fit is None else row(fit))
+        for segment, fit in fits.items()
+    ]
 
 
 def format_data_axis(table: pd.DataFrame) -> str:

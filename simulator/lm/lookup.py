@@ -132,13 +132,7 @@ def power_law_curves(table: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]
         (flops, compute_frontier(bpb))
         for flops, bpb in every_curve_points(full_data_rows(table)).values()
     ]
-    axis = data_axis_rows(table)
-    own = axis[axis["mix_name"] == axis["segment"]]
-    for _key, points in own.groupby(["segment", "data_fraction"], sort=True):
-        grouped = points.groupby("flops", sort=True)["bpb"].mean()
-        curves.append(
-            (grouped.index.to_numpy(dtype=float), compute_frontier(grouped.to_numpy(float)))
-        )
+    curves += [(flops, compute_frontier(bpb)) for flops, bpb in data_axis_points(table).values()]
     return curves
 
 
@@ -303,18 +297,28 @@ class CurvePieces:
         return value
 
 
-def every_curve_points(table: pd.DataFrame) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
-    """simulator.lm.fit.curve_points of every (mix, segment) of ``table``: the same seed means
-    over the same rows in the same order, with one split of the table instead of two dozen
-    boolean filters (50 ms of a short run's start-up)."""
+def every_curve_points(
+    table: pd.DataFrame, by: tuple[str, ...] = ("mix_name", "segment")
+) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """simulator.lm.fit.curve_points of every (mix, segment) of ``table`` (or every group of
+    the columns ``by``): the same seed means over the same rows in the same order, with one
+    split of the table instead of two dozen boolean filters (50 ms of a short run's start-up)."""
     out = {}
-    for (mix, segment), rows in table.groupby(["mix_name", "segment"], sort=False):
+    for key, rows in table.groupby(list(by), sort=False):
         grouped = rows.groupby("flops", sort=True)["bpb"].mean()
-        out[(str(mix), str(segment))] = (
+        out[tuple(k if isinstance(k, float) else str(k) for k in key)] = (
             grouped.index.to_numpy(dtype=float),
             grouped.to_numpy(dtype=float),
         )
     return out
+
+
+def data_axis_points(table: pd.DataFrame) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """(flops, seed-mean bpb) of each own-segment data-axis curve, by (segment, fraction)."""
+    axis = data_axis_rows(table)
+    return every_curve_points(
+        axis[axis["mix_name"] == axis["segment"]], ("segment", "data_fraction")
+    )
 
 
 class ZooQuality:
@@ -405,25 +409,20 @@ class ZooQuality:
         low, high = (float(v) for v in data_range)
         if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
             raise ValueError(f"data_range must satisfy 0 < low < high, got {data_range}")
-        rows = data_axis_rows(table)
+        points = data_axis_points(table)
         curves, measured = {}, {}
         for segment in self.segments:
-            own = rows[(rows["mix_name"] == segment) & (rows["segment"] == segment)]
-            if own.empty:
+            own = {f: p for (s, f), p in points.items() if s == segment}
+            if not own:
                 raise ValueError(
                     f"the zoo table has no data axis for segment {segment!r}; rebuild it with "
                     "`llm-market lm zoo build`"
                 )
             curves[segment] = {1.0: self._own[segment]}
             measured[segment] = {}
-            for fraction, points in own.groupby("data_fraction"):
-                grouped = points.groupby("flops", sort=True)["bpb"].mean()
-                flops = grouped.index.to_numpy(dtype=float)
-                curves[segment][float(fraction)] = MonotoneCurve(flops, grouped.to_numpy(float))
-                measured[segment][float(fraction)] = (
-                    math.log10(flops.min()),
-                    math.log10(flops.max()),
-                )
+            for fraction, (flops, bpb) in sorted(own.items()):
+                curves[segment][fraction] = MonotoneCurve(flops, bpb)
+                measured[segment][fraction] = (math.log10(flops.min()), math.log10(flops.max()))
         self.data_range = (low, high)
         self.data_axis = DataAxis(curves, measured, tuple(math.log10(v) for v in self.zoo_range))
 

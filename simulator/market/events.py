@@ -162,7 +162,7 @@ class RegulationEvent(EventBase):
 def regulation(context: EventContext, event: RegulationEvent) -> None:
     state = context.state
     rows = [i for i, n in enumerate(state.names) if event.firms is None or n in event.firms]
-    cap = np.array([(event.data_cap or {}).get(s, 1.0) for s in state.segment_names])
+    cap = per_segment(event.data_cap, state.segment_names, 1.0)
     feedback = per_segment(event.feedback_cap, state.segment_names, 1.0)
     for i in rows:
         state.feedback_cap[i] = np.minimum(state.feedback_cap[i], feedback)

@@ -10,6 +10,7 @@ import numpy as np
 
 from simulator import metrics
 from simulator.market import dynamics
+from simulator.market.data import per_segment
 from simulator.market.state import MarketState
 
 if TYPE_CHECKING:
@@ -49,8 +50,7 @@ def initial_data(spec: Company, scenario: Scenario) -> np.ndarray:
     terms = scenario.market.data
     if terms is None:
         return np.zeros(len(scenario.segment_names))
-    given = spec.data or {}
-    return np.array([given.get(s, terms.default_stock()) for s in scenario.segment_names])
+    return per_segment(spec.data, scenario.segment_names, terms.default_stock())
 
 
 def exiting(state: MarketState, exit_after: int) -> np.ndarray:

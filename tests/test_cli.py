@@ -152,3 +152,30 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback(command):
     _, stderr = process.communicate(timeout=120)
     assert b"Traceback" not in stderr and b"BrokenPipeError" not in stderr
     assert process.returncode in (0, 1)
+
+
+def test_the_command_freezes_start_up_objects_only_as_the_command(tmp_path, monkeypatch):
+    """`llm-market` is `console_main`: main's exit code, with the objects alive at start-up and
+    at the end moved out of the collector's way (gc.freeze); `main` in-process freezes none."""
+    import gc
+    import tomllib
+
+    from simulator import cli
+
+    scripts = tomllib.loads(Path("pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["llm-market"] == "simulator.cli:console_main"
+    gc.unfreeze()
+    try:
+        assert main(["run", GOOD, "--out", str(tmp_path / "a"), "--no-dashboard"]) == 0
+        assert gc.get_freeze_count() == 0
+        monkeypatch.setattr(
+            sys, "argv", ["llm-market", "run", GOOD, "--out", str(tmp_path / "b"), "--no-dashboard"]
+        )
+        assert cli.console_main() == 0
+        assert gc.get_freeze_count() > 0
+        monkeypatch.setattr(sys, "argv", ["llm-market", "run", "missing.yaml"])
+        assert cli.console_main() == 2  # bad input: the same exit code as main's
+    finally:
+        gc.unfreeze()
+    first = pd.read_parquet(tmp_path / "a" / "firms.parquet")
+    pd.testing.assert_frame_equal(first, pd.read_parquet(tmp_path / "b" / "firms.parquet"))

@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from simulator.dashboard.colors import firm_colors
-from simulator.dashboard.common import LEAN_TEMPLATE, _array, time_unit
+from simulator.dashboard.common import LEAN_TEMPLATE, _array, time_unit, wide_by_step
 from simulator.dashboard.page import write_dashboard_html
 from simulator.results import RunResult
 
@@ -76,8 +76,8 @@ def run_paths(result: RunResult) -> pd.DataFrame:
     firms = result.firms
     margin = firms["revenue"] - (firms["unit_cost"] * firms["quantity"]).fillna(0.0)
     paths["producer_surplus"] = margin.groupby(firms["step"]).sum().reindex(paths.index)
-    shares = firms.pivot_table(index="step", columns="firm", values="share", aggfunc="sum")
-    prices = firms.pivot_table(index="step", columns="firm", values="price", aggfunc="mean")
+    shares = wide_by_step(firms, "share", "sum")
+    prices = wide_by_step(firms, "price", "mean")
     shares = shares.reindex(paths.index).fillna(0.0)
     prices = prices.reindex(paths.index)
     for firm in shares.columns:

@@ -28,6 +28,7 @@ from simulator.dashboard.common import (
     shown_firms,
     steady_range,
     time_unit,
+    wide_by_step,
 )
 from simulator.results import RunResult
 
@@ -43,14 +44,12 @@ def _share_views(result: RunResult) -> dict[str, tuple[pd.DataFrame, pd.Series]]
     """Per view ('all segments' or a segment): wide inside-sales shares and the served share."""
     model = _thin(result.model)
     views: dict[str, tuple[pd.DataFrame, pd.Series]] = {}
-    total = _thin(result.firms).pivot_table(
-        index="step", columns="firm", values="share", aggfunc="sum"
-    )
+    total = wide_by_step(_thin(result.firms), "share", "sum")
     served = pd.Series(1.0 - model["outside_share"].to_numpy(), index=model["step"].to_numpy())
     views["all segments"] = (total, served)
     segments = _thin(result.segments)
     for segment, rows in segments.groupby("segment", sort=False):
-        sales = rows.pivot_table(index="step", columns="firm", values="sales", aggfunc="sum")
+        sales = wide_by_step(rows, "sales", "sum")
         inside = sales.sum(axis=1)
         shares = sales.div(inside.where(inside > 0), axis=0)
         views[str(segment)] = (shares, rows.groupby("step")["share"].sum())
@@ -288,7 +287,7 @@ def _firm_lines(
 
 def _wide(frame: pd.DataFrame, value: str, shown: list[str]) -> pd.DataFrame:
     rows = _thin(frame[frame["firm"].astype(str).isin(shown)])
-    wide = rows.pivot_table(index="step", columns="firm", values=value, aggfunc="mean")
+    wide = wide_by_step(rows, value, "mean")
     return wide[[firm for firm in shown if firm in wide.columns]]
 
 

@@ -5,6 +5,7 @@ fresh best response)."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.interpolate import PchipInterpolator
 
@@ -101,14 +102,41 @@ def test_the_shipped_fits_are_fresh_fits_of_every_shipped_curve():
         assert shipped[curve_key(flops, frontier)] == fresh
 
 
-def test_every_curve_points_is_curve_points_of_each_curve():
-    table = load_zoo_table()
-    every = every_curve_points(table)
-    pairs = set(zip(table["mix_name"], table["segment"], strict=True))
-    assert set(every) == pairs
-    for (mix, segment), (flops, bpb) in every.items():
-        expected = curve_points(table, mix, segment)
-        assert same_bits(flops, expected[0]) and same_bits(bpb, expected[1])
+def test_every_curve_points_is_the_row_order_seed_mean_of_each_curve():
+    """Against a plain loop (the mean summed in row order, exactly) and pandas' groupby mean
+    (within an ulp: pandas compensates its sums), on the shipped table and on random tables
+    with repeats; curve_points reads one curve the same way."""
+    rng = np.random.default_rng(7)
+    random_tables = [
+        pd.DataFrame(
+            {
+                "mix_name": rng.choice(["a", "b", "c"], n),
+                "segment": rng.choice(["x", "y"], n),
+                "flops": rng.choice([1e10, 2e10, 4e10], n),
+                "bpb": rng.normal(3.0, 1.0, n) * 10.0 ** rng.integers(-3, 4, n),
+            }
+        )
+        for n in (1, 7, 40, 200)
+    ]
+    for table in [load_zoo_table(), *random_tables]:
+        every = every_curve_points(table)
+        pairs = list(dict.fromkeys(zip(table["mix_name"], table["segment"], strict=True)))
+        assert list(every) == pairs  # first appearance order
+        for (mix, segment), (flops, bpb) in every.items():
+            rows = table[(table["mix_name"] == mix) & (table["segment"] == segment)]
+            budgets = sorted(set(rows["flops"]))
+            means = []
+            for budget in budgets:
+                values = rows.loc[rows["flops"] == budget, "bpb"].tolist()
+                total = 0.0
+                for value in values:
+                    total += value
+                means.append(total / len(values))
+            assert flops.tolist() == budgets and bpb.tolist() == means
+            pandas_mean = rows.groupby("flops", sort=True)["bpb"].mean().to_numpy()
+            np.testing.assert_allclose(bpb, pandas_mean, rtol=1e-15, atol=0)
+            expected = curve_points(table, mix, segment)
+            assert same_bits(flops, expected[0]) and same_bits(bpb, expected[1])
 
 
 def market_view(rng: np.random.Generator, n: int = 5) -> MarketView:

@@ -98,13 +98,48 @@ def fit_power_law(flops: Sequence[float], bpb: Sequence[float]) -> PowerLawFit:
     return PowerLawFit(E=e, A=a_scaled * c_ref**alpha, alpha=alpha, r2=r2, n_points=len(c))
 
 
+def every_curve_points(
+    table: pd.DataFrame, by: tuple[str, ...] = ("mix_name", "segment")
+) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
+    """The measured points of every (mix, segment) curve of ``table`` (or of every group of the
+    columns ``by``), in order of first appearance: per curve its distinct budgets, sorted, and
+    the mean bpb of the rows (seeds) at each, summed in row order. One numpy pass over the
+    table instead of a pandas groupby per curve (most of the zoo's start-up in a short run);
+    curve_points reads one curve through it, so the lookup (simulator.lm.lookup), the fits and
+    the shipped fits file see the same bits."""
+    if table.empty:
+        return {}
+    keys = [table[column].to_numpy() for column in by]
+    codes = np.zeros(len(table), dtype=np.int64)
+    for column in keys:  # one code per key combination
+        column_codes, uniques = pd.factorize(column, sort=False)
+        codes = codes * len(uniques) + column_codes
+    _, first_row, curve = np.unique(codes, return_index=True, return_inverse=True)
+    flop_codes, flop_values = pd.factorize(table["flops"].to_numpy(dtype=float), sort=True)
+    n_flops = len(flop_values)
+    cell = curve.ravel() * n_flops + flop_codes
+    bpb = table["bpb"].to_numpy(dtype=float)
+    total = np.zeros((len(first_row), n_flops))
+    np.add.at(total.ravel(), cell, bpb)  # unbuffered: each cell's rows added in row order
+    count = np.bincount(cell, minlength=total.size).reshape(total.shape)
+    flops = np.asarray(flop_values, dtype=float)
+    out = {}
+    for index in np.argsort(first_row, kind="stable"):
+        row, present = int(first_row[index]), count[index] > 0
+        key = tuple(column[row] for column in keys)
+        out[tuple(k if isinstance(k, float) else str(k) for k in key)] = (
+            flops[present],
+            total[index][present] / count[index][present],
+        )
+    return out
+
+
 def curve_points(table: pd.DataFrame, mix: str, segment: str) -> tuple[np.ndarray, np.ndarray]:
     """(flops, bpb) of one measured curve, sorted by compute, repeats (seeds) averaged."""
     rows = table[(table["mix_name"] == mix) & (table["segment"] == segment)]
     if rows.empty:
         raise ValueError(f"zoo table has no measurements of mix {mix!r} on segment {segment!r}")
-    grouped = rows.groupby("flops", sort=True)["bpb"].mean()
-    return grouped.index.to_numpy(dtype=float), grouped.to_numpy(dtype=float)
+    return every_curve_points(rows)[(mix, segment)]
 
 
 def compute_frontier(bpb: Sequence[float]) -> np.ndarray:

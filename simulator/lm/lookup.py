@@ -63,7 +63,13 @@ import pandas as pd
 from simulator.atomic import atomic_write_text
 from simulator.lm import corpus
 from simulator.lm.data_axis import DataAxis
-from simulator.lm.fit import PowerLawFit, compute_frontier, curve_points, fit_power_law
+from simulator.lm.fit import (
+    PowerLawFit,
+    compute_frontier,
+    curve_points,
+    every_curve_points,
+    fit_power_law,
+)
 from simulator.lm.grid import (
     ANCHOR_LEVELS,
     UNIFORM,
@@ -297,22 +303,6 @@ class CurvePieces:
         return value
 
 
-def every_curve_points(
-    table: pd.DataFrame, by: tuple[str, ...] = ("mix_name", "segment")
-) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
-    """simulator.lm.fit.curve_points of every (mix, segment) of ``table`` (or every group of
-    the columns ``by``): the same seed means over the same rows in the same order, with one
-    split of the table instead of two dozen boolean filters (50 ms of a short run's start-up)."""
-    out = {}
-    for key, rows in table.groupby(list(by), sort=False):
-        grouped = rows.groupby("flops", sort=True)["bpb"].mean()
-        out[tuple(k if isinstance(k, float) else str(k) for k in key)] = (
-            grouped.index.to_numpy(dtype=float),
-            grouped.to_numpy(dtype=float),
-        )
-    return out
-
-
 def data_axis_points(table: pd.DataFrame) -> dict[tuple, tuple[np.ndarray, np.ndarray]]:
     """(flops, seed-mean bpb) of each own-segment data-axis curve, by (segment, fraction)."""
     axis = data_axis_rows(table)
@@ -377,13 +367,15 @@ class ZooQuality:
             found = measured.get((mix, segment))
             return found if found is not None else curve_points(self.table, mix, segment)
 
+        segment_of = self.table["segment"].to_numpy()
+        bpb, h_unigram = (self.table[c].to_numpy(dtype=float) for c in ("bpb", "h_unigram"))
+        # Q = 1 at the best model measured up to the anchor budget compute_range[1] maps to,
+        # so measuring more levels above it does not rescale every scenario's quality.
+        anchored = flops <= self.anchor_range[1] * (1 + 1e-9)
         for segment in self.segments:
-            rows = self.table[self.table["segment"] == segment]
-            self.h_unigram[segment] = float(rows["h_unigram"].iloc[0])
-            # Q = 1 at the best model measured up to the anchor budget compute_range[1] maps to,
-            # so measuring more levels above it does not rescale every scenario's quality.
-            anchored = rows[rows["flops"] <= self.anchor_range[1] * (1 + 1e-9)]
-            self.bpb_best[segment] = float(anchored["bpb"].min())
+            rows = segment_of == segment
+            self.h_unigram[segment] = float(h_unigram[rows][0])
+            self.bpb_best[segment] = float(bpb[rows & anchored].min())
             self._own[segment] = MonotoneCurve(*points(segment, segment))
             self._uniform[segment] = MonotoneCurve(*points(UNIFORM, segment))
             # No scaling law for a segment never trained on: flat outside the measured range.

@@ -3,13 +3,16 @@ simulation's own time (summary.json `wall_time_s`), the CLI's import time, and t
 run in one process; checks that `run` never imports torch.
 
     python benchmarks/bench_run_command.py [--repeats 5] [--scenario scenarios/baseline.yaml]
-                                           [--keep-bytecode-setting]
+                                           [--keep-bytecode-setting] [--against DIR]
 
 Targets (issue 12): simulation < 0.3 s, whole command < 2 s. Each measurement is repeated
 (medians and minima printed): on a shared machine single timings are noisy. The commands run
 with Python's bytecode cache allowed (PYTHONDONTWRITEBYTECODE removed from their environment,
 after one warm-up run writes the cache), as an installed package runs;
-``--keep-bytecode-setting`` keeps this shell's setting instead.
+``--keep-bytecode-setting`` keeps this shell's setting instead. ``--against DIR`` also times
+another checkout of the project (e.g. ``git worktree add DIR <commit>``), its whole command
+and simulation alternated with this tree's, and prints the ratios: on a shared machine whose
+speed drifts, the ratio measured side by side is what compares two versions.
 """
 
 from __future__ import annotations
@@ -29,16 +32,18 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 
 
-def child_env(keep_bytecode_setting: bool) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+def child_env(keep_bytecode_setting: bool, root: Path = ROOT) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(root))
     if not keep_bytecode_setting:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
 
 
-def timed(command: list[str], env: dict[str, str]) -> tuple[float, subprocess.CompletedProcess]:
+def timed(
+    command: list[str], env: dict[str, str], root: Path = ROOT
+) -> tuple[float, subprocess.CompletedProcess]:
     start = time.perf_counter()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(command, env=env, cwd=root, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr}")
@@ -66,7 +71,12 @@ def cli_import(env: dict[str, str]) -> tuple[float, float, list[tuple[str, float
 
 
 def run_command(
-    scenario: str, out: Path, env: dict[str, str], dashboard: bool, importtime: bool = False
+    scenario: str,
+    out: Path,
+    env: dict[str, str],
+    dashboard: bool,
+    importtime: bool = False,
+    root: Path = ROOT,
 ) -> tuple[float, float, set[str]]:
     """(wall s of the whole command, summary.json wall_time_s, modules it imported: only with
     ``importtime``, which slows the command down, so timed runs go without it)."""
@@ -74,7 +84,7 @@ def run_command(
     command += ["run", scenario, "--out", str(out), "--force", "--quiet"]
     if not dashboard:
         command.append("--no-dashboard")
-    wall, done = timed(command, env)
+    wall, done = timed(command, env, root)
     summary = json.loads((out / "summary.json").read_text())
     pattern = r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)"
     imported = {m[4] for m in re.finditer(pattern, done.stderr)}
@@ -112,12 +122,51 @@ def stages(scenario: str, out: Path) -> dict[str, float]:
     return times
 
 
+def against(other: Path, scenario: str, repeats: int, keep_bytecode_setting: bool) -> None:
+    """This tree's whole command and simulation alternated with another checkout's."""
+    trees = {"this tree": ROOT, str(other): other}
+    timings = {name: ([], []) for name in trees}
+    with tempfile.TemporaryDirectory() as folder:
+        for root in trees.values():  # warm-up (bytecode cache)
+            run_command(
+                scenario,
+                Path(folder) / "warm",
+                child_env(keep_bytecode_setting, root),
+                dashboard=True,
+                root=root,
+            )
+        for _ in range(repeats):
+            for name, root in trees.items():
+                env = child_env(keep_bytecode_setting, root)
+                wall, simulated, _ = run_command(
+                    scenario, Path(folder) / "run", env, dashboard=True, root=root
+                )
+                timings[name][0].append(wall)
+                timings[name][1].append(simulated)
+    print(f"alternated with {other}, {repeats} repeats each:")
+    for name, (whole, sim) in timings.items():
+        print(
+            f"  {name:36} whole median {statistics.median(whole):5.2f} s (min {min(whole):.2f}),"
+            f" simulation median {statistics.median(sim):5.3f} s (min {min(sim):.3f})"
+        )
+    (ours_whole, ours_sim), (their_whole, their_sim) = (
+        (statistics.median(w), statistics.median(s)) for w, s in timings.values()
+    )
+    print(
+        f"  {other} / this tree: whole command {their_whole / ours_whole:.2f}x, "
+        f"simulation {their_sim / ours_sim:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--scenario", default="scenarios/baseline.yaml")
     parser.add_argument("--keep-bytecode-setting", action="store_true")
+    parser.add_argument("--against", type=Path, help="another checkout to time alternately")
     args = parser.parse_args()
+    if args.against is not None and not (args.against / "simulator" / "cli.py").is_file():
+        parser.error(f"--against: {args.against} is not a checkout of this project")
     env = child_env(args.keep_bytecode_setting)
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder) / "run"
@@ -156,6 +205,8 @@ def main() -> None:
     print(
         f"  bytecode cache: {'as this shell sets it' if args.keep_bytecode_setting else 'allowed'}"
     )
+    if args.against is not None:
+        against(args.against.resolve(), args.scenario, args.repeats, args.keep_bytecode_setting)
 
 
 if __name__ == "__main__":

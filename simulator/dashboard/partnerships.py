@@ -214,6 +214,9 @@ def network_figure(result: RunResult, events=None) -> go.Figure:
     *edge_lines, nodes = frame_update(last)
     figure = go.Figure(data=_edge_traces(edge_lines, types) + [_node_trace(nodes)])
     trace_indices = list(range(len(figure.data)))
+    # the shared layout first: setting a whole layout re-validates everything in it, and the
+    # slider below holds an entry per step
+    _base_layout(figure, frame_title(last), height=620)
     figure.frames = [  # plain dicts: the figure validates each frame once
         {
             "data": frame_update(step),
@@ -283,7 +286,6 @@ def network_figure(result: RunResult, events=None) -> go.Figure:
             }
         ],
     )
-    _base_layout(figure, frame_title(last), height=620)
     figure.update_layout(hovermode="closest", legend={"title": {"text": "partnership"}})
     figure.update_xaxes(visible=False, range=[-1.4, 1.4])
     figure.update_yaxes(visible=False, range=[-1.3, 1.35], scaleanchor="x")

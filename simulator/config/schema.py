@@ -46,6 +46,7 @@ from simulator.market.params import (
     Share,
     Steps,
     Strict,
+    as_tuple,
 )
 from simulator.market.strategy.links import LinkType
 
@@ -75,11 +76,6 @@ ArchetypeName = Annotated[str, Field(min_length=1, max_length=80), AfterValidato
 """An archetype name: like Name, at most 80 characters (entrants are named <archetype>-eN)."""
 ScenarioName = Name
 """The scenario's name: a label (the default run folder is made safe from it: simulator.folders)."""
-
-
-def _as_tuple(value: Any) -> Any:
-    """YAML has no tuples: a list is read as one (strict mode accepts only tuples)."""
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _range(low: float | str, high: float | str) -> str:
@@ -304,7 +300,7 @@ class Market(Strict):
         description="Money units per 1e24 training FLOPs bought with R&D spend, "
         f"{_range(1e-6, MAX_MONEY)} (compute_price events must keep it there).",
     )
-    compute_range: Annotated[tuple[Compute, Compute], BeforeValidator(_as_tuple)] = Field(
+    compute_range: Annotated[tuple[Compute, Compute], BeforeValidator(as_tuple)] = Field(
         (1e21, 1e26),
         description="Smallest and largest plausible real training budgets (FLOPs). log10 of the "
         "zoo budget is linear in log10 of the real one: the smallest maps to the zoo's level 0 "

@@ -30,7 +30,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import BeforeValidator, Discriminator, Field, Tag, field_validator
 
-from simulator.market.params import MAX_MONEY, Share, Strict
+from simulator.market.params import MAX_MONEY, Share, Strict, as_tuple
 
 Array = np.ndarray
 
@@ -54,14 +54,10 @@ SegmentShares = Annotated[
 tags, in angle brackets, are left out of error paths: simulator.config.errors.field_path)."""
 
 
-def _as_tuple(value):
-    return tuple(value) if isinstance(value, list) else value
-
-
 class DataTerms(Strict):
     """market.data: data stocks, user feedback, licensed data and data pooling."""
 
-    data_range: Annotated[tuple[Tokens, Tokens], BeforeValidator(_as_tuple)] = Field(
+    data_range: Annotated[tuple[Tokens, Tokens], BeforeValidator(as_tuple)] = Field(
         (3.0e11, 1.56e13),
         description="Smallest and largest plausible training-data stocks per segment (real "
         "tokens). log10 of the zoo's data fraction is linear in log10 of the stock: the "

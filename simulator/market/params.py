@@ -14,7 +14,7 @@ field's description states its range.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +25,12 @@ class Strict(BaseModel):
     model_config = ConfigDict(
         extra="forbid", validate_default=True, allow_inf_nan=False, strict=True
     )
+
+
+def as_tuple(value: Any) -> Any:
+    """YAML has no tuples: a list is read as one (strict mode accepts only tuples); for
+    ``BeforeValidator`` on tuple fields such as market.compute_range and data_range."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 MAX_STEPS = 100_000

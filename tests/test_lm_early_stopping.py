@@ -31,10 +31,13 @@ def test_dev_split_is_carved_from_training_and_shares_no_block_with_fit(segment)
     validation = bytes(corpus.validation_bytes(segment))
     assert not set(dev) & set(fit)
     assert len(dev) == len(set(dev))  # one copy of each development block
-    # Every training block is in exactly one of fit and dev; validation is untouched.
-    assert collections.Counter(fit) + collections.Counter({b: 0 for b in dev}) == (
-        collections.Counter(b for b in train_blocks if b not in set(dev))
-    )
+    # Every training block is in exactly one of fit and dev; validation is untouched. A
+    # deduplicated fit split (the assistant's) keeps the first copy of each of its blocks.
+    rest = [b for b in train_blocks if b not in set(dev)]
+    if corpus.is_deduplicated(segment):
+        assert fit == list(dict.fromkeys(rest))
+    else:
+        assert fit == rest
     assert set(train_blocks) == set(fit) | set(dev)
     assert corpus.DEV_BYTES <= len(bytes(corpus.dev_bytes(segment))) < 2 * corpus.DEV_BYTES
     assert validation == bytes(corpus.split(segment)[1])
@@ -42,12 +45,27 @@ def test_dev_split_is_carved_from_training_and_shares_no_block_with_fit(segment)
 
 def test_dev_split_prefers_blocks_that_occur_once():
     """The assistant corpus repeats most blocks; its development blocks are the unrepeated ones,
-    so removing them costs the fit split only their own bytes."""
+    so removing them costs the (undeduplicated) fit split only their own bytes."""
     blocks = collections.Counter(bytes(corpus.train_bytes("assistant")).split(SEP))
     dev = bytes(corpus.dev_bytes("assistant")).split(SEP)
     assert all(blocks[b] == 1 for b in dev)
-    lost = len(corpus.train_bytes("assistant")) - len(corpus.fit_bytes("assistant"))
+    lost = len(corpus.train_bytes("assistant")) - len(corpus.dev_split("assistant")[0])
     assert lost <= len(corpus.dev_bytes("assistant")) + len(SEP) * len(dev)
+
+
+def test_only_the_templated_assistant_corpus_is_deduplicated():
+    """Repeated blocks are 64% of the assistant's fit bytes and at most 2.8% of the others':
+    only the assistant's fit split loses its repeats (to 72,847 bytes, no block twice)."""
+    shares = {s: corpus.repeated_share(corpus.dev_split(s)[0]) for s in corpus.SEGMENTS}
+    assert shares["assistant"] == pytest.approx(0.6365, abs=1e-4)
+    assert max(shares[s] for s in ("code", "creative", "chinese")) < 0.03
+    assert [s for s in corpus.SEGMENTS if corpus.is_deduplicated(s)] == ["assistant"]
+    fit = bytes(corpus.fit_bytes("assistant"))
+    assert len(fit) == 72_847 and corpus.repeated_share(fit) == 0.0
+    assert corpus.repeated_share(b"a\n\nbb\n\na") == pytest.approx(1 / 4)
+    assert bytes(corpus.dedup_blocks(b"x\n\ny\n\nx\n\nz")) == b"x\n\ny\n\nz"
+    for segment in ("code", "creative", "chinese"):
+        assert corpus.fit_bytes(segment) is corpus.dev_split(segment)[0]
 
 
 def test_sampler_draws_only_fit_bytes():
@@ -173,3 +191,94 @@ def test_build_jobs_finish_each_level_before_the_next_and_shards_partition_them(
     for bad in ("3/3", "x", "1/0", "-1/2"):
         with pytest.raises(ValueError, match="shard"):
             parse_shard(bad)
+
+
+# ----- data-constrained training: deduplicated data, dropout where data repeats ---------------
+
+
+def test_dropout_and_deduplicated_data_are_hashed_only_where_they_apply():
+    """Configs the change does not touch keep their hashes (the shipped table's code, creative
+    and chinese rows stay valid); an assistant mix's hash names its deduplicated fit split."""
+    shipped = grid.load_zoo_table()
+    for mix in ("code", "creative", "chinese"):
+        config = grid.job_config(grid.Job(mix, SMALL_GRID[0], 0))
+        assert config.dropout == 0 and "fit_split" not in config.hashed_fields()
+        rows = shipped[(shipped["mix_name"] == mix) & (shipped["level"] == 0)]
+        assert config.config_hash() in set(rows["config_hash"])
+    for mix in ("assistant", "uniform"):
+        fields = grid.grid_config(SMALL_GRID[0], mix).hashed_fields()
+        assert fields["fit_split"] == {"assistant": corpus.DEDUP_TAG}
+    plain = TrainConfig(steps=10, mix={"code": 1.0})
+    dropped = TrainConfig(steps=10, mix={"code": 1.0}, dropout=0.1)
+    assert "dropout" not in plain.hashed_fields() and dropped.hashed_fields()["dropout"] == 0.1
+    assert plain.config_hash() != dropped.config_hash()
+    assert dropped.gpt_config().dropout == 0.1
+    for bad in (-0.1, 1.0, math.nan):
+        with pytest.raises(ValueError, match="dropout"):
+            TrainConfig(steps=10, dropout=bad)
+
+
+def test_dropout_goes_to_the_trainings_that_repeat_their_data():
+    """planned_epochs is the whole schedule's tokens over the (fraction of the) fit split;
+    REPEAT_DROPOUT goes exactly to the jobs at REPEAT_EPOCHS or more: the assistant from level 4,
+    the uniform mix at level 8, never a full-data code, creative or chinese model."""
+    jobs = build_jobs("small")
+    point = SMALL_GRID[4]
+    tokens = grid.grid_config(point, "assistant").num_steps() * point.batch_size * 128
+    assert grid.planned_epochs(point, "assistant") == pytest.approx(
+        tokens / len(corpus.fit_bytes("assistant"))
+    )
+    assert grid.planned_epochs(point, "uniform") == pytest.approx(
+        tokens / 4 / len(corpus.fit_bytes("assistant"))  # the mix's most repeated segment
+    )
+    for job in jobs:
+        epochs = grid.planned_epochs(job.point, job.mix, job.data_fraction)
+        expected = grid.REPEAT_DROPOUT if epochs >= grid.REPEAT_EPOCHS else 0.0
+        assert grid.job_config(job).dropout == expected, job
+    dropped = {
+        (j.mix, j.point.level) for j in jobs if grid.job_config(j).dropout and j.data_fraction == 1
+    }
+    assert dropped == {("assistant", level) for level in range(4, 9)} | {("uniform", 8)}
+
+
+def test_dropout_training_is_deterministic_and_differs_from_none(tmp_cache):
+    runs = [
+        train(
+            TrainConfig(steps=20, lr=1e-2, dev_evals=2, dropout=d, **TINY),
+            quiet=True,
+            use_cache=False,
+        )
+        for d in (0.1, 0.1, 0.0)
+    ]
+    assert runs[0].bpb == runs[1].bpb  # bit-identical for a seed
+    assert runs[0].bpb != runs[2].bpb
+
+
+def test_build_reuses_rows_of_an_earlier_table_by_config_hash(tmp_cache, tmp_path, monkeypatch):
+    """`reuse`: jobs whose hash is in the earlier table are copied, not trained; the rest train
+    (and shards split only those)."""
+    from simulator.lm import train as train_module
+
+    tiny = (grid.GridPoint(0, 2e8, 1, 32, 2, 4, 1e-2),)
+    monkeypatch.setitem(grid.GRIDS, "small", tiny)
+    monkeypatch.setitem(grid.DATA_LEVELS, "small", ())
+    first = grid.build_zoo("small", out=tmp_path / "a.csv", quiet=True)
+    assert first["config_hash"].nunique() == len(grid.ZOO_MIXES)
+    trained: list[str] = []
+    real_train = train_module.train
+
+    def counting_train(config, **kwargs):
+        trained.append(corpus.mix_name(config.mix))
+        return real_train(config, **kwargs)
+
+    monkeypatch.setattr(train_module, "train", counting_train)
+    again = grid.build_zoo("small", out=tmp_path / "b.csv", quiet=True, reuse=first)
+    assert trained == []
+    keep = ["bpb", "config_hash", "segment", "wall_time_s"]
+    assert again[keep].equals(first[keep])
+    partial = first[first["mix_name"] != "code"]
+    grid.build_zoo("small", out=tmp_path / "c.csv", quiet=True, reuse=partial, shard=(1, 2))
+    assert trained == []  # one job left to train: shard 1 of 2 has none
+    table = grid.build_zoo("small", out=tmp_path / "c.csv", quiet=True, reuse=partial)
+    assert trained == ["code"] and len(table) == len(first)
+    assert (table["dropout"] == 0).all()

@@ -250,6 +250,14 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
     problem = _unwritable(out)
     if problem is not None:  # found now, not after hours of training
         return _fail("lm zoo build", f"--out: {out} {problem}")
+    reuse = None
+    if args.reuse is not None:
+        from simulator.lm.grid import load_zoo_table
+
+        try:
+            reuse = load_zoo_table(args.reuse)
+        except (OSError, ValueError) as error:
+            return _fail("lm zoo build", f"--reuse: {error}")
     try:
         table = build_zoo(
             grid=args.grid,
@@ -260,6 +268,7 @@ def handle_zoo_build(args: argparse.Namespace) -> int:
             quiet=args.quiet,
             log=lambda line: print(line, file=sys.stderr, flush=True),
             shard=shard,
+            reuse=reuse,
         )
     except OSError as error:
         return _fail(
@@ -449,6 +458,12 @@ def add_lm_commands(subparsers) -> None:
         metavar="I/N",
         help="train only every N-th training starting at I (0-based) and write no table: run "
         "N such processes in parallel, then the same command without --shard writes the table",
+    )
+    build.add_argument(
+        "--reuse",
+        metavar="TABLE",
+        help="an earlier zoo table (e.g. the shipped simulator/lm/data/zoo.csv): trainings "
+        "whose config hash has rows there are copied from it instead of trained",
     )
     build.set_defaults(func=handle_zoo_build)
     show = zoo_sub.add_parser("show", help="print the zoo table and the power-law fits")

@@ -78,8 +78,9 @@ def _geometric_levels(
 #: n_embd, n_head, batch_size, lr, seeds). At these budgets training is limited by optimizer
 #: steps, so the batch stays small (8 sequences; 4 at the cheapest level) and steps grow
 #: smoothly with compute (~490 -> ~3900) while width and depth grow slowly, like a scaling-law
-#: sweep. The cheapest levels average several seeds because single short runs scatter by
-#: ~0.1-0.2 bpb. These eight levels anchor the market's budget map (ANCHOR_LEVELS).
+#: sweep. Every level averages several seeds: short runs scatter by ~0.1-0.2 bpb, and the
+#: data-limited assistant models by ~0.05 at levels 5-7. These eight levels anchor the market's
+#: budget map (ANCHOR_LEVELS).
 _SMALL_BASE: tuple[GridPoint, ...] = _geometric_levels(
     5e10,
     1.95,
@@ -89,9 +90,9 @@ _SMALL_BASE: tuple[GridPoint, ...] = _geometric_levels(
         (2, 32, 2, 8, 1e-2, 3),
         (2, 40, 2, 8, 8e-3, 2),
         (2, 48, 3, 8, 8e-3, 2),
-        (3, 48, 3, 8, 8e-3),
-        (3, 56, 4, 8, 6e-3),
-        (3, 64, 4, 8, 6e-3),
+        (3, 48, 3, 8, 8e-3, 2),
+        (3, 56, 4, 8, 6e-3, 2),
+        (3, 64, 4, 8, 6e-3, 2),
     ],
 )
 #: Level 8 extends the CPU grid by three doublings (x8) above level 7, so the budgets that
@@ -138,6 +139,33 @@ DATA_FRACTIONS: tuple[float, ...] = (0.1, 0.3)
 DATA_LEVELS = {"small": (0, 3, 5, 7), "large": (0, 3, 6, 9)}
 
 
+#: Dropout of trainings that would see some segment's data at least REPEAT_EPOCHS times over
+#: their whole schedule (planned_epochs): the deduplicated assistant corpus from level 4 up,
+#: the uniform mix at level 8 and the data axis's small prefixes. Many epochs on little data
+#: is where models memorise; dropout 0.1 lowered the assistant's level-4-7 bpb by 0.04-0.22
+#: in single-seed trials, while on code (under 10 epochs) it cost 0.15-0.2, so it is not used
+#: below the threshold.
+REPEAT_DROPOUT = 0.1
+REPEAT_EPOCHS = 15.0
+
+
+def planned_epochs(point: GridPoint, mix: str, data_fraction: float = 1.0) -> float:
+    """Most passes over any trained segment's (fraction of its) fit split that the whole
+    schedule would make: steps x batch x block tokens, shared out by the mix weights."""
+    weights = mix_weights(mix)
+    tokens_per_step = point.batch_size * point.block_size
+    steps = grid_config(point, mix).num_steps()
+    return max(
+        steps * tokens_per_step * weight / len(corpus.fit_subset(segment, data_fraction))
+        for segment, weight in weights.items()
+    )
+
+
+def job_dropout(point: GridPoint, mix: str, data_fraction: float = 1.0) -> float:
+    """REPEAT_DROPOUT where planned_epochs >= REPEAT_EPOCHS, else 0 (see REPEAT_DROPOUT)."""
+    return REPEAT_DROPOUT if planned_epochs(point, mix, data_fraction) >= REPEAT_EPOCHS else 0.0
+
+
 class Job(NamedTuple):
     """One training of a build: a mix at a grid level, a seed and a data fraction."""
 
@@ -169,12 +197,14 @@ def grid_config(
     threads: int = 1,
     device: str = "auto",
     data_fraction: float = 1.0,
+    dropout: float = 0.0,
 ) -> TrainConfig:
     from simulator.lm.train import TrainConfig
 
     return TrainConfig(
         mix=mix_weights(mix),
         data_fraction=data_fraction,
+        dropout=dropout,
         flops=point.flops,
         n_layer=point.n_layer,
         n_embd=point.n_embd,
@@ -212,6 +242,7 @@ def measurement_rows(measurement: Measurement, grid: str, level: int) -> list[di
             "stopped_step": measurement.stopped_step,
             "epochs": round(measurement.epochs.get(segment, 0.0), 4),
             "data_fraction": config.get("data_fraction", 1.0),
+            "dropout": config.get("dropout", 0.0),
             "dev_bpb": measurement.dev_bpb,
             "n_layer": config["n_layer"],
             "n_embd": config["n_embd"],
@@ -269,6 +300,20 @@ def parse_shard(text: str) -> tuple[int, int]:
     return shard
 
 
+def job_config(job: Job, threads: int = 1, device: str = "auto") -> TrainConfig:
+    """The training configuration of a build job (dropout by job_dropout)."""
+    mix, point, seed, fraction = job
+    return grid_config(
+        point,
+        mix,
+        seed=seed,
+        threads=threads,
+        device=device,
+        data_fraction=fraction,
+        dropout=job_dropout(point, mix, fraction),
+    )
+
+
 def build_zoo(
     grid: str = "auto",
     threads: int = 1,
@@ -278,6 +323,7 @@ def build_zoo(
     quiet: bool = False,
     log=print,
     shard: tuple[int, int] | None = None,
+    reuse: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Train (or fetch from the cache) every grid point and write the table to `out`.
 
@@ -285,38 +331,64 @@ def build_zoo(
     The table is written once at the end, atomically. With `shard=(i, n)` only every n-th
     training (starting at i) runs and no table is written: n processes sharing one cache
     build a grid in parallel, and a final unsharded build collects the table from the cache.
+    `reuse`, an earlier table: trainings whose config hash has rows there are copied from it,
+    neither trained nor looked up (a hash fixes the measurement: same code, data, config and
+    seed give the same bpb), and shards split only the remaining trainings.
     """
     from simulator.lm.train import train
 
     grid = resolve_grid(grid)
     out_path = Path(out) if out is not None else shipped_table_path()
     jobs = build_jobs(grid, seed)
+    configs = [job_config(job, threads, device) for job in jobs]
+    reused: dict[str, pd.DataFrame] = {}
+    if reuse is not None:
+        hashes = {config.config_hash() for config in configs}
+        known = reuse[reuse["config_hash"].isin(hashes)]
+        reused = {key: rows for key, rows in known.groupby("config_hash", sort=False)}
+    to_train = [i for i, config in enumerate(configs) if config.config_hash() not in reused]
     if shard is not None:
-        jobs = jobs[shard[0] :: shard[1]]
-    rows: list[dict] = []
+        to_train = to_train[shard[0] :: shard[1]]
+        selected = to_train
+    else:
+        selected = list(range(len(jobs)))
+    if reuse is not None and not quiet:
+        copied = sum(config.config_hash() in reused for config in configs)
+        log(f"{copied} trainings copied from the reused table; {len(to_train)} to train or fetch")
+    parts: list[pd.DataFrame | list[dict]] = []
     started = time.perf_counter()
-    for index, (mix, point, point_seed, fraction) in enumerate(jobs, start=1):
-        config = grid_config(
-            point, mix, seed=point_seed, threads=threads, device=device, data_fraction=fraction
-        )
+    for index, job_index in enumerate(selected, start=1):
+        (mix, point, point_seed, fraction), config = jobs[job_index], configs[job_index]
+        key = config.config_hash()
+        if key in reused:
+            parts.append(reused[key])
+            continue
         measurement = train(config, quiet=True)
-        rows.extend(measurement_rows(measurement, grid, point.level))
+        parts.append(measurement_rows(measurement, grid, point.level))
         source = "cache" if measurement.from_cache else f"{measurement.wall_time_s:.1f}s"
         own = measurement.bpb.get(mix) if mix in corpus.SEGMENTS else None
         own_text = f" {mix} bpb {own:.3f}" if own is not None else ""
         if not quiet:
             elapsed = time.perf_counter() - started
             data = f" data {fraction:g}" if fraction < 1 else ""
+            drop = f" dropout {config.dropout:g}" if config.dropout else ""
             log(
-                f"[{index}/{len(jobs)}] {mix:9s} level {point.level} seed {point_seed}{data} "
-                f"flops {point.flops:.3g} params {measurement.params:,} "
+                f"[{index}/{len(selected)}] {mix:9s} level {point.level} seed {point_seed}{data}"
+                f"{drop} flops {point.flops:.3g} params {measurement.params:,} "
                 f"({source}, total {elapsed:.0f}s){own_text}"
             )
+    frames = [part if isinstance(part, pd.DataFrame) else pd.DataFrame(part) for part in parts]
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if shard is not None:
         if not quiet:
-            log(f"shard {shard[0]}/{shard[1]}: {len(jobs)} trainings done; no table written")
-        return pd.DataFrame(rows)
-    table = pd.DataFrame(rows)
+            log(f"shard {shard[0]}/{shard[1]}: {len(selected)} trainings done; no table written")
+        return table
+    table = table.drop(columns=["built_utc", "build_wall_s"], errors="ignore")
+    if "dropout" in table.columns:  # rows of tables from before dropout: none used
+        table["dropout"] = table["dropout"].fillna(0.0)
+        columns = [c for c in table.columns if c != "dropout"]
+        columns.insert(columns.index("data_fraction") + 1, "dropout")
+        table = table[columns]
     table["built_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     table["build_wall_s"] = round(time.perf_counter() - started, 1)
     atomic_write(out_path, lambda path: table.to_csv(path, index=False))

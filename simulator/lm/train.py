@@ -71,6 +71,9 @@ class TrainConfig:
     #: Share of each trained segment's fit split used, a prefix (corpus.fit_subset): the
     #: zoo's data axis. Hashed only when below 1, so full-data models keep their hashes.
     data_fraction: float = 1.0
+    #: Dropout on embeddings, attention and MLP outputs while training (regularises models
+    #: that see their data many times; grid.REPEAT_DROPOUT). Hashed only when above 0.
+    dropout: float = 0.0
     seed: int = 0
     base: str | None = None  # config hash of a cached model to fine-tune from
     device: str = "auto"  # "auto" (CUDA when available), "cpu", "cuda", "cuda:1", ...
@@ -90,13 +93,17 @@ class TrainConfig:
             raise ValueError("dev_evals must be >= 0 and patience >= 1 (or None)")
         if not (math.isfinite(self.data_fraction) and 0 < self.data_fraction <= 1):
             raise ValueError(f"data_fraction must be in (0, 1], got {self.data_fraction}")
+        if not (math.isfinite(self.dropout) and 0 <= self.dropout < 1):
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd ({self.n_embd}) must be divisible by n_head ({self.n_head})")
 
     def gpt_config(self) -> GPTConfig:
         from simulator.lm.gpt import GPTConfig
 
-        return GPTConfig(self.n_layer, self.n_embd, self.n_head, self.block_size)
+        return GPTConfig(
+            self.n_layer, self.n_embd, self.n_head, self.block_size, dropout=self.dropout
+        )
 
     def flops_per_token(self) -> int:
         from simulator.lm.gpt import flops_per_token
@@ -117,6 +124,11 @@ class TrainConfig:
         fields = {k: v for k, v in dataclasses.asdict(self).items() if k not in UNHASHED_FIELDS}
         if fields["data_fraction"] == 1.0:
             del fields["data_fraction"]  # the default: hashes from before the data axis hold
+        if fields["dropout"] == 0.0:
+            del fields["dropout"]  # likewise for models trained without dropout
+        deduplicated = [s for s in self.mix if corpus.is_deduplicated(s)]
+        if deduplicated:  # their fit split changed (corpus.dedup_blocks); others' did not
+            fields["fit_split"] = {s: corpus.DEDUP_TAG for s in deduplicated}
         fields["code_version"] = code_version
         return fields
 

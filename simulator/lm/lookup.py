@@ -24,8 +24,9 @@ segment, read from the zoo's measurements (ZooQuality, used by the market).
    assistant, focusing on s is credited with the better value) and never-saw = max(never-saw,
    uniform). So more weight on s never worsens bpb on s, and more compute never worsens it.
 4. bpb -> quality. Q = (H_unigram - bpb) / (H_unigram - bpb_best): H_unigram is the segment's
-   byte-unigram cross-entropy (corpus.unigram_entropy), bpb_best the best bpb in the zoo for
-   the segment at budgets up to the anchor level 7 (what compute_range[1] maps to). Q = 0 knows
+   byte-unigram cross-entropy (corpus.unigram_entropy), bpb_best the best measured point
+   (seeds averaged, any mix) on the segment at budgets up to the anchor level 7 (what
+   compute_range[1] maps to). Q = 0 knows
    only byte frequencies, Q = 1 matches the best model measured at the top of the scenario's
    plausible range, Q > 1 is better than that: measured up to level 8, extrapolated (flagged)
    beyond. Q < 0 is worse than byte frequencies (e.g. an English-only model on Chinese). Q is
@@ -368,14 +369,18 @@ class ZooQuality:
             return found if found is not None else curve_points(self.table, mix, segment)
 
         segment_of = self.table["segment"].to_numpy()
-        bpb, h_unigram = (self.table[c].to_numpy(dtype=float) for c in ("bpb", "h_unigram"))
-        # Q = 1 at the best model measured up to the anchor budget compute_range[1] maps to,
-        # so measuring more levels above it does not rescale every scenario's quality.
-        anchored = flops <= self.anchor_range[1] * (1 + 1e-9)
+        h_unigram = self.table["h_unigram"].to_numpy(dtype=float)
+        top = self.anchor_range[1] * (1 + 1e-9)
         for segment in self.segments:
-            rows = segment_of == segment
-            self.h_unigram[segment] = float(h_unigram[rows][0])
-            self.bpb_best[segment] = float(bpb[rows & anchored].min())
+            self.h_unigram[segment] = float(h_unigram[segment_of == segment][0])
+            # Q = 1 at the best measured point (seeds averaged, any mix) up to the anchor
+            # budget compute_range[1] maps to, so measuring more levels above it does not
+            # rescale every scenario's quality, and the best mix reaches Q = 1 there.
+            self.bpb_best[segment] = min(
+                float(bpb[curve_flops <= top].min())
+                for (_, on), (curve_flops, bpb) in measured.items()
+                if on == segment
+            )
             self._own[segment] = MonotoneCurve(*points(segment, segment))
             self._uniform[segment] = MonotoneCurve(*points(UNIFORM, segment))
             # No scaling law for a segment never trained on: flat outside the measured range.

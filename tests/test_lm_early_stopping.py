@@ -282,3 +282,26 @@ def test_build_reuses_rows_of_an_earlier_table_by_config_hash(tmp_cache, tmp_pat
     table = grid.build_zoo("small", out=tmp_path / "c.csv", quiet=True, reuse=partial)
     assert trained == ["code"] and len(table) == len(first)
     assert (table["dropout"] == 0).all()
+
+
+def test_zoo_level_commands_and_firm_points_train_as_the_zoo_does():
+    """`lm train/sample --zoo-level N --mix M` and ensure_point use the build's dropout rule,
+    so they reach the zoo's own cache entries: the shipped table holds the hash of the
+    assistant-only model at level 7 (dropout) and the code-only one (none)."""
+    import argparse
+
+    from simulator.lm.cli import _config_from_args, add_lm_commands
+
+    parser = argparse.ArgumentParser()
+    add_lm_commands(parser.add_subparsers(dest="command"))
+    shipped = set(grid.load_zoo_table()["config_hash"])
+    for mix, dropout in (("assistant", grid.REPEAT_DROPOUT), ("code", 0.0)):
+        args = parser.parse_args(["lm", "train", "--mix", mix, "--zoo-level", "7"])
+        config = _config_from_args(args)
+        assert config.dropout == dropout
+        assert config.config_hash() in shipped, mix
+    # a firm's own mix and budget: the rule reads its schedule (more steps, more epochs)
+    low = grid.zoo_config(SMALL_GRID[7], {"assistant": 0.5, "code": 0.5}, flops=1e11)
+    high = grid.zoo_config(SMALL_GRID[7], {"assistant": 0.5, "code": 0.5}, flops=1e13)
+    assert grid.config_epochs(low) < grid.REPEAT_EPOCHS <= grid.config_epochs(high)
+    assert (low.dropout, high.dropout) == (0.0, grid.REPEAT_DROPOUT)

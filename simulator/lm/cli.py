@@ -57,7 +57,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     budget.add_argument("--flops", help="training compute budget in FLOPs (e.g. 1e12)")
     budget.add_argument("--steps", type=int, help="explicit number of optimizer steps")
     parser.add_argument(
-        "--zoo-level", type=int, help="use the architecture and budget of this small-grid zoo level"
+        "--zoo-level",
+        type=int,
+        help="train as the zoo does at this small-grid level: its architecture, budget and "
+        "dropout rule (dropout 0.1 where the schedule repeats some segment's data >= 15 times)",
     )
     parser.add_argument("--n-layer", type=int, default=2)
     parser.add_argument("--n-embd", type=int, default=64)
@@ -73,7 +76,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 def _config_from_args(args: argparse.Namespace):
     """TrainConfig from the shared model options, or UsageError naming the bad option."""
-    from simulator.lm.grid import GRIDS, grid_config
+    from simulator.lm.grid import GRIDS, zoo_config
     from simulator.lm.train import TrainConfig
 
     mix = _parse_mix(args.mix)
@@ -98,16 +101,15 @@ def _config_from_args(args: argparse.Namespace):
         levels = GRIDS["small"]
         if not 0 <= args.zoo_level < len(levels):
             raise UsageError(f"--zoo-level: must be 0..{len(levels) - 1}, got {args.zoo_level}")
-        config = grid_config(
+        config = zoo_config(
             levels[args.zoo_level],
-            "uniform",
+            mix,
             seed=args.seed,
             threads=args.threads,
             device=args.device,
+            flops=flops,
+            steps=args.steps,
         )
-        config.mix = mix
-        if flops is not None or args.steps is not None:
-            config.flops, config.steps = flops, args.steps
         config.base = args.base
         return config
     if flops is None and args.steps is None:

@@ -149,21 +149,50 @@ REPEAT_DROPOUT = 0.1
 REPEAT_EPOCHS = 15.0
 
 
-def planned_epochs(point: GridPoint, mix: str, data_fraction: float = 1.0) -> float:
+def config_epochs(config: TrainConfig) -> float:
     """Most passes over any trained segment's (fraction of its) fit split that the whole
-    schedule would make: steps x batch x block tokens, shared out by the mix weights."""
-    weights = mix_weights(mix)
-    tokens_per_step = point.batch_size * point.block_size
-    steps = grid_config(point, mix).num_steps()
+    schedule of ``config`` would make: steps x batch x block tokens, shared out by the mix."""
+    tokens = config.num_steps() * config.tokens_per_step()
     return max(
-        steps * tokens_per_step * weight / len(corpus.fit_subset(segment, data_fraction))
-        for segment, weight in weights.items()
+        tokens * weight / len(corpus.fit_subset(segment, config.data_fraction))
+        for segment, weight in corpus.normalise_mix(config.mix).items()
+        if weight > 0
     )
 
 
+def repeat_dropout(config: TrainConfig) -> float:
+    """REPEAT_DROPOUT where config_epochs >= REPEAT_EPOCHS, else 0 (see REPEAT_DROPOUT)."""
+    return REPEAT_DROPOUT if config_epochs(config) >= REPEAT_EPOCHS else 0.0
+
+
+def planned_epochs(point: GridPoint, mix: str, data_fraction: float = 1.0) -> float:
+    """config_epochs of a named mix trained at a grid point."""
+    return config_epochs(grid_config(point, mix, data_fraction=data_fraction))
+
+
 def job_dropout(point: GridPoint, mix: str, data_fraction: float = 1.0) -> float:
-    """REPEAT_DROPOUT where planned_epochs >= REPEAT_EPOCHS, else 0 (see REPEAT_DROPOUT)."""
-    return REPEAT_DROPOUT if planned_epochs(point, mix, data_fraction) >= REPEAT_EPOCHS else 0.0
+    """The dropout the zoo trains a named mix with at a grid point (repeat_dropout)."""
+    return repeat_dropout(grid_config(point, mix, data_fraction=data_fraction))
+
+
+def zoo_config(
+    point: GridPoint,
+    mix: Mapping[str, float],
+    seed: int = 0,
+    threads: int = 1,
+    device: str = "auto",
+    flops: float | None = None,
+    steps: int | None = None,
+) -> TrainConfig:
+    """How the zoo trains ``mix`` (weights) with a grid point's architecture: its budget, or
+    ``flops`` / ``steps``, and the dropout rule (repeat_dropout), so that `lm train
+    --zoo-level` and ensure_point reach the cache entries of the zoo's own trainings."""
+    config = grid_config(point, "uniform", seed=seed, threads=threads, device=device)
+    config.mix = dict(mix)
+    if flops is not None or steps is not None:
+        config.flops, config.steps = flops, steps
+    config.dropout = repeat_dropout(config)
+    return config
 
 
 class Job(NamedTuple):
@@ -418,9 +447,9 @@ def ensure_point(
     rounded = corpus.normalise_mix({s: round(float(w), 2) for s, w in mix.items()})
     points = GRIDS[resolve_grid(grid)]
     nearest = min(points, key=lambda p: abs(math.log10(p.flops) - math.log10(zoo_flops)))
-    config = grid_config(nearest, "uniform", seed=seed, threads=threads)
-    config.mix = rounded
-    config.flops = float(f"{zoo_flops:.3g}")
+    config = zoo_config(
+        nearest, rounded, seed=seed, threads=threads, flops=float(f"{zoo_flops:.3g}")
+    )
     return train(config, quiet=quiet)
 
 

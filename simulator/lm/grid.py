@@ -24,7 +24,7 @@ import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -155,8 +155,7 @@ def config_epochs(config: TrainConfig) -> float:
     tokens = config.num_steps() * config.tokens_per_step()
     return max(
         tokens * weight / len(corpus.fit_subset(segment, config.data_fraction))
-        for segment, weight in corpus.normalise_mix(config.mix).items()
-        if weight > 0
+        for segment, weight in config.mix.items()
     )
 
 
@@ -170,29 +169,23 @@ def planned_epochs(point: GridPoint, mix: str, data_fraction: float = 1.0) -> fl
     return config_epochs(grid_config(point, mix, data_fraction=data_fraction))
 
 
-def job_dropout(point: GridPoint, mix: str, data_fraction: float = 1.0) -> float:
-    """The dropout the zoo trains a named mix with at a grid point (repeat_dropout)."""
-    return repeat_dropout(grid_config(point, mix, data_fraction=data_fraction))
-
-
 def zoo_config(
     point: GridPoint,
-    mix: Mapping[str, float],
+    mix: str | Mapping[str, float],
     seed: int = 0,
     threads: int = 1,
     device: str = "auto",
+    data_fraction: float = 1.0,
     flops: float | None = None,
     steps: int | None = None,
 ) -> TrainConfig:
-    """How the zoo trains ``mix`` (weights) with a grid point's architecture: its budget, or
-    ``flops`` / ``steps``, and the dropout rule (repeat_dropout), so that `lm train
-    --zoo-level` and ensure_point reach the cache entries of the zoo's own trainings."""
-    config = grid_config(point, "uniform", seed=seed, threads=threads, device=device)
-    config.mix = dict(mix)
+    """How the zoo trains ``mix`` (a name or weights) with a grid point's architecture: its
+    budget, or ``flops`` / ``steps``, with the dropout rule (repeat_dropout). Build jobs,
+    `lm train --zoo-level` and ensure_point all use it, so they reach the same cache entries."""
+    config = grid_config(point, mix, seed, threads, device, data_fraction)
     if flops is not None or steps is not None:
-        config.flops, config.steps = flops, steps
-    config.dropout = repeat_dropout(config)
-    return config
+        config = replace(config, flops=flops, steps=steps)
+    return replace(config, dropout=repeat_dropout(config))
 
 
 class Job(NamedTuple):
@@ -221,19 +214,18 @@ def mix_weights(mix: str) -> dict[str, float]:
 
 def grid_config(
     point: GridPoint,
-    mix: str,
+    mix: str | Mapping[str, float],
     seed: int = 0,
     threads: int = 1,
     device: str = "auto",
     data_fraction: float = 1.0,
-    dropout: float = 0.0,
 ) -> TrainConfig:
+    """A grid point's architecture and budget for a mix (a name or weights), no dropout."""
     from simulator.lm.train import TrainConfig
 
     return TrainConfig(
-        mix=mix_weights(mix),
+        mix=mix_weights(mix) if isinstance(mix, str) else dict(mix),
         data_fraction=data_fraction,
-        dropout=dropout,
         flops=point.flops,
         n_layer=point.n_layer,
         n_embd=point.n_embd,
@@ -330,17 +322,9 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def job_config(job: Job, threads: int = 1, device: str = "auto") -> TrainConfig:
-    """The training configuration of a build job (dropout by job_dropout)."""
+    """The training configuration of a build job (zoo_config: dropout by repeat_dropout)."""
     mix, point, seed, fraction = job
-    return grid_config(
-        point,
-        mix,
-        seed=seed,
-        threads=threads,
-        device=device,
-        data_fraction=fraction,
-        dropout=job_dropout(point, mix, fraction),
-    )
+    return zoo_config(point, mix, seed=seed, threads=threads, device=device, data_fraction=fraction)
 
 
 def build_zoo(

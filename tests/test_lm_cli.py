@@ -105,3 +105,16 @@ def test_zoo_show_prints_the_scale_map_of_a_compute_range(capsys):
     for row in rows:
         real = float(row.split()[0])
         assert row.rstrip().endswith(" no") == (real <= measured_up_to), row
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"# not a table\na,b\n1,2,3\n", b"\xd0\xcf\x11\xe0\xff\n"]
+)
+@pytest.mark.parametrize("command", [["zoo", "build", "--reuse"], ["zoo", "show", "--table"]])
+def test_a_file_that_is_not_a_zoo_table_is_one_line_and_exit_2(tmp_path, capsys, content, command):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(content)
+    assert run(["lm", *command, str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and command[-1] in err and str(bad) in err
+    assert "Traceback" not in err

@@ -474,7 +474,11 @@ def _read_zoo_table(path: str, mtime_ns: int | None) -> pd.DataFrame:
         raise FileNotFoundError(
             f"zoo table not found at {table_path}; build it with `llm-market lm zoo build`"
         )
-    table = pd.read_csv(table_path)
+    try:
+        table = pd.read_csv(table_path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        reason = str(error).strip().splitlines()[0]
+        raise ValueError(f"zoo table {table_path} is not a readable CSV table: {reason}") from None
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"zoo table {table_path} lacks columns: {', '.join(missing)}")

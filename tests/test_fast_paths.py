@@ -21,6 +21,8 @@ from simulator.lm.lookup import (
 )
 from simulator.market.demand import SegmentParams, segment_sum
 from simulator.market.strategy import MarketView, best_response_prices, make_rule
+from simulator.market.strategy.best_response import search_grid
+from simulator.market.strategy.pricing import own_market
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
@@ -178,6 +180,22 @@ def test_best_response_rule_answers_every_problem_as_a_fresh_search():
         expected = np.clip(best_response_prices(view, firms), view.floor[firms], view.cap[firms])
         assert same_bits(got, expected)
     assert len(rule._answers) == len(views)
+
+
+def test_the_grids_excess_demand_is_a_fresh_evaluation_bit_for_bit():
+    """The capacity solve starts from the grid points where demand crosses capacity and reads
+    their excess demand from the grid's evaluation: it must be what evaluating the same
+    prices again gives, bit for bit, or the answer would depend on where the grid was."""
+    rng = np.random.default_rng(11)
+    for _ in range(20):
+        view = market_view(rng, n=int(rng.integers(1, 7)))
+        firms = np.arange(len(view.prices))
+        market = own_market(view, firms)
+        grid = search_grid(market, view.floor, view.cap)
+        _, demand, _ = market.evaluate(grid)
+        for column in rng.integers(0, grid.shape[1], 5):
+            again = market.excess_demand(grid[:, column])[0]
+            assert same_bits(demand[:, column] - market.capacity, again)
 
 
 @pytest.mark.parametrize("dof", [1, 2, 3, 7, 30, 1000])

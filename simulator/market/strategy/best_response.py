@@ -237,17 +237,20 @@ def safeguarded_newton(
 
     ``fn_and_slope(x) -> (f, f')`` with f > 0 at lo and f <= 0 at hi. A Newton step that
     leaves the bracket is replaced by bisection, so convergence is guaranteed; near the root
-    it is quadratic. ``start`` (default the midpoint) is the first iterate.
+    it is quadratic. ``start`` (default the midpoint) is the first iterate. A step that is not
+    finite (a flat slope) fails a bracket comparison, so it bisects too (or lands on an
+    infinite bound, where bisection lands as well).
     """
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     x = 0.5 * (lo + hi) if start is None else np.clip(start, lo, hi)
-    with np.errstate(divide="ignore", invalid="ignore"):  # a flat slope: bisect instead
+    with np.errstate(divide="ignore", invalid="ignore"):
         for _ in range(iterations):
             value, slope = fn_and_slope(x)
             positive = value > 0
-            lo = np.where(positive, x, lo)
-            hi = np.where(positive, hi, x)
+            np.copyto(lo, x, where=positive)
+            np.copyto(hi, x, where=~positive)
             newton = x - value / slope
-            inside = np.isfinite(newton) & (newton >= lo) & (newton <= hi)
+            inside = (newton >= lo) & (newton <= hi)
             new_x = np.where(inside, newton, 0.5 * (lo + hi))
             tolerance = 1e-13 * (1.0 + np.abs(x))
             done = (np.abs(new_x - x) <= tolerance) | (hi - lo <= tolerance)
@@ -304,15 +307,18 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
         j = np.argmax(crossed, axis=1)  # first grid point with demand <= capacity
         left = np.where(inside, grid[rows, np.maximum(j - 1, 0)], hi[rows])
         right = np.where(inside, grid[rows, j], hi[rows])
-        ceiling = np.asarray(cap, dtype=float)[rows]
-        for _ in range(200):  # beyond the search ceiling: widen up to the cap
-            short = ~inside & (sub.demand(right) > sub.capacity) & (right < ceiling)
-            if not short.any():
-                break
-            right = np.where(
-                short, np.minimum(right + 2.0 * (right - lo[rows]) + 1.0, ceiling), right
-            )
-        f_left, f_right = sub.excess_demand(left)[0], sub.excess_demand(right)[0]
+        if inside.all():  # demand crosses capacity on the grid, already evaluated there
+            f_left, f_right = excess[rows, j - 1], excess[rows, j]
+        else:
+            ceiling = np.asarray(cap, dtype=float)[rows]
+            for _ in range(200):  # beyond the search ceiling: widen up to the cap
+                short = ~inside & (sub.demand(right) > sub.capacity) & (right < ceiling)
+                if not short.any():
+                    break
+                right = np.where(
+                    short, np.minimum(right + 2.0 * (right - lo[rows]) + 1.0, ceiling), right
+                )
+            f_left, f_right = sub.excess_demand(left)[0], sub.excess_demand(right)[0]
         start = _interpolated(left, right, f_left, f_right)
         clearing = safeguarded_newton(sub.excess_demand, left, right, start)
         candidates.append(np.where(f_right > 0, right, clearing))

@@ -109,8 +109,10 @@ def compare(label: str, n_points: int, replications: int, steps: int, processes:
 
 
 SWEEP_RSS = """
-import resource, sys, tempfile, time
+import sys, tempfile, time
 from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from peak_memory import peak_rss_mb
 from simulator import sweep
 spec = {
     "name": "rss", "scenario": sys.argv[1], "replications": 100, "method": "grid",
@@ -123,7 +125,7 @@ if __name__ == "__main__":
         start = time.perf_counter()
         result = sweep.run(spec, out=Path(folder) / "sweep", progress=False)
         elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mb()
     tables = sum(t.memory_usage(index=True).sum() for t in result.tables().values()) / 2**20
     print(len(result.runs), elapsed, peak, tables)
 """
@@ -139,7 +141,14 @@ def sweep_rss(n_points: int, processes: int) -> tuple[int, float, float, float]:
         script = Path(folder) / "rss_sweep.py"
         script.write_text(SWEEP_RSS)
         done = subprocess.run(
-            [sys.executable, str(script), str(BASELINE), str(n_points), str(processes)],
+            [
+                sys.executable,
+                str(script),
+                str(BASELINE),
+                str(n_points),
+                str(processes),
+                str(Path(__file__).resolve().parent),
+            ],
             capture_output=True,
             text=True,
             check=True,

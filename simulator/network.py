@@ -93,6 +93,10 @@ class PartnershipNetwork:
             self._cache[key] = make()
         return self._cache[key]
 
+    def n_links(self) -> int:
+        """Links in the graph (networkx counts them over every node's degree: O(firms))."""
+        return self._kept("n_links", self.graph.number_of_edges)
+
     def add_firm(self, name: str) -> None:
         self.graph.add_node(name)
         self._cache.clear()
@@ -179,7 +183,7 @@ class PartnershipNetwork:
                         out.append((i, np.array(partners, dtype=np.intp)))
             return out
 
-        if not self.graph.number_of_edges():
+        if not self.n_links():
             return []
         return self._kept(("partners", tuple(names), link_type), rows)
 
@@ -217,7 +221,7 @@ class PartnershipNetwork:
 
     def link_costs(self, names: list[str]) -> Array:
         """Each firm's cost per step of the links it holds."""
-        if not self.graph.number_of_edges():
+        if not self.n_links():
             return np.zeros(len(names))
 
         def costs() -> Array:
@@ -236,7 +240,7 @@ class PartnershipNetwork:
     def _metrics(self) -> dict[str, float]:
         g = self.graph
         n = g.number_of_nodes()
-        if not g.number_of_edges():  # the values networkx gives an edgeless graph, cheaply
+        if not self.n_links():  # the values networkx gives an edgeless graph, cheaply
             return dict.fromkeys(
                 ("n_links", "n_alliances", "n_joint_rd", "n_market_sharing"), 0
             ) | {
@@ -245,7 +249,7 @@ class PartnershipNetwork:
                 "clustering": 0.0,
             }
         return {
-            "n_links": g.number_of_edges(),
+            "n_links": self.n_links(),
             "n_alliances": sum(1 for *_, d in g.edges(data=True) if d["type"] == "alliance"),
             "n_joint_rd": sum(1 for *_, d in g.edges(data=True) if d["type"] == "joint_rd"),
             "n_market_sharing": sum(
@@ -260,7 +264,7 @@ class PartnershipNetwork:
         return dict(self._kept("centrality", self._degree_centrality))
 
     def _degree_centrality(self) -> dict[str, float]:
-        if not self.graph.number_of_edges():
+        if not self.n_links():
             return dict.fromkeys(self.graph.nodes, 0.0)
         return (
             nx.degree_centrality(self.graph)

@@ -349,3 +349,27 @@ def test_homogenization_index_and_hhi_bands():
     assert hhi_band(1900) == "highly concentrated"
     assert hhi_band(1900, HHI_BANDS_2010) == "moderately concentrated"
     assert hhi_band(900) == "unconcentrated"
+
+
+def test_what_the_network_keeps_follows_every_change_of_the_graph():
+    """The link count, partners and link costs are kept between changes of the graph (a
+    10,000-firm graph is O(firms) to count); every change through the network's methods
+    must show at once: links formed, expired, dissolved with an exiting firm."""
+    net = PartnershipNetwork(NetworkTerms(**TERMS))
+    names = ["A", "B", "C", "D"]
+    for name in names:
+        net.add_firm(name)
+
+    def seen() -> tuple:
+        return (net.n_links(), net.metrics()["n_links"], net.link_costs(names).tolist())
+
+    assert seen() == (0, 0, [0.0] * 4)
+    net.link("A", "B", "joint_rd", 0, term=2)
+    assert seen() == (1, 1, [1.0, 1.0, 0.0, 0.0])
+    net.link("C", "D", "alliance", 0, term=9)
+    assert net.n_links() == 2 and net.pooled_compute(names, np.ones(4)).tolist() == [1, 1, 0, 0]
+    net.update(3, [], [])  # A-B's term is over
+    assert net.n_links() == 1 and net.pooled_compute(names, np.ones(4)).tolist() == [0] * 4
+    net.remove_firm("D")
+    assert net.n_links() == 0 == net.graph.number_of_edges()
+    assert net.link_costs(["A", "B", "C"]).tolist() == [0.0] * 3

@@ -20,7 +20,7 @@ from simulator.lm.lookup import (
     shipped_fits,
 )
 from simulator.market.demand import SegmentParams, segment_sum
-from simulator.market.strategy import MarketView, best_response_prices, make_rule
+from simulator.market.strategy import MarketView, best_response, best_response_prices, make_rule
 from simulator.market.strategy.best_response import search_grid
 from simulator.market.strategy.pricing import own_market
 
@@ -196,6 +196,28 @@ def test_the_grids_excess_demand_is_a_fresh_evaluation_bit_for_bit():
         for column in rng.integers(0, grid.shape[1], 5):
             again = market.excess_demand(grid[:, column])[0]
             assert same_bits(demand[:, column] - market.capacity, again)
+
+
+@pytest.mark.parametrize("block", [1, 7, 256])
+def test_the_grid_in_blocks_of_firms_is_the_grid_in_one_call_bit_for_bit(monkeypatch, block):
+    """A large market's search grid is built and evaluated GRID_BLOCK firms at a time (for the
+    cache and the memory): every grid point, g, demand and profit, and so every best response,
+    must be what one call over all firms gives."""
+    rng = np.random.default_rng(5)
+    view = market_view(rng, n=601)  # not a multiple of any block
+    firms = np.arange(len(view.prices))
+    market = own_market(view, firms)
+    hi = np.maximum(np.minimum(view.cap, market.search_ceiling()), view.floor)
+    monkeypatch.setattr(best_response, "GRID_BLOCK", 10**9)
+    whole = best_response.evaluate_grid(market, view.floor, hi)
+    whole_answer = best_response_prices(view, firms)
+    grid = search_grid(market, view.floor, hi)
+    assert all(same_bits(a, b) for a, b in zip(whole, (grid, *market.evaluate(grid)), strict=True))
+    monkeypatch.setattr(best_response, "GRID_BLOCK", block)
+    blocks = best_response.evaluate_grid(market, view.floor, hi)
+    assert [a.shape for a in blocks] == [a.shape for a in whole]
+    assert all(same_bits(a, b) for a, b in zip(blocks, whole, strict=True))
+    assert same_bits(best_response_prices(view, firms), whole_answer)
 
 
 @pytest.mark.parametrize("dof", [1, 2, 3, 7, 30, 1000])

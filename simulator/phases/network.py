@@ -68,7 +68,7 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     if n < 2:
         return
     link_rules = link_groups(state, rules)
-    if not network.graph.number_of_edges() and not any(rule.forms_links for rule, _ in link_rules):
+    if not network.n_links() and not any(rule.forms_links for rule, _ in link_rules):
         return  # no link to keep and no firm that would propose one
     terms = network.terms
     norm = dynamics.unit_rows(state.data_mix)

@@ -45,6 +45,10 @@ LOCAL_GRID = np.arange(-16.0, 16.0 + 1e-9, 0.5)
 UNIFORM_POINTS = 48
 """Points of the uniform grid over the whole search interval."""
 _UNIFORM_STEPS = np.linspace(0.0, 1.0, UNIFORM_POINTS)
+GRID_BLOCK = 256
+"""Firms whose search grid is built and evaluated at once: a block's (segments x firms x
+points) temporaries stay small enough for the CPU's cache, and a market of 10,000 firms does
+not hold a dozen 100 MB arrays at a time."""
 
 
 def rivals_log_denominator(scaled: Array, rows: Array) -> Array:
@@ -91,8 +95,9 @@ class OwnMarket:
     seg: SegmentParams
     size: Array  # (S,)
 
-    def take(self, index: Array) -> OwnMarket:
-        """The firms ``index`` (with repetition), for evaluating many prices per firm."""
+    def take(self, index: Array | slice) -> OwnMarket:
+        """The firms ``index`` (with repetition, or a slice of them), for evaluating many
+        prices per firm."""
         return OwnMarket(
             self.base_utility[index],
             self.log_rest[index],
@@ -269,6 +274,22 @@ def search_grid(market: OwnMarket, lo: Array, hi: Array) -> Array:
     return np.sort(np.clip(grid, lo[:, None], hi[:, None]), axis=1)
 
 
+def evaluate_grid(market: OwnMarket, lo: Array, hi: Array) -> tuple[Array, ...]:
+    """The search grid of every firm and g, D and profit on it, (G, N) each, built
+    ``GRID_BLOCK`` firms at a time (each number is computed from its own firm's row only, so
+    the blocks give the one-call numbers bit for bit)."""
+    if len(lo) <= GRID_BLOCK:
+        grid = search_grid(market, lo, hi)
+        return (grid, *market.evaluate(grid))
+    parts = []
+    for start in range(0, len(lo), GRID_BLOCK):
+        rows = slice(start, start + GRID_BLOCK)
+        block = market.take(rows)
+        grid = search_grid(block, lo[rows], hi[rows])
+        parts.append((grid, *block.evaluate(grid)))
+    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+
+
 def _interpolated(lo: Array, hi: Array, f_lo: Array, f_hi: Array) -> Array:
     """Where the chord through (lo, f_lo) and (hi, f_hi) crosses zero (a first iterate)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -281,8 +302,7 @@ def global_best_response(market: OwnMarket, floor: Array, cap: Array) -> Array:
     n = len(floor)
     lo = np.asarray(floor, dtype=float)
     hi = np.maximum(np.minimum(np.asarray(cap, dtype=float), market.search_ceiling()), lo)
-    grid = search_grid(market, lo, hi)
-    value, demand, profit = market.evaluate(grid)  # (G, N) each
+    grid, value, demand, profit = evaluate_grid(market, lo, hi)  # (G, N) each
 
     firm_index = np.arange(n)
     candidates = [lo, hi, grid[firm_index, np.argmax(profit, axis=1)]]

@@ -63,11 +63,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import yaml
 from pydantic import Field, ValidationError
 
 from simulator.config import ScenarioError, merge, parse_scenario, read_yaml
 from simulator.config.errors import describe, field_path
+from simulator.config.yaml_safe import dump_yaml
 from simulator.market.demand import SegmentParams
 from simulator.market.equilibrium import best_responses, nash_markups
 from simulator.market.params import Strict
@@ -465,7 +465,7 @@ def scenario_text(calibration: Calibration, source: str | None = None) -> str:
             wrapped.append(line[:cut])
             line = "#  " + line[cut:].lstrip()
         wrapped.append(line)
-    body = yaml.safe_dump(calibration.scenario, sort_keys=False, allow_unicode=True, width=100)
+    body = dump_yaml(calibration.scenario, width=100)
     return "\n".join(wrapped) + "\n" + body
 
 

@@ -69,9 +69,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_archetypes(args: argparse.Namespace) -> int:
-    import yaml
-
     from simulator.config.loading import archetype_defaults
+    from simulator.config.yaml_safe import dump_yaml
 
     scenario = load_scenario(args.scenario) if args.scenario else None
     for name, defaults in archetype_defaults(scenario).items():
@@ -80,7 +79,7 @@ def cmd_archetypes(args: argparse.Namespace) -> int:
         if company is None:
             print(printable(f"# (the company using {name} must give a unit_cost)"))
             company = scenario.archetype(name)
-        text = yaml.safe_dump({name: company}, sort_keys=False, allow_unicode=True)
+        text = dump_yaml({name: company})
         for line in text.splitlines():
             print(printable(line))
     return 0

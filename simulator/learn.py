@@ -39,6 +39,7 @@ import yaml
 
 from simulator.atomic import atomic_write_text
 from simulator.config import Scenario, ScenarioError, load_scenario
+from simulator.config.yaml_safe import dump_yaml
 from simulator.folders import safe_folder_name
 from simulator.market.equilibrium import NoEquilibriumError
 from simulator.market.qlearning import Learners, RunOutcome, StageGame, fold_products, run_seed
@@ -148,7 +149,7 @@ class LearnStore:
         atomic_write_text(
             path,
             "# Learning runs of `llm-market learn`; resuming checks `fingerprint`.\n"
-            + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+            + dump_yaml(document),
         )
 
     def finished(self) -> set[int]:

@@ -36,6 +36,7 @@ import yaml
 
 from simulator.atomic import atomic_write, atomic_write_text
 from simulator.config import Scenario, ScenarioError, load_scenario, parse_scenario
+from simulator.config.yaml_safe import dump_yaml
 from simulator.folders import safe_folder_name
 from simulator.market.qlearning import run_seed
 from simulator.market.strategy import DECISIONS
@@ -175,8 +176,7 @@ def claim(out: Path, plan: Plan) -> None:
     document = {"fingerprint": key, "identity": plan.identity()}
     atomic_write_text(
         path,
-        "# `llm-market tournament`; resuming checks `fingerprint`.\n"
-        + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+        "# `llm-market tournament`; resuming checks `fingerprint`.\n" + dump_yaml(document),
     )
 
 

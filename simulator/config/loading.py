@@ -13,7 +13,6 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
 from simulator.config.archetypes import BUILTIN_ARCHETYPES
@@ -31,7 +30,7 @@ from simulator.config.errors import (
 from simulator.config.files import read_scenario_data, read_yaml
 from simulator.config.paths import PathError, apply_settings
 from simulator.config.schema import ArchetypeName, Company, Scenario, merge
-from simulator.config.yaml_safe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
+from simulator.config.yaml_safe import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, dump_yaml
 from simulator.market.events import EVENT_KINDS
 from simulator.market.params import MAX_FIRMS
 
@@ -304,7 +303,7 @@ def with_settings(scenario: Scenario, settings: list[str]) -> Scenario:
 
 def scenario_to_yaml(scenario: Scenario) -> str:
     """The resolved scenario, every default filled in, as YAML."""
-    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    return dump_yaml(scenario.model_dump(mode="json"))
 
 
 def json_schema() -> dict[str, Any]:

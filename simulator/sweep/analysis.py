@@ -84,23 +84,26 @@ def series_quantiles(series: pd.DataFrame, by: tuple[str, ...] = ("point",)) -> 
 
     Long format: ``by``..., variable, step, mean, q05..q95. ``by=()`` pools all runs.
     """
-    values = [c for c in series.columns if c not in (*ID_COLUMNS, "step")]
+    values = sorted(c for c in series.columns if c not in (*ID_COLUMNS, "step"))
     keys = [*by, "variable", "step"]
     if series.empty or not values:
         return pd.DataFrame(columns=[*keys, "mean", *QUANTILE_COLUMNS])
-    # one variable at a time: melting every variable at once makes a long frame of
-    # runs x steps x variables rows (gigabytes for a 10,000-run sweep)
-    grouped = series.groupby([*by, "step"], sort=True)
-    parts = []
-    for variable in sorted(values):
-        column = grouped[variable]
-        part = column.quantile(list(QUANTILES)).unstack()
-        part.columns = list(QUANTILE_COLUMNS)
-        part.insert(0, "mean", column.mean())
-        part = part.reset_index()
-        part.insert(len(by), "variable", variable)
-        parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
+    # every variable in one groupby (the same per-column arithmetic as one at a time), laid
+    # out long from the arrays: melting first would make a frame of runs x steps x variables
+    # rows (gigabytes for a 10,000-run sweep)
+    grouped = series.groupby([*by, "step"], sort=True)[values]
+    mean = grouped.mean()  # (groups, variables)
+    n_groups, n_values = mean.shape
+    quantiles = grouped.quantile(list(QUANTILES)).to_numpy()  # (groups x quantiles, variables)
+    quantiles = quantiles.reshape(n_groups, len(QUANTILES), n_values)
+    variable = np.arange(n_values).repeat(n_groups)  # variable-major, groups in order below
+    group = np.tile(np.arange(n_groups), n_values)
+    groups = mean.index.to_frame(index=False)
+    table = pd.DataFrame({name: groups[name].to_numpy()[group] for name in groups.columns})
+    table.insert(len(by), "variable", np.array(values, dtype=object)[variable])
+    table["mean"] = mean.to_numpy().T.reshape(-1)
+    for k, column in enumerate(QUANTILE_COLUMNS):
+        table[column] = quantiles[:, k, :].T.reshape(-1)
     if by:
         table = table.sort_values([*by, "variable", "step"], kind="stable", ignore_index=True)
     return table

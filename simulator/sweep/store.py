@@ -35,6 +35,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from simulator.atomic import atomic_write, atomic_write_text
+from simulator.config.yaml_safe import dump_yaml
 from simulator.results import write_frame
 from simulator.sweep.spec import ResolvedSpec, SweepSpecError
 from simulator.sweep.worker import RunRecord
@@ -168,8 +169,7 @@ class SweepStore:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_text(
                 self.out / SPEC_FILE,
-                "# Resolved sweep spec; resuming checks `fingerprint`.\n"
-                + yaml.safe_dump(document, sort_keys=False, allow_unicode=True),
+                "# Resolved sweep spec; resuming checks `fingerprint`.\n" + dump_yaml(document),
             )
         except OSError as exc:
             raise SweepSpecError(

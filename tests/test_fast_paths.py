@@ -256,7 +256,6 @@ def test_stored_yaml_is_pyyamls_own_text(width):
             "nested": {"a": [{"b": 1}, []], "c": {}},
         }
     )
-    options = {} if width is None else {"width": width}
     for document in documents:
-        expected = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, **options)
+        expected = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=width)
         assert dump_yaml(document, width=width) == expected

@@ -187,5 +187,4 @@ def dump_yaml(data: Any, width: int | None = None) -> str:
     """``yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=width)``: keys in the
     order given, text as written. With libyaml's emitter when PyYAML has it (the same text,
     ~5x faster: a run's scenario.yaml took 30 ms with PyYAML's own)."""
-    options = {} if width is None else {"width": width}
-    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, **options)
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=width)

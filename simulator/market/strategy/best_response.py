@@ -278,16 +278,12 @@ def evaluate_grid(market: OwnMarket, lo: Array, hi: Array) -> tuple[Array, ...]:
     """The search grid of every firm and g, D and profit on it, (G, N) each, built
     ``GRID_BLOCK`` firms at a time (each number is computed from its own firm's row only, so
     the blocks give the one-call numbers bit for bit)."""
-    if len(lo) <= GRID_BLOCK:
-        grid = search_grid(market, lo, hi)
-        return (grid, *market.evaluate(grid))
-    parts = []
-    for start in range(0, len(lo), GRID_BLOCK):
-        rows = slice(start, start + GRID_BLOCK)
-        block = market.take(rows)
-        grid = search_grid(block, lo[rows], hi[rows])
-        parts.append((grid, *block.evaluate(grid)))
-    return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+    if len(lo) > GRID_BLOCK:
+        blocks = [slice(start, start + GRID_BLOCK) for start in range(0, len(lo), GRID_BLOCK)]
+        parts = [evaluate_grid(market.take(rows), lo[rows], hi[rows]) for rows in blocks]
+        return tuple(np.concatenate(columns) for columns in zip(*parts, strict=True))
+    grid = search_grid(market, lo, hi)
+    return (grid, *market.evaluate(grid))
 
 
 def _interpolated(lo: Array, hi: Array, f_lo: Array, f_hi: Array) -> Array:

@@ -65,6 +65,30 @@ def expected_gains(
     raise ValueError(f"unknown link type {link_type!r}")
 
 
+def link_gain_bound(link_type: str, terms: NetworkTerms, values: dict[str, Array]) -> Array:
+    """Per firm, a bound on the net gain (gain less cost, as computed by ``expected_gains``) of
+    one side of any ``link_type`` link the firm could hold, whatever the partner and overlap:
+    the partner's side for joint_rd and alliance (what the firm brings), its own for
+    market_sharing. A link both sides find worth its cost joins two firms whose bounds are
+    positive, so the network phase evaluates only those pairs.
+
+    Exact under rounding (every operation of the gain is monotone in the terms it drops);
+    with a negative spend (which no budget rule makes) it bounds nothing: +inf."""
+    cost = link_cost(terms, link_type)
+    if link_type == "market_sharing":
+        revenue = np.maximum(values["revenue"], 0.0)
+        return terms.sharing_value * (1.0 + 1e-9) * revenue - cost  # overlap <= 1 + rounding
+    share, key = (
+        (terms.pool_share, "rd_spend")
+        if link_type == "joint_rd"
+        else (terms.brand_share, "marketing")
+    )
+    spend = values[key]
+    if len(spend) and not np.min(spend) >= 0:
+        return np.full(len(spend), np.inf)
+    return share * spend - cost
+
+
 class PartnershipNetwork:
     """The graph plus the rules that form and dissolve its links.
 
@@ -146,12 +170,18 @@ class PartnershipNetwork:
         for a, b, data in list(self.graph.edges(data=True)):
             if step > data["end"]:
                 self._remove_edge(a, b)
-        degree = self.graph.degree
+        adjacency = self.graph.adj
+        degree: dict[str, int] = {}  # of the firms seen so far (networkx's degree is slower)
         full = self.terms.max_links
         for a, b, link_type in candidates:
-            if degree(a) >= full or degree(b) >= full or self.graph.has_edge(a, b):
+            for firm in (a, b):
+                if firm not in degree:
+                    degree[firm] = len(adjacency[firm])  # no self-links
+            if degree[a] >= full or degree[b] >= full or b in adjacency[a]:
                 continue
             self.link(a, b, link_type, step)
+            degree[a] += 1
+            degree[b] += 1
 
     # --- economics of the links -------------------------------------------------------------
 

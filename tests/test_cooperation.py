@@ -1,6 +1,7 @@
 """Partnership network, open-sourcing, entry/exit, events, archetypes, homogenisation."""
 
 import copy
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,7 @@ from simulator.config import ScenarioError, parse_scenario
 from simulator.config.schema import NetworkTerms
 from simulator.market.dynamics import entry_rate, homogenization, unit_rows
 from simulator.market.state import MarketState
-from simulator.market.strategy import LINK_RULE
+from simulator.market.strategy import LINK_RULE, LINK_TYPES
 from simulator.metrics import HHI_BANDS_2010, hhi_band
 from simulator.network import PartnershipNetwork
 from simulator.phases.network import update_links
@@ -130,6 +131,204 @@ def test_links_dissolve_when_they_stop_paying_or_expire():
     state.rd_spend[0] = 0.9  # B's gain from A: 0.9 - 0 x 6 - 1 < 0
     update_links(state, net, LINK_RULES, 7)  # B's gain fell below cost
     assert net.edges() == []
+
+
+def test_a_held_link_of_a_type_nobody_accepts_still_dissolves_when_it_stops_paying():
+    """The network phase skips a link type no firm accepts, but not its held links' check."""
+    state = link_state({"A": 3.0, "B": 6.0}, {})
+    net = network_for(state, term=50)
+    update_links(state, net, LINK_RULES, 1)
+    assert len(net.edges()) == 1
+    state.params["link_types"][:] = [[], []]  # nobody takes joint_rd links any more
+    update_links(state, net, LINK_RULES, 2)
+    assert len(net.edges()) == 1  # still pays both: kept for its term
+    state.rd_spend[0] = 0.9  # B's gain from A: 0.9 - 0 x 6 - 1 < 0
+    update_links(state, net, LINK_RULES, 3)
+    assert net.edges() == []
+
+
+def test_skipping_the_types_nobody_accepts_changes_nothing(monkeypatch):
+    """Every firm takes part in one link type of three (one held from the start in another),
+    some are `farsighted`: the run is the same, bit for bit, as when every type is evaluated
+    for every firm."""
+    from simulator.market.strategy.links import LinkRule
+
+    data = scenario(links=[{"source": "A", "target": "B", "type": "market_sharing", "term": 6}])
+    data["steps"] = 20
+    for k, name in enumerate("CDE"):
+        data["companies"].append(
+            copy.deepcopy(data["companies"][k % 2]) | {"name": name, "unit_cost": 0.7 + 0.05 * k}
+        )
+    for k, company in enumerate(data["companies"]):
+        company["strategy"]["link_types"] = ["joint_rd"] if k % 2 else ["alliance"]
+        company["strategy"]["link_rule"] = "farsighted" if k == 3 else "gain_seeking"
+    quick = simulate(data)
+    monkeypatch.setattr(LinkRule, "may_accept", lambda self, link_type, params: True)
+    monkeypatch.setattr(LINK_RULE.rules["gain_seeking"], "may_accept", LinkRule.may_accept)
+    full = simulate(data)
+    assert len(quick.edges) and set(quick.edges["type"]) >= {"market_sharing"}
+    for name in ("firms", "model", "edges"):
+        pd.testing.assert_frame_equal(getattr(quick, name), getattr(full, name), check_exact=True)
+
+
+def test_best_in_rows_keeps_the_finite_entries_or_each_rows_partition():
+    """Of a sparse matrix's entries, rows with at most ``keep`` give them all, others their
+    own partition: the same set as partitioning the dense matrix (ties included: integer
+    gains), whatever the order of the entries."""
+    from simulator.phases.network import best_in_rows
+
+    rng = np.random.default_rng(3)
+    tied = rng.integers(0, 6, size=(40, 90)).astype(float)
+    for values, keep in itertools.product((tied, rng.normal(size=(40, 90))), (1, 8, 30)):
+        values = values.copy()
+        finite_per_row = rng.integers(0, 90, size=40)
+        finite_per_row[:4] = [0, keep - 1, keep, 90]
+        for row, count in enumerate(finite_per_row):
+            values[row, rng.permutation(90)[count:]] = -np.inf
+        rows, columns = np.nonzero(np.isfinite(values))
+        shuffle = rng.permutation(len(rows))  # the entries in any order
+        rows, columns = rows[shuffle], columns[shuffle]
+        chosen = best_in_rows(rows, columns, values[rows, columns], 90, keep)
+        best = np.argpartition(-values, keep - 1, axis=1)[:, :keep]
+        r, c = np.nonzero(np.isfinite(np.take_along_axis(values, best, axis=1)))
+        assert sorted(zip(rows[chosen].tolist(), columns[chosen].tolist(), strict=True)) == sorted(
+            zip(r.tolist(), best[r, c].tolist(), strict=True)
+        )
+
+
+def test_links_in_a_large_market_are_the_greedy_choice_by_joint_gain():
+    """150 firms, every pair mutually gaining: each firm proposes its 64 best later partners,
+    links form best joint gain first while both hold fewer than max_links. Checked against a
+    pair-by-pair reference."""
+    from simulator.phases.network import CANDIDATES_PER_FIRM
+
+    rng = np.random.default_rng(5)
+    n = 150
+    state = MarketState(
+        segment_names=["s0", "s1", "s2"],
+        seg=segment_params(3),
+        size=np.ones(3),
+        growth=np.zeros(3),
+        cost_index=1.0,
+        compute_price=1.0,
+        learning_output_scale=100.0,
+    )
+    for i in range(n):
+        state.add_firm(
+            f"f{i:03d}",
+            "",
+            {"rd_spend": float(rng.uniform(10, 20)), "data_mix": list(rng.dirichlet([1, 1, 1]))},
+            {"link_rule": "gain_seeking"},
+            {"link_types": ["joint_rd"]},
+        )
+    net = network_for(state, rivalry=0.3, max_links=2)
+    update_links(state, net, LINK_RULES, 1)
+    unit = unit_rows(state.data_mix)
+    rd = state.rd_spend
+    candidates = []
+    for i in range(n):
+        gains = []
+        for j in range(i + 1, n):
+            overlap = float(unit[i] @ unit[j])
+            g_i = (rd[j] - 0.3 * overlap * rd[i]) - 1.0
+            g_j = (rd[i] - 0.3 * overlap * rd[j]) - 1.0
+            assert g_i > 0 and g_j > 0
+            gains.append((g_i + g_j, i, j))
+        candidates += sorted(gains, reverse=True)[:CANDIDATES_PER_FIRM]
+    degree = np.zeros(n, dtype=int)
+    expected = []
+    for _, i, j in sorted(candidates, key=lambda c: (-c[0], c[1], c[2])):
+        if degree[i] < 2 and degree[j] < 2:
+            degree[[i, j]] += 1
+            expected.append((f"f{i:03d}", f"f{j:03d}", "joint_rd", 1))
+    assert net.edges() == sorted(expected)
+    assert len(expected) > 100  # most firms hold two links
+
+
+def many_firms_state(n: int, seed: int, link_types: list[str]) -> MarketState:
+    rng = np.random.default_rng(seed)
+    state = MarketState(
+        segment_names=["s0", "s1", "s2"],
+        seg=segment_params(3),
+        size=np.ones(3),
+        growth=np.zeros(3),
+        cost_index=1.0,
+        compute_price=1.0,
+        learning_output_scale=100.0,
+    )
+    for i in range(n):
+        state.add_firm(
+            f"f{i:03d}",
+            "",
+            {
+                "rd_spend": float(rng.uniform(0, 8)),
+                "marketing": float(rng.uniform(0, 8)),
+                "revenue": float(rng.uniform(-5, 40)),
+                "data_mix": list(rng.dirichlet([1, 1, 1])),
+                "release_cycle": 6,
+                "last_release": -int(rng.integers(0, 6)),
+            },
+            {"link_rule": "farsighted" if i % 5 == 0 else "gain_seeking"},
+            {"link_types": link_types, "link_discount": 0.9},
+        )
+    return state
+
+
+def test_skipping_firms_that_cannot_gain_forms_and_dissolves_the_same_links(monkeypatch):
+    """200 firms, about half of which bring a partner too little to pay a link's cost: the
+    network phase evaluates only pairs of firms that could both gain, and forms and dissolves
+    the same links, in the same order, as when it evaluates every pair."""
+    from simulator.market.strategy.links import GainSeeking
+    from simulator.network import link_gain_bound
+
+    terms = {"pool_share": 0.3, "brand_share": 0.3, "sharing_value": 0.05, "rivalry": 0.5}
+    terms |= {"max_links": 3, "term": 10, "cost": {t: 1.0 for t in ("joint_rd", "alliance")}}
+    types = ["joint_rd", "alliance", "market_sharing"]
+
+    def two_steps() -> tuple[list, list]:
+        state = many_firms_state(200, 11, types)
+        net = network_for(state, **terms)
+        update_links(state, net, LINK_RULES, 1)
+        first = net.edges()
+        state.rd_spend[::3] *= 0.3  # some links stop paying, some firms stop being worth one
+        state.marketing[1::4] = 0.0
+        update_links(state, net, LINK_RULES, 2)
+        return first, list(net.graph.edges(data=True))
+
+    state = many_firms_state(200, 11, types)
+    values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}
+    viable = [link_gain_bound(t, NetworkTerms(**terms), values) > 0 for t in types]
+    assert all(0.2 < v.mean() < 0.8 for v in viable)
+    quick = two_steps()
+    monkeypatch.setattr(GainSeeking, "needs_net_gain", False)
+    full = two_steps()
+    assert len(quick[0]) > 50 and set(t for *_, t, _ in quick[0]) == set(types)
+    assert quick[0] == full[0]
+    assert quick[1] == full[1]  # the graph's own edge order too
+    assert len(quick[1]) != len(quick[0])
+
+
+def test_the_link_gain_bound_is_above_every_computed_gain():
+    """Brute force over partners and overlaps (0, 1 and between), spends at the threshold."""
+    from simulator.network import expected_gains, link_gain_bound
+
+    rng = np.random.default_rng(2)
+    terms = NetworkTerms(pool_share=0.3, brand_share=0.7, sharing_value=0.05, rivalry=0.9)
+    spend = np.concatenate([rng.uniform(0, 10, 300), [0.0, 1.0 / 0.3, 1.0 / 0.7, 20.0]])
+    values = {"rd_spend": spend, "marketing": spend[::-1].copy(), "revenue": spend * 6 - 8}
+    overlap = np.concatenate([[0.0, 1.0, 1.0 + 2e-16], rng.uniform(0, 1, 40)])[:, None, None]
+    rows = {k: v[:, None][None] for k, v in values.items()}
+    cols = {k: v[None, :][None] for k, v in values.items()}
+    for link_type in LINK_TYPES:
+        cost = terms.cost.get(link_type, 1.0)
+        bound = link_gain_bound(link_type, terms, values)
+        own = expected_gains(link_type, terms, overlap, rows, cols) - cost  # row firm's gain
+        partner = expected_gains(link_type, terms, overlap, cols, rows) - cost
+        side = own if link_type == "market_sharing" else partner  # the side the bound bounds
+        assert (side <= bound[None, :, None]).all()
+        assert np.isclose(side.max(axis=(0, 2)), bound).mean() > 0.9  # and is tight
+    negative = dict(values, rd_spend=spend - 1.0)
+    assert np.isinf(link_gain_bound("joint_rd", terms, negative)).all()
 
 
 def test_dissolved_joint_rd_link_stops_pooling_compute():

@@ -1,11 +1,15 @@
 """Network phase: links expire, dissolve when unprofitable, and form where both firms' link
 rules accept them (simulator.network has the link economics).
 
-Memory stays linear in the number of firms: pairs are evaluated in blocks of ``BLOCK`` rows
-(a block x all-firms slab at a time, never the firms x firms matrix), and each pair is
-proposed from its lower row, which keeps at most ``CANDIDATES_PER_FIRM`` candidate links (its
-best by joint gain): every candidate it has in markets of up to 22 firms, and far more than
-the ``max_links`` a firm can hold.
+Only pairs that could form a link are evaluated: a type no firm takes part in is skipped, and
+when every firm's rule asks for a positive net gain (``LinkRule.needs_net_gain``), a type's
+pairs are those of the firms whose ``link_gain_bound`` is positive (a firm that cannot bring
+a partner the link's cost, or gain it itself, is in no pair). The phase's time follows the
+number of such pairs, quadratic only where every firm could link with every other; its memory
+is linear: rows are taken ``BLOCK`` at a time, and each pair is proposed from its lower row,
+which keeps at most ``CANDIDATES_PER_FIRM`` candidate links (its best by joint gain): every
+candidate it has in markets of up to 22 firms, and far more than the ``max_links`` a firm
+can hold. Held links are checked pair by pair.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from simulator.market import dynamics
 from simulator.market.state import MarketState
 from simulator.market.strategy import LINK_RULE, LINK_TYPES
 from simulator.market.strategy.links import LinkSituation
-from simulator.network import PartnershipNetwork, expected_gains, link_cost
+from simulator.network import PartnershipNetwork, expected_gains, link_cost, link_gain_bound
 from simulator.phases.decide import RowParams, Rules, groups
 
 BLOCK = 64
@@ -29,14 +33,29 @@ TYPE_RANK = np.argsort(np.argsort(np.array(LINK_TYPES, dtype=object)))
 """Rank of each link type's name (the last tie-break of the formation order)."""
 
 
-def link_groups(state: MarketState, rules: Rules) -> list[tuple[object, np.ndarray]]:
-    """(link rule, membership mask over the firms) for each link rule in use."""
+def link_groups(state: MarketState, rules: Rules) -> list[tuple[object, np.ndarray, RowParams]]:
+    """(link rule, membership mask over the firms, their parameters) for each link rule in
+    use."""
     out = []
-    for rule, rows, _params in groups(state, LINK_RULE, rules):
+    for rule, rows, params in groups(state, LINK_RULE, rules):
         member = np.zeros(state.n_firms, dtype=bool)
         member[rows] = True
-        out.append((rule, member))
+        out.append((rule, member, params))
     return out
+
+
+def held_by_type(edges_by_row: dict[int, list[tuple[int, str]]], block: np.ndarray):
+    """The links held under the rows of ``block``, per type: (offsets into ``block``, partner
+    rows), each in row order and, within a row, the graph's edge order."""
+    found: dict[str, tuple[list[int], list[int]]] = {}
+    for offset, i in enumerate(block):
+        for j, held in edges_by_row.get(int(i), ()):
+            offsets, partners = found.setdefault(held, ([], []))
+            offsets.append(offset)
+            partners.append(j)
+    return {
+        t: (np.array(o, dtype=np.intp), np.array(j, dtype=np.intp)) for t, (o, j) in found.items()
+    }
 
 
 def willingness(
@@ -44,16 +63,64 @@ def willingness(
 ) -> np.ndarray:
     """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule
     (``link_rules``: link_groups of this step; ``situation``: the LinkSituation of this step,
-    for rules that look ahead)."""
+    for rules that look ahead). ``deciders`` are rows in increasing order."""
     accepts = np.zeros(net.shape, dtype=bool)
-    for rule, member in link_rules:
+    for rule, member, params in link_rules:
         local = np.flatnonzero(member[deciders])
+        if len(local) == len(net) == len(member):  # every firm, under one rule: no gathering
+            return rule.decide(link_type, net, deciders, params, situation)
         if len(local):
             chosen = deciders[local]
             accepts[local] = rule.decide(
                 link_type, net[local], chosen, RowParams(state.params, chosen), situation
             )
     return accepts
+
+
+def best_in_rows(
+    rows: np.ndarray, columns: np.ndarray, values: np.ndarray, width: int, keep: int
+) -> np.ndarray:
+    """Which entries (``rows``, ``columns``, ``values``) of a sparse matrix ``width`` wide,
+    -inf elsewhere, are their row's ``keep`` largest, as a mask over the entries: every entry
+    of a row with at most ``keep``; else its ``keep`` largest, which are one set unless the
+    keep-th and the next are tied, where numpy's argpartition of the row picks (as when the
+    whole matrix was partitioned). The formation step sorts the candidates, so only the set
+    counts."""
+    chosen = np.ones(len(rows), dtype=bool)
+    counts = np.bincount(rows)
+    crowded = np.flatnonzero(counts > keep)
+    if not len(crowded):
+        return chosen
+    mine = np.flatnonzero(counts[rows] > keep)
+    chosen[mine] = False
+    order = mine[np.lexsort((-values[mine], rows[mine]))]  # by row, largest first
+    first = np.searchsorted(rows[order], crowded)  # where each crowded row starts
+    rank = np.arange(len(order)) - np.repeat(first, counts[crowded])
+    tied = values[order[first + keep - 1]] == values[order[first + keep]]
+    untied = np.repeat(~tied, counts[crowded])
+    chosen[order[(rank < keep) & untied]] = True
+    if tied.any():  # the partition decides which of the tied entries are kept
+        ties = crowded[tied]
+        at = np.full(len(counts), -1)
+        at[ties] = np.arange(len(ties))
+        them = mine[at[rows[mine]] >= 0]
+        dense = np.full((len(ties), width), -np.inf)
+        dense[at[rows[them]], columns[them]] = values[them]
+        best = np.argpartition(-dense, keep - 1, axis=1)[:, :keep]
+        picked = np.zeros(dense.shape, dtype=bool)
+        np.put_along_axis(picked, best, True, axis=1)
+        chosen[them] = picked[at[rows[them]], columns[them]]
+    return chosen
+
+
+def focus_overlap(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Cosine similarity of unit focus vectors ``a`` and ``b`` (..., S), broadcast: summed
+    segment by segment, so a pair's overlap is the same number, and the same both ways,
+    whichever pairs are computed with it (a matrix product's rounding depends on its shape)."""
+    total = a[..., 0] * b[..., 0]
+    for s in range(1, a.shape[-1]):
+        total += a[..., s] * b[..., s]
+    return total
 
 
 def name_ranks(names: list[str]) -> np.ndarray:
@@ -68,8 +135,12 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     if n < 2:
         return
     link_rules = link_groups(state, rules)
-    if not network.n_links() and not any(rule.forms_links for rule, _ in link_rules):
+    if not network.n_links() and not any(rule.forms_links for rule, *_ in link_rules):
         return  # no link to keep and no firm that would propose one
+    # a type no firm accepts forms no link; it is evaluated only to dissolve held links
+    accepted = [
+        any(rule.may_accept(t, params) for rule, _, params in link_rules) for t in LINK_TYPES
+    ]
     terms = network.terms
     norm = dynamics.unit_rows(state.data_mix)
     values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}
@@ -82,39 +153,67 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
         state.release_cycle,
         step,
     )
+    # only firms that can gain from a type (both sides, when every rule asks for a net gain)
+    pruned = all(rule.needs_net_gain for rule, *_ in link_rules)
+    viable = [
+        (link_gain_bound(t, terms, values) > 0) if pruned else np.ones(n, dtype=bool)
+        for t in LINK_TYPES
+    ]
+    partners = [
+        np.flatnonzero(v) if ok else everyone[:0] for v, ok in zip(viable, accepted, strict=True)
+    ]
+    names = state.names
     drop: list[tuple[str, str]] = []
     found: list[tuple[np.ndarray, ...]] = []  # (joint gain, row i, row j, type index) arrays
     for start in range(0, n, BLOCK):
         block = everyone[start : start + BLOCK]
-        overlap = norm[block] @ norm.T  # (B, F), symmetric with the full product
-        rows = {k: v[block][:, None] for k, v in values.items()}
-        cols = {k: v[None, :] for k, v in values.items()}
-        later = everyone[None, :] > block[:, None]  # each pair once, from its first row
-        joint = np.full((len(LINK_TYPES), len(block), n), -np.inf)
+        held = held_by_type(edges_by_row, block)
+        proposers = [
+            np.flatnonzero(v[block]) if len(c) else c for v, c in zip(viable, partners, strict=True)
+        ]
+        if not held and not any(len(p) for p in proposers):
+            continue  # no link to check and no firm here that could gain from one
+        entries = []  # (offset in block, partner row, type index, joint gain) per type
         for t, link_type in enumerate(LINK_TYPES):
             cost = link_cost(terms, link_type)
-            out = expected_gains(link_type, terms, overlap, rows, cols) - cost  # i's gain
-            back = expected_gains(link_type, terms, overlap, cols, rows) - cost  # j's gain
-            for offset, i in enumerate(block):
-                for j, held in edges_by_row.get(int(i), ()):
-                    if held == link_type and (out[offset, j] <= 0 or back[offset, j] <= 0):
-                        drop.append((state.names[i], state.names[j]))
-            mutual = willingness(state, link_rules, link_type, out, block, situation)
-            mutual &= willingness(state, link_rules, link_type, back.T, everyone, situation).T
-            mutual &= later
-            np.add(out, back, out=joint[t], where=mutual)
-        # per proposing row, its best CANDIDATES_PER_FIRM (type, partner) pairs
-        flat = joint.transpose(1, 0, 2).reshape(len(block), -1)  # (B, types x F)
-        keep = min(CANDIDATES_PER_FIRM, flat.shape[1])
-        best = np.argpartition(-flat, keep - 1, axis=1)[:, :keep]
-        gains = np.take_along_axis(flat, best, axis=1)
-        r, c = np.nonzero(np.isfinite(gains))
-        t, j = np.divmod(best[r, c], n)
-        found.append((gains[r, c], block[r], j, t))
+            if link_type in held:  # does each held link still pay both sides?
+                offsets, mates = held[link_type]
+                at = {k: v[block[offsets]] for k, v in values.items()}
+                to = {k: v[mates] for k, v in values.items()}
+                pair_overlap = focus_overlap(norm[block[offsets]], norm[mates])
+                out = expected_gains(link_type, terms, pair_overlap, at, to) - cost
+                back = expected_gains(link_type, terms, pair_overlap, to, at) - cost
+                unpaid = (out <= 0) | (back <= 0)
+                drop.extend(
+                    (names[block[o]], names[j])
+                    for o, j in zip(offsets[unpaid], mates[unpaid], strict=True)
+                )
+            offsets, mates = proposers[t], partners[t]
+            mates = mates[np.searchsorted(mates, block[0], side="right") :]  # later rows only
+            if not len(offsets) or not len(mates):
+                continue
+            proposing = block[offsets]
+            pair_overlap = focus_overlap(norm[proposing][:, None], norm[mates][None, :])
+            rows = {k: v[proposing][:, None] for k, v in values.items()}
+            cols = {k: v[mates][None, :] for k, v in values.items()}
+            out = expected_gains(link_type, terms, pair_overlap, rows, cols) - cost  # i's gain
+            back = expected_gains(link_type, terms, pair_overlap, cols, rows) - cost  # j's gain
+            mutual = willingness(state, link_rules, link_type, out, proposing, situation)
+            mutual &= willingness(state, link_rules, link_type, back.T, mates, situation).T
+            mutual &= mates[None, :] > proposing[:, None]  # each pair once, from its first row
+            r, c = np.nonzero(mutual)
+            entries.append((offsets[r], mates[c], np.full(len(r), t), out[r, c] + back[r, c]))
+        if entries:
+            offset, j, t, gain = (np.concatenate(parts) for parts in zip(*entries, strict=True))
+            # per proposing row, its best CANDIDATES_PER_FIRM (type, partner) pairs
+            keep = best_in_rows(offset, t * n + j, gain, len(LINK_TYPES) * n, CANDIDATES_PER_FIRM)
+            found.append((gain[keep], block[offset[keep]], j[keep], t[keep]))
+    if not found:
+        network.update(step, drop, ())
+        return
     gains, i, j, t = (np.concatenate(parts) for parts in zip(*found, strict=True))
     name_rank = name_ranks(state.names)
     # best joint gain first, ties by the two names, then the link type's name
     order = np.lexsort((TYPE_RANK[t], name_rank[j], name_rank[i], -gains))
-    names = state.names
     candidates = ((names[i[k]], names[j[k]], LINK_TYPES[t[k]]) for k in order)
     network.update(step, drop, candidates)

@@ -22,12 +22,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from simulator.market.params import Strict
 from simulator.market.strategy.links import (
     LINK_RULE,
-    LINK_TYPES,
-    LinkRule,
-    LinkType,
+    GainSeeking,
     takes_part,
 )
 
@@ -47,26 +44,21 @@ def delayed_weight(discount: Array, first_delay: Array, cycle: Array, term: int)
 
 
 @LINK_RULE.register
-class Farsighted(LinkRule):
+class Farsighted(GainSeeking):
+    """Without a situation (or for a type that pays as it goes) it decides as gain_seeking.
+    V > 0 only where the net gain g - c is positive (the delay weights are at most 1 and the
+    cost is not negative), so it asks for a net gain as gain_seeking does (needs_net_gain)."""
+
     name = "farsighted"
     description = (
         "value a link over its term, discounted at `link_discount` (joint R&D pays only when "
         "the next model ships); take it if that beats the discounted cost"
     )
 
-    class Params(Strict):
-        link_types: list[LinkType] = Field(
-            default_factory=lambda: ["joint_rd", "alliance"],
-            description="Link types the firm proposes and accepts (market_sharing is opt-in): "
-            + ", ".join(LINK_TYPES)
-            + ".",
-        )
+    class Params(GainSeeking.Params):
         link_discount: float = Field(
             0.95, gt=0, le=1, description="Discount factor per step over a link's term."
         )
-
-    def willing(self, link_type, net_gain, firms, params):  # without a situation: as it goes
-        return (net_gain > 0) & takes_part(params["link_types"], link_type)[:, None]
 
     def decide(self, link_type, net_gain, firms, params, situation):
         if situation is None or link_type not in DELAYED:

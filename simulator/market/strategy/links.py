@@ -41,12 +41,20 @@ class LinkRule(Rule):
     """Base class: which partners each firm in ``firms`` accepts for ``link_type``."""
 
     forms_links: ClassVar[bool] = True  # False: the rule never accepts a link (nothing to do)
+    needs_net_gain: ClassVar[bool] = False
+    """True: the rule accepts a link only where its net gain is positive, judging each pair on
+    its own; the network phase then skips pairs that cannot gain (network.link_gain_bound)."""
 
     def willing(
         self, link_type: str, net_gain: Array, firms: Array, params: dict[str, Array]
     ) -> Array:
         """``net_gain`` (G, F): expected gain less cost of a link with each firm -> bool (G, F)."""
         raise NotImplementedError
+
+    def may_accept(self, link_type: str, params: dict[str, Array]) -> bool:
+        """False only if no firm of ``params`` accepts a ``link_type`` link at any gain (the
+        network phase then skips evaluating that type for them)."""
+        return self.forms_links
 
     def decide(
         self, link_type: str, net_gain: Array, firms: Array, params: dict[str, Array], situation
@@ -68,6 +76,7 @@ def takes_part(link_types: Array, link_type: str) -> Array:
 class GainSeeking(LinkRule):
     name = "gain_seeking"
     description = "propose and accept links of its `link_types` with expected gain above cost"
+    needs_net_gain = True
 
     class Params(Strict):
         link_types: list[LinkType] = Field(
@@ -80,12 +89,16 @@ class GainSeeking(LinkRule):
     def willing(self, link_type, net_gain, firms, params):
         return (net_gain > 0) & takes_part(params["link_types"], link_type)[:, None]
 
+    def may_accept(self, link_type, params):
+        return bool(takes_part(params["link_types"], link_type).any())
+
 
 @LINK_RULE.register
 class NoLinks(LinkRule):
     name = "none"
     description = "never link"
     forms_links = False
+    needs_net_gain = True  # it accepts nothing
 
     def willing(self, link_type, net_gain, firms, params):
         return np.zeros(net_gain.shape, dtype=bool)

@@ -154,22 +154,24 @@ class PartnershipNetwork:
 
         return list(self._kept("edges", rows))
 
-    def update(
-        self,
-        step: int,
-        drop: list[tuple[str, str]],
-        candidates: Iterable[tuple[str, str, str]],
-    ) -> None:
-        """Dissolve the links in ``drop`` and those past their term, then form links from
-        ``candidates`` (firm, firm, type), taken in the order given (the network phase orders
-        them by joint gain, best first, ties by name), while both firms hold fewer than
-        ``max_links``."""
+    def dissolve(self, step: int, drop: list[tuple[str, str]]) -> None:
+        """Dissolve the links in ``drop`` and those past their term."""
         for a, b in drop:
             if self.graph.has_edge(a, b):
                 self._remove_edge(a, b)
         for a, b, data in list(self.graph.edges(data=True)):
             if step > data["end"]:
                 self._remove_edge(a, b)
+
+    def has_room(self, names: list[str]) -> Array:
+        """Whether each firm of ``names`` holds fewer than ``max_links`` links (bool)."""
+        adjacency, full = self.graph.adj, self.terms.max_links
+        return np.array([len(adjacency[name]) < full for name in names], dtype=bool)
+
+    def form(self, step: int, candidates: Iterable[tuple[str, str, str]]) -> None:
+        """Form links from ``candidates`` (firm, firm, type), taken in the order given (the
+        network phase orders them by joint gain, best first, ties by name), while both firms
+        hold fewer than ``max_links``."""
         adjacency = self.graph.adj
         degree: dict[str, int] = {}  # of the firms seen so far (networkx's degree is slower)
         full = self.terms.max_links

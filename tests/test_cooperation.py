@@ -302,9 +302,14 @@ def test_skipping_firms_that_cannot_gain_forms_and_dissolves_the_same_links(monk
     quick = two_steps()
     monkeypatch.setattr(GainSeeking, "needs_net_gain", False)
     full = two_steps()
+    # nor does leaving out, before formation, the candidates of firms already full
+    monkeypatch.setattr(
+        PartnershipNetwork, "has_room", lambda self, names: np.ones(len(names), bool)
+    )
+    unfiltered = two_steps()
     assert len(quick[0]) > 50 and set(t for *_, t, _ in quick[0]) == set(types)
-    assert quick[0] == full[0]
-    assert quick[1] == full[1]  # the graph's own edge order too
+    assert quick[0] == full[0] == unfiltered[0]
+    assert quick[1] == full[1] == unfiltered[1]  # the graph's own edge order too
     assert len(quick[1]) != len(quick[0])
 
 
@@ -567,7 +572,7 @@ def test_what_the_network_keeps_follows_every_change_of_the_graph():
     assert seen() == (1, 1, [1.0, 1.0, 0.0, 0.0])
     net.link("C", "D", "alliance", 0, term=9)
     assert net.n_links() == 2 and net.pooled_compute(names, np.ones(4)).tolist() == [1, 1, 0, 0]
-    net.update(3, [], [])  # A-B's term is over
+    net.dissolve(3, [])  # A-B's term is over
     assert net.n_links() == 1 and net.pooled_compute(names, np.ones(4)).tolist() == [0] * 4
     net.remove_firm("D")
     assert net.n_links() == 0 == net.graph.number_of_edges()

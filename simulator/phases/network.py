@@ -81,35 +81,23 @@ def best_in_rows(
     rows: np.ndarray, columns: np.ndarray, values: np.ndarray, width: int, keep: int
 ) -> np.ndarray:
     """Which entries (``rows``, ``columns``, ``values``) of a sparse matrix ``width`` wide,
-    -inf elsewhere, are their row's ``keep`` largest, as a mask over the entries: every entry
-    of a row with at most ``keep``; else its ``keep`` largest, which are one set unless the
-    keep-th and the next are tied, where numpy's argpartition of the row picks (as when the
-    whole matrix was partitioned). The formation step sorts the candidates, so only the set
-    counts."""
+    -inf elsewhere, are among their row's ``keep`` largest, as a mask over the entries: every
+    entry of a row with at most ``keep``; else those numpy's argpartition picks from the row
+    (the same set as partitioning the whole matrix, ties included). The formation step sorts
+    the candidates, so only the set counts."""
     chosen = np.ones(len(rows), dtype=bool)
     counts = np.bincount(rows)
     crowded = np.flatnonzero(counts > keep)
-    if not len(crowded):
-        return chosen
-    mine = np.flatnonzero(counts[rows] > keep)
-    chosen[mine] = False
-    order = mine[np.lexsort((-values[mine], rows[mine]))]  # by row, largest first
-    first = np.searchsorted(rows[order], crowded)  # where each crowded row starts
-    rank = np.arange(len(order)) - np.repeat(first, counts[crowded])
-    tied = values[order[first + keep - 1]] == values[order[first + keep]]
-    untied = np.repeat(~tied, counts[crowded])
-    chosen[order[(rank < keep) & untied]] = True
-    if tied.any():  # the partition decides which of the tied entries are kept
-        ties = crowded[tied]
+    if len(crowded):
         at = np.full(len(counts), -1)
-        at[ties] = np.arange(len(ties))
-        them = mine[at[rows[mine]] >= 0]
-        dense = np.full((len(ties), width), -np.inf)
-        dense[at[rows[them]], columns[them]] = values[them]
+        at[crowded] = np.arange(len(crowded))
+        mine = np.flatnonzero(at[rows] >= 0)
+        dense = np.full((len(crowded), width), -np.inf)
+        dense[at[rows[mine]], columns[mine]] = values[mine]
         best = np.argpartition(-dense, keep - 1, axis=1)[:, :keep]
         picked = np.zeros(dense.shape, dtype=bool)
         np.put_along_axis(picked, best, True, axis=1)
-        chosen[them] = picked[at[rows[them]], columns[them]]
+        chosen[mine] = picked[at[rows[mine]], columns[mine]]
     return chosen
 
 
@@ -208,12 +196,14 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
             # per proposing row, its best CANDIDATES_PER_FIRM (type, partner) pairs
             keep = best_in_rows(offset, t * n + j, gain, len(LINK_TYPES) * n, CANDIDATES_PER_FIRM)
             found.append((gain[keep], block[offset[keep]], j[keep], t[keep]))
+    network.dissolve(step, drop)
     if not found:
-        network.update(step, drop, ())
         return
     gains, i, j, t = (np.concatenate(parts) for parts in zip(*found, strict=True))
-    name_rank = name_ranks(state.names)
+    room = network.has_room(names)  # a firm full now stays full while links form
+    fits = room[i] & room[j]
+    gains, i, j, t = gains[fits], i[fits], j[fits], t[fits]
+    name_rank = name_ranks(names)
     # best joint gain first, ties by the two names, then the link type's name
     order = np.lexsort((TYPE_RANK[t], name_rank[j], name_rank[i], -gains))
-    candidates = ((names[i[k]], names[j[k]], LINK_TYPES[t[k]]) for k in order)
-    network.update(step, drop, candidates)
+    network.form(step, ((names[i[k]], names[j[k]], LINK_TYPES[t[k]]) for k in order))

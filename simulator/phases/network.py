@@ -86,6 +86,8 @@ def best_in_rows(
     (the same set as partitioning the whole matrix, ties included). The formation step sorts
     the candidates, so only the set counts."""
     chosen = np.ones(len(rows), dtype=bool)
+    if len(rows) <= keep:
+        return chosen
     counts = np.bincount(rows)
     crowded = np.flatnonzero(counts > keep)
     if len(crowded):
@@ -143,13 +145,16 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     )
     # only firms that can gain from a type (both sides, when every rule asks for a net gain)
     pruned = all(rule.needs_net_gain for rule, *_ in link_rules)
-    viable = [
-        (link_gain_bound(t, terms, values) > 0) if pruned else np.ones(n, dtype=bool)
-        for t in LINK_TYPES
-    ]
-    partners = [
-        np.flatnonzero(v) if ok else everyone[:0] for v, ok in zip(viable, accepted, strict=True)
-    ]
+
+    def can_link(t: int) -> np.ndarray:
+        if not accepted[t]:
+            return np.zeros(n, dtype=bool)
+        if not pruned:
+            return np.ones(n, dtype=bool)
+        return link_gain_bound(LINK_TYPES[t], terms, values) > 0
+
+    viable = [can_link(t) for t in range(len(LINK_TYPES))]
+    partners = [np.flatnonzero(v) for v in viable]
     names = state.names
     drop: list[tuple[str, str]] = []
     found: list[tuple[np.ndarray, ...]] = []  # (joint gain, row i, row j, type index) arrays

@@ -62,10 +62,9 @@ C_MIX = np.array([0.6, 0.75, np.sqrt(1 - 0.6**2 - 0.75**2)])
 MIXES = {"A": [1.0, 0.0, 0.0], "B": [0.0, 1.0, 0.0], "C": list(C_MIX / C_MIX.sum())}
 
 
-def link_state(rd: dict[str, float], link_rules: dict[str, str]) -> MarketState:
-    """Firms with the given R&D spend, joint_rd links only, focus overlaps A-B 0, B-C 0.75,
-    A-C 0.6 (cosines of the data mixes)."""
-    state = MarketState(
+def three_segment_market() -> MarketState:
+    """An empty market of three segments of size 1, for the network phase's tests."""
+    return MarketState(
         segment_names=["s0", "s1", "s2"],
         seg=segment_params(3),
         size=np.ones(3),
@@ -74,6 +73,12 @@ def link_state(rd: dict[str, float], link_rules: dict[str, str]) -> MarketState:
         compute_price=1.0,
         learning_output_scale=100.0,
     )
+
+
+def link_state(rd: dict[str, float], link_rules: dict[str, str]) -> MarketState:
+    """Firms with the given R&D spend, joint_rd links only, focus overlaps A-B 0, B-C 0.75,
+    A-C 0.6 (cosines of the data mixes)."""
+    state = three_segment_market()
     for name, spend in rd.items():
         state.add_firm(
             name,
@@ -204,15 +209,7 @@ def test_links_in_a_large_market_are_the_greedy_choice_by_joint_gain():
 
     rng = np.random.default_rng(5)
     n = 150
-    state = MarketState(
-        segment_names=["s0", "s1", "s2"],
-        seg=segment_params(3),
-        size=np.ones(3),
-        growth=np.zeros(3),
-        cost_index=1.0,
-        compute_price=1.0,
-        learning_output_scale=100.0,
-    )
+    state = three_segment_market()
     for i in range(n):
         state.add_firm(
             f"f{i:03d}",
@@ -247,15 +244,7 @@ def test_links_in_a_large_market_are_the_greedy_choice_by_joint_gain():
 
 def many_firms_state(n: int, seed: int, link_types: list[str]) -> MarketState:
     rng = np.random.default_rng(seed)
-    state = MarketState(
-        segment_names=["s0", "s1", "s2"],
-        seg=segment_params(3),
-        size=np.ones(3),
-        growth=np.zeros(3),
-        cost_index=1.0,
-        compute_price=1.0,
-        learning_output_scale=100.0,
-    )
+    state = three_segment_market()
     for i in range(n):
         state.add_firm(
             f"f{i:03d}",

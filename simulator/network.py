@@ -187,19 +187,23 @@ class PartnershipNetwork:
 
     # --- economics of the links -------------------------------------------------------------
 
-    def links_by_row(self, names: list[str]) -> dict[int, list[tuple[int, str]]]:
-        """Each link as (higher row, type) under its lower row in ``names``, in the graph's
-        edge order (the network phase checks whether held links still pay)."""
+    def held_links(self, names: list[str]) -> dict[str, tuple[Array, Array]]:
+        """The links held, per type: (rows, partner rows) in ``names``, each link once, in the
+        graph's edge order (the network phase checks whether they still pay)."""
 
-        def rows() -> dict[int, list[tuple[int, str]]]:
+        def rows() -> dict[str, tuple[Array, Array]]:
             row_of = {name: i for i, name in enumerate(names)}
-            out: dict[int, list[tuple[int, str]]] = {}
+            pairs: dict[str, tuple[list[int], list[int]]] = {}
             for a, b, data in self.graph.edges(data=True):
-                i, j = sorted((row_of[a], row_of[b]))
-                out.setdefault(i, []).append((j, data["type"]))
-            return out
+                ours, theirs = pairs.setdefault(data["type"], ([], []))
+                ours.append(row_of[a])
+                theirs.append(row_of[b])
+            return {
+                t: (np.array(i, dtype=np.intp), np.array(j, dtype=np.intp))
+                for t, (i, j) in pairs.items()
+            }
 
-        return self._kept(("links_by_row", tuple(names)), rows)
+        return self._kept(("held_links", tuple(names)), rows)
 
     def _partner_rows(self, names: list[str], link_type: str) -> list[tuple[int, Array]]:
         """(row, rows of its ``link_type`` partners) for each firm of ``names`` that has any,

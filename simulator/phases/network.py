@@ -44,31 +44,15 @@ def link_groups(state: MarketState, rules: Rules) -> list[tuple[object, np.ndarr
     return out
 
 
-def held_by_type(edges_by_row: dict[int, list[tuple[int, str]]], block: np.ndarray):
-    """The links held under the rows of ``block``, per type: (offsets into ``block``, partner
-    rows), each in row order and, within a row, the graph's edge order."""
-    found: dict[str, tuple[list[int], list[int]]] = {}
-    for offset, i in enumerate(block):
-        for j, held in edges_by_row.get(int(i), ()):
-            offsets, partners = found.setdefault(held, ([], []))
-            offsets.append(offset)
-            partners.append(j)
-    return {
-        t: (np.array(o, dtype=np.intp), np.array(j, dtype=np.intp)) for t, (o, j) in found.items()
-    }
-
-
 def willingness(
     state, link_rules, link_type: str, net: np.ndarray, deciders, situation=None
 ) -> np.ndarray:
     """Whether each firm ``deciders[g]`` accepts each link of ``net[g]`` under its link rule
     (``link_rules``: link_groups of this step; ``situation``: the LinkSituation of this step,
-    for rules that look ahead). ``deciders`` are rows in increasing order."""
+    for rules that look ahead)."""
     accepts = np.zeros(net.shape, dtype=bool)
-    for rule, member, params in link_rules:
+    for rule, member, _params in link_rules:
         local = np.flatnonzero(member[deciders])
-        if len(local) == len(net) == len(member):  # every firm, under one rule: no gathering
-            return rule.decide(link_type, net, deciders, params, situation)
         if len(local):
             chosen = deciders[local]
             accepts[local] = rule.decide(
@@ -134,7 +118,6 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     terms = network.terms
     norm = dynamics.unit_rows(state.data_mix)
     values = {"rd_spend": state.rd_spend, "marketing": state.marketing, "revenue": state.revenue}
-    edges_by_row = network.links_by_row(state.names)
     everyone = np.arange(n)
     situation = LinkSituation(
         {t: link_cost(terms, t) for t in LINK_TYPES},
@@ -156,31 +139,27 @@ def update_links(state: MarketState, network: PartnershipNetwork, rules: Rules, 
     viable = [can_link(t) for t in range(len(LINK_TYPES))]
     partners = [np.flatnonzero(v) for v in viable]
     names = state.names
-    drop: list[tuple[str, str]] = []
+    drop: list[tuple[str, str]] = []  # held links that no longer pay both sides
+    for link_type, (ours, theirs) in network.held_links(names).items():
+        cost = link_cost(terms, link_type)
+        at = {k: v[ours] for k, v in values.items()}
+        to = {k: v[theirs] for k, v in values.items()}
+        pair_overlap = focus_overlap(norm[ours], norm[theirs])
+        out = expected_gains(link_type, terms, pair_overlap, at, to) - cost
+        back = expected_gains(link_type, terms, pair_overlap, to, at) - cost
+        unpaid = (out <= 0) | (back <= 0)
+        drop.extend((names[i], names[j]) for i, j in zip(ours[unpaid], theirs[unpaid], strict=True))
     found: list[tuple[np.ndarray, ...]] = []  # (joint gain, row i, row j, type index) arrays
     for start in range(0, n, BLOCK):
         block = everyone[start : start + BLOCK]
-        held = held_by_type(edges_by_row, block)
         proposers = [
             np.flatnonzero(v[block]) if len(c) else c for v, c in zip(viable, partners, strict=True)
         ]
-        if not held and not any(len(p) for p in proposers):
-            continue  # no link to check and no firm here that could gain from one
+        if not any(len(p) for p in proposers):
+            continue  # no firm here that could gain from a link
         entries = []  # (offset in block, partner row, type index, joint gain) per type
         for t, link_type in enumerate(LINK_TYPES):
             cost = link_cost(terms, link_type)
-            if link_type in held:  # does each held link still pay both sides?
-                offsets, mates = held[link_type]
-                at = {k: v[block[offsets]] for k, v in values.items()}
-                to = {k: v[mates] for k, v in values.items()}
-                pair_overlap = focus_overlap(norm[block[offsets]], norm[mates])
-                out = expected_gains(link_type, terms, pair_overlap, at, to) - cost
-                back = expected_gains(link_type, terms, pair_overlap, to, at) - cost
-                unpaid = (out <= 0) | (back <= 0)
-                drop.extend(
-                    (names[block[o]], names[j])
-                    for o, j in zip(offsets[unpaid], mates[unpaid], strict=True)
-                )
             offsets, mates = proposers[t], partners[t]
             mates = mates[np.searchsorted(mates, block[0], side="right") :]  # later rows only
             if not len(offsets) or not len(mates):

@@ -120,6 +120,6 @@ def _set_firm(model: MarketModel, row: int, setting: Setting) -> None:
         new = getattr(spec.strategy, key)
         if key in DECISION_BY_KEY:
             model.rules[key].setdefault(new, DECISION_BY_KEY[key].make(new))
-            state.rules[key][row] = new
+            state.set_rule(key, row, new)
         else:
             state.params[key][row] = new

@@ -89,6 +89,11 @@ def link_gain_bound(link_type: str, terms: NetworkTerms, values: dict[str, Array
     return share * spend - cost
 
 
+def _pair(a: str, b: str) -> tuple[str, str]:
+    """A link's key, the same whichever firm is named first."""
+    return (a, b) if a < b else (b, a)
+
+
 class PartnershipNetwork:
     """The graph plus the rules that form and dissolve its links.
 
@@ -101,6 +106,7 @@ class PartnershipNetwork:
         self.graph = nx.Graph()
         self._terms = terms
         self._cache: dict = {}
+        self._end: dict[tuple[str, str], int] = {}  # last step of each link's term, by pair
 
     @property
     def terms(self) -> NetworkTerms:
@@ -128,6 +134,8 @@ class PartnershipNetwork:
     def remove_firm(self, name: str) -> list[tuple[str, str, str]]:
         """Drop a firm (it exited); returns the links that dissolved with it."""
         dropped = [(name, other, data["type"]) for other, data in self.graph[name].items()]
+        for _, other, _ in dropped:
+            del self._end[_pair(name, other)]
         self.graph.remove_node(name)
         self._cache.clear()
         return dropped
@@ -135,11 +143,14 @@ class PartnershipNetwork:
     def link(self, a: str, b: str, link_type: str, step: int, term: int | None = None) -> None:
         if link_type not in LINK_TYPES:
             raise ValueError(f"unknown link type {link_type!r}")
-        self.graph.add_edge(a, b, type=link_type, start=step, end=step + (term or self.terms.term))
+        end = step + (term or self.terms.term)
+        self.graph.add_edge(a, b, type=link_type, start=step, end=end)
+        self._end[_pair(a, b)] = end
         self._cache.clear()
 
     def _remove_edge(self, a: str, b: str) -> None:
         self.graph.remove_edge(a, b)
+        del self._end[_pair(a, b)]
         self._cache.clear()
 
     def partners(self, name: str, link_type: str) -> list[str]:
@@ -159,9 +170,8 @@ class PartnershipNetwork:
         for a, b in drop:
             if self.graph.has_edge(a, b):
                 self._remove_edge(a, b)
-        for a, b, data in list(self.graph.edges(data=True)):
-            if step > data["end"]:
-                self._remove_edge(a, b)
+        for a, b in [pair for pair, end in self._end.items() if step > end]:
+            self._remove_edge(a, b)  # in any order: the graph left is the same
 
     def has_room(self, names: list[str]) -> Array:
         """Whether each firm of ``names`` holds fewer than ``max_links`` links (bool)."""

@@ -332,6 +332,25 @@ def test_set_changes_a_parameter_from_its_step_only():
     assert model.scenario.events[3].path == "companies.Follower.capacity"  # names, not rows
 
 
+def test_a_rule_set_by_an_event_moves_the_firm_between_rule_groups():
+    data = small(
+        events=[
+            {"kind": "set", "step": 3, "path": "companies.Lab.strategy.pricing", "value": "fixed"}
+        ]
+    )
+    model = MarketModel(data)
+    state = model.state
+    lab = state.row("Lab")
+    step_to(model, 2)
+    assert state.group("pricing", "cost_plus").tolist() == [lab]
+    model.run(2)  # steps 2 and 3: the event fires at 3
+    assert state.group("pricing", "cost_plus").tolist() == []
+    assert state.group("pricing", "fixed").tolist() == [lab]
+    for rule in ("best_response", "undercut", "match"):
+        expected = np.flatnonzero(state.rules["pricing"] == rule)
+        assert state.group("pricing", rule).tolist() == expected.tolist() != []
+
+
 def test_set_can_change_market_terms_and_a_firm_that_entered():
     enter = {"kind": "enter", "step": 3, "company": entrant()}
     events = [

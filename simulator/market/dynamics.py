@@ -93,7 +93,9 @@ def cap_mix(mix: Array, cap: Array) -> Array:
 def unit_rows(mix: Array) -> Array:
     """Focus vectors scaled to unit length: their dot products are the focus overlaps
     (cosine similarities) the network's gains and homogenisation use."""
-    return mix / np.maximum(np.linalg.norm(mix, axis=1, keepdims=True), 1e-12)
+    # np.linalg.norm(mix, axis=1) computes exactly this, through a slower wrapper
+    length = np.sqrt(np.add.reduce(mix * mix, axis=1, keepdims=True))
+    return mix / np.maximum(length, 1e-12)
 
 
 def homogenization(mix: Array) -> float:
@@ -113,4 +115,11 @@ def homogenization(mix: Array) -> float:
 def price_dispersion(prices: Array) -> float:
     """Coefficient of variation of prices (0 when all equal)."""
     prices = np.asarray(prices, dtype=float)
-    return float(prices.std() / prices.mean()) if len(prices) and prices.mean() > 0 else 0.0
+    n = len(prices)
+    if not n:
+        return 0.0
+    mean = prices.sum() / n  # prices.mean() and prices.std(), without their wrappers
+    if not mean > 0:
+        return 0.0
+    deviation = prices - mean
+    return float(np.sqrt((deviation * deviation).sum() / n) / mean)

@@ -135,6 +135,10 @@ class MarketState:
     retired_open_data: Array | None = None  # and the most data behind such a model (S,)
     #: firms' data stocks limit their models' quality (market.data is set)
     data_limited: bool = False
+    #: rows of each (decision, rule), kept until a firm enters, leaves or changes rule
+    _rows_of_rule: dict[tuple[str, str], Array] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         n_seg = len(self.segment_names)
@@ -192,6 +196,7 @@ class MarketState:
         params: list[dict[str, Any]],
     ) -> Array:
         """Append several firms' rows at once (one copy of each column); returns their rows."""
+        self._rows_of_rule.clear()
         first = self.n_firms
         self.names.extend(names)
         self.archetypes.extend(archetypes)
@@ -217,6 +222,7 @@ class MarketState:
 
     def remove_firms(self, rows: Array) -> None:
         """Delete the rows of firms that exit."""
+        self._rows_of_rule.clear()
         keep = np.ones(self.n_firms, dtype=bool)
         keep[np.asarray(rows, dtype=int)] = False
         self.names = [n for n, k in zip(self.names, keep, strict=True) if k]
@@ -280,8 +286,19 @@ class MarketState:
         return quality_source(self.model_compute[rows], self.data_mix[rows])
 
     def group(self, decision: str, rule: str) -> Array:
-        """Rows of the firms whose rule for ``decision`` is ``rule``."""
-        return np.flatnonzero(self.rules[decision] == rule)
+        """Rows of the firms whose rule for ``decision`` is ``rule`` (read-only; rules change
+        through add_firms, remove_firms and set_rule only, which forget these rows)."""
+        key = (decision, rule)
+        if key not in self._rows_of_rule:
+            rows = np.flatnonzero(self.rules[decision] == rule)
+            rows.flags.writeable = False
+            self._rows_of_rule[key] = rows
+        return self._rows_of_rule[key]
+
+    def set_rule(self, decision: str, row: int, rule: str) -> None:
+        """Give the firm in ``row`` the rule ``rule`` for ``decision``."""
+        self.rules[decision][row] = rule
+        self._rows_of_rule.clear()
 
     def refresh_unit_cost(self, rows: Array | slice = slice(None)) -> None:
         """Wright's law times the industry cost index, plus any compliance cost per unit."""

@@ -1,6 +1,7 @@
 """The whole `llm-market run scenarios/baseline.yaml --out DIR`: wall time of the command, the
-simulation's own time (summary.json `wall_time_s`), the CLI's import time, and the stages of a
-run in one process; checks that `run` never imports torch.
+simulation's own time (summary.json `wall_time_s`), the import time of what `run` loads before
+it simulates (RUN_IMPORTS), and the stages of a run in one process; checks that `run` never
+imports torch.
 
     python benchmarks/bench_run_command.py [--repeats 5] [--scenario scenarios/baseline.yaml]
                                            [--keep-bytecode-setting] [--against DIR]
@@ -11,8 +12,9 @@ with Python's bytecode cache allowed (PYTHONDONTWRITEBYTECODE removed from their
 after one warm-up run writes the cache), as an installed package runs;
 ``--keep-bytecode-setting`` keeps this shell's setting instead. ``--against DIR`` also times
 another checkout of the project (e.g. ``git worktree add DIR <commit>``), its whole command
-and simulation alternated with this tree's, and prints the ratios: on a shared machine whose
-speed drifts, the ratio measured side by side is what compares two versions.
+and simulation alternated with this tree's (which goes first alternates too), and prints the
+median of the pairs' ratios: on a shared machine whose speed drifts, the ratio measured side
+by side is what compares two versions.
 """
 
 from __future__ import annotations
@@ -50,12 +52,20 @@ def timed(
     return elapsed, done
 
 
-def cli_import(env: dict[str, str]) -> tuple[float, float, list[tuple[str, float]]]:
-    """(wall s of `python -c "import simulator.cli"` less a bare `python -c pass`, the import
-    time `-X importtime` reports for simulator.cli, its largest top-level packages)."""
+RUN_IMPORTS = ("simulator.cli", "simulator.model", "simulator.results")
+"""What `run` imports before it simulates (the command imports the model once it knows it
+was asked to run; the dashboard's modules come after the tables)."""
+
+
+def cli_import(
+    env: dict[str, str], modules: tuple[str, ...] = RUN_IMPORTS
+) -> tuple[float, float, list[tuple[str, float]]]:
+    """(wall s of `python -c "import <modules>"` less a bare `python -c pass`, the import
+    time `-X importtime` reports for them, their largest top-level packages)."""
+    statement = "import " + ", ".join(modules)
     bare, _ = timed([PYTHON, "-c", "pass"], env)
-    wall, _ = timed([PYTHON, "-c", "import simulator.cli"], env)
-    _, done = timed([PYTHON, "-X", "importtime", "-c", "import simulator.cli"], env)
+    wall, _ = timed([PYTHON, "-c", statement], env)
+    _, done = timed([PYTHON, "-X", "importtime", "-c", statement], env)
     packages: dict[str, int] = {}
     total = 0
     for line in done.stderr.splitlines():
@@ -64,8 +74,8 @@ def cli_import(env: dict[str, str]) -> tuple[float, float, list[tuple[str, float
             continue
         own, cumulative, name = int(match[1]), int(match[2]), match[4]
         packages[name.split(".")[0]] = packages.get(name.split(".")[0], 0) + own
-        if name == "simulator.cli":
-            total = cumulative
+        if name in modules and len(match[3]) == 1:  # imported by the statement itself
+            total += cumulative
     top = sorted(packages.items(), key=lambda kv: -kv[1])[:6]
     return wall - bare, total / 1e6, [(name, us / 1e6) for name, us in top]
 
@@ -96,12 +106,11 @@ def stages(scenario: str, out: Path) -> dict[str, float]:
     times: dict[str, float] = {}
     start = time.perf_counter()
     import simulator.cli  # noqa: F401
-
-    times["import simulator.cli"] = time.perf_counter() - start
     from simulator.config import load_scenario
     from simulator.model import simulate
     from simulator.results import write_run_files
 
+    times["import " + ", ".join(RUN_IMPORTS)] = time.perf_counter() - start
     mark = time.perf_counter()
     loaded = load_scenario(scenario)
     times["load scenario"] = time.perf_counter() - mark
@@ -135,8 +144,9 @@ def against(other: Path, scenario: str, repeats: int, keep_bytecode_setting: boo
                 dashboard=True,
                 root=root,
             )
-        for _ in range(repeats):
-            for name, root in trees.items():
+        for repeat in range(repeats):
+            order = list(trees.items())  # alternate which tree goes first (drift cancels)
+            for name, root in order if repeat % 2 == 0 else order[::-1]:
                 env = child_env(keep_bytecode_setting, root)
                 wall, simulated, _ = run_command(
                     scenario, Path(folder) / "run", env, dashboard=True, root=root
@@ -149,12 +159,12 @@ def against(other: Path, scenario: str, repeats: int, keep_bytecode_setting: boo
             f"  {name:36} whole median {statistics.median(whole):5.2f} s (min {min(whole):.2f}),"
             f" simulation median {statistics.median(sim):5.3f} s (min {min(sim):.3f})"
         )
-    (ours_whole, ours_sim), (their_whole, their_sim) = (
-        (statistics.median(w), statistics.median(s)) for w, s in timings.values()
-    )
+    (ours_whole, ours_sim), (their_whole, their_sim) = timings.values()
+    whole_ratio = statistics.median(t / o for t, o in zip(their_whole, ours_whole, strict=True))
+    sim_ratio = statistics.median(t / o for t, o in zip(their_sim, ours_sim, strict=True))
     print(
-        f"  {other} / this tree: whole command {their_whole / ours_whole:.2f}x, "
-        f"simulation {their_sim / ours_sim:.2f}x"
+        f"  {other} / this tree, median of the {repeats} side-by-side pairs: whole command "
+        f"{whole_ratio:.2f}x, simulation {sim_ratio:.2f}x"
     )
 
 
@@ -193,8 +203,8 @@ def main() -> None:
     line("simulation (summary wall_time_s)", sim, "(target < 0.3 s)")
     line("whole command", whole, "(target < 2 s)")
     line("whole command, --no-dashboard", bare)
-    line("import simulator.cli (wall)", imports)
-    line("import simulator.cli (-X importtime)", importtime)
+    line("imports of run (wall)", imports)
+    line("imports of run (-X importtime)", importtime)
     print("  largest packages in that import: " + ", ".join(f"{n} {s:.2f} s" for n, s in top))
     print(
         "  stages of one run in one process: "

@@ -434,23 +434,36 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 130
 
 
+FULL_COLLECTION_AFTER = 1000
+"""Collections of the middle generation between two full ones while a command runs (Python's
+default is 10): see console_main."""
+
+
 def console_main() -> int:
     """The `llm-market` command: `main`, with the cyclic garbage collector told to skip the
     objects that outlive a command.
 
-    A command imports ~1,100 modules (pandas, plotly, networkx...) whose objects live until
-    the process ends. Every full collection would walk them all (0.1 s in a baseline run), and
-    so would the interpreter's collections at exit (0.3-0.4 s). `gc.freeze` moves them to the
-    permanent generation once imported, and again once the command is done (the CPython
-    documentation's use for long-lived start-up objects); objects are still freed by reference
-    counting, and exit handlers and finalizers still run. Only the command-line entry point
-    freezes: `main` called in-process (the tests, notebooks) leaves the collector alone.
+    A command imports up to ~1,100 modules (pandas, plotly, networkx...), most of them once it
+    knows what it was asked (``llm-market --help`` needs none), and their objects live until
+    the process ends. With Python's defaults, their allocations start a full collection every
+    ten collections of the middle generation, and each walks everything imported so far and
+    frees next to nothing (two in a baseline run, ~0.1 s); so do the interpreter's collections
+    at exit (0.3-0.4 s). So while the command runs, a full collection waits for
+    FULL_COLLECTION_AFTER middle ones (young objects are still collected as usual), and
+    `gc.freeze` moves what is alive to the permanent generation before and after it (the
+    CPython documentation's use for long-lived start-up objects). Objects are still freed by
+    reference counting, and exit handlers and finalizers still run. Only the command-line
+    entry point does this: `main` called in-process (the tests, notebooks) leaves the
+    collector alone.
     """
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTION_AFTER)
     gc.freeze()
     try:
         return main()
     finally:
         gc.freeze()
+        gc.set_threshold(*thresholds)
 
 
 if __name__ == "__main__":

@@ -175,7 +175,29 @@ def test_the_command_freezes_start_up_objects_only_as_the_command(tmp_path, monk
         assert gc.get_freeze_count() > 0
         monkeypatch.setattr(sys, "argv", ["llm-market", "run", "missing.yaml"])
         assert cli.console_main() == 2  # bad input: the same exit code as main's
+        # while the command runs, full collections wait; the process's setting comes back
+        before, seen = gc.get_threshold(), []
+        monkeypatch.setattr(cli, "main", lambda: seen.append(gc.get_threshold()) or 0)
+        assert cli.console_main() == 0
+        assert seen == [(*before[:2], cli.FULL_COLLECTION_AFTER)] and gc.get_threshold() == before
     finally:
         gc.unfreeze()
     first = pd.read_parquet(tmp_path / "a" / "firms.parquet")
     pd.testing.assert_frame_equal(first, pd.read_parquet(tmp_path / "b" / "firms.parquet"))
+
+
+def test_the_package_imports_its_top_level_names_on_first_use():
+    """`import simulator.cli` (every command's start) loads neither the model nor networkx;
+    `simulator.simulate` and its companions load on first use, as if imported eagerly."""
+    code = (
+        "import sys, simulator.cli\n"
+        "assert not {'simulator.model', 'networkx', 'mesa'} & set(sys.modules), sys.modules\n"
+        "import simulator\n"
+        "from simulator import MarketModel, Scenario, ScenarioError, load_scenario, simulate\n"
+        "from simulator.model import simulate as direct\n"
+        "assert simulate is direct is simulator.simulate\n"
+        "assert set(simulator.__all__) <= set(dir(simulator))\n"
+        "try:\n    simulator.no_such_name\nexcept AttributeError as error:\n    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "module 'simulator' has no attribute 'no_such_name'"

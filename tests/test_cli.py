@@ -175,11 +175,17 @@ def test_the_command_freezes_start_up_objects_only_as_the_command(tmp_path, monk
         assert gc.get_freeze_count() > 0
         monkeypatch.setattr(sys, "argv", ["llm-market", "run", "missing.yaml"])
         assert cli.console_main() == 2  # bad input: the same exit code as main's
-        # while the command runs, full collections wait; the process's setting comes back
+        # while a bounded command runs, full collections wait; a sweep keeps the default;
+        # the process's setting comes back
         before, seen = gc.get_threshold(), []
-        monkeypatch.setattr(cli, "main", lambda: seen.append(gc.get_threshold()) or 0)
-        assert cli.console_main() == 0
-        assert seen == [(*before[:2], cli.FULL_COLLECTION_AFTER)] and gc.get_threshold() == before
+        monkeypatch.setattr(cli, "_dispatch", lambda args: seen.append(gc.get_threshold()) or 0)
+        for command in (["run", GOOD], ["sweep", "spec.yaml"]):
+            monkeypatch.setattr(sys, "argv", ["llm-market", *command])
+            assert cli.console_main() == 0
+            assert gc.get_threshold() == before
+        assert seen == [(*before[:2], cli.FULL_COLLECTION_AFTER), before]
+        commands = next(a for a in cli.build_parser()._actions if a.dest == "command").choices
+        assert cli.BOUNDED_COMMANDS <= set(commands)
     finally:
         gc.unfreeze()
     first = pd.read_parquet(tmp_path / "a" / "firms.parquet")

@@ -79,7 +79,7 @@ def cap_mix(mix: Array, cap: Array) -> Array:
     for _ in range(mix.shape[1]):
         mix = np.minimum(mix, cap)
         deficit = 1.0 - mix.sum(axis=1, keepdims=True)
-        if np.all(deficit <= 1e-15):
+        if (deficit <= 1e-15).all():
             break
         room = mix < cap - 1e-15
         weights = np.where(room, mix, 0.0)

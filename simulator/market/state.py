@@ -150,6 +150,13 @@ class MarketState:
             self.columns.setdefault(name, np.zeros(0, dtype=dtype))
         for name, dtype in FIRM_MATRICES.items():
             self.columns.setdefault(name, np.zeros((0, n_seg), dtype=dtype))
+        self._mirror_columns()
+
+    def _mirror_columns(self) -> None:
+        """Put each column in the instance's ``__dict__`` too, so that reading ``state.price``
+        is a plain attribute lookup (a phase reads ~80 a step; ``__getattr__`` is the slow
+        path). Called whenever ``columns`` gets new arrays (firms enter or leave)."""
+        self.__dict__.update(self.columns)
 
     def __getattr__(self, name: str) -> Array:
         columns = self.__dict__.get("columns")
@@ -206,6 +213,7 @@ class MarketState:
             self.columns[key] = np.concatenate(
                 [column, new.reshape((len(values), *column.shape[1:]))]
             )
+        self._mirror_columns()
         for table, rows in ((self.rules, rules), (self.params, params)):
             for key in rows[0] if rows else ():
                 cells = np.empty(len(rows), dtype=object)
@@ -230,6 +238,7 @@ class MarketState:
         for table in (self.columns, self.rules, self.params):
             for key in table:
                 table[key] = table[key][keep]
+        self._mirror_columns()
 
     def absorb(self, buyer: int, target: int) -> None:
         """Row ``buyer`` takes over row ``target``'s stocks and customers (ABSORBED); the

@@ -59,9 +59,8 @@ def account(
         add_data(state, sales, network, market.data)
 
     state.firm_share = metrics.market_shares(state.quantity)
-    state.share = metrics.market_shares(np.append(state.quantity, clearing.open_demand.sum()))[
-        : state.n_firms
-    ]
+    every_product = np.concatenate((state.quantity, [clearing.open_demand.sum()]))
+    state.share = metrics.market_shares(every_product)[: state.n_firms]
     centrality = network.degree_centrality()
     state.degree_centrality = [float(centrality.get(name, 0.0)) for name in state.names]
 

@@ -130,7 +130,7 @@ def set_prices(
     floors = np.minimum(np.maximum(costs, network.price_floors(state.names, prices[:n])), caps)
 
     def pad(values: np.ndarray, fill: float) -> np.ndarray:
-        return np.append(values, np.full(extra, fill))
+        return np.concatenate((values, np.full(extra, fill))) if extra else values.copy()
 
     view = MarketView(
         prices=prices,

@@ -63,7 +63,7 @@ def outcomes(
     open_demand = float(clearing.open_demand.sum())
     open_users = open_demand + sum(float(q) for q in sales[state.open_weights].sum(axis=1))
     inside = open_demand + total_sales
-    all_products = metrics.market_shares(np.append(state.quantity, open_demand))
+    all_products = metrics.market_shares(np.concatenate((state.quantity, [open_demand])))
     return out | {
         "hhi": metrics.hhi(state.firm_share),
         "hhi_all_products": metrics.hhi(all_products),

@@ -57,12 +57,10 @@ RUN_IMPORTS = ("simulator.cli", "simulator.model", "simulator.results")
 was asked to run; the dashboard's modules come after the tables)."""
 
 
-def cli_import(
-    env: dict[str, str], modules: tuple[str, ...] = RUN_IMPORTS
-) -> tuple[float, float, list[tuple[str, float]]]:
-    """(wall s of `python -c "import <modules>"` less a bare `python -c pass`, the import
+def cli_import(env: dict[str, str]) -> tuple[float, float, list[tuple[str, float]]]:
+    """(wall s of `python -c "import <RUN_IMPORTS>"` less a bare `python -c pass`, the import
     time `-X importtime` reports for them, their largest top-level packages)."""
-    statement = "import " + ", ".join(modules)
+    statement = "import " + ", ".join(RUN_IMPORTS)
     bare, _ = timed([PYTHON, "-c", "pass"], env)
     wall, _ = timed([PYTHON, "-c", statement], env)
     _, done = timed([PYTHON, "-X", "importtime", "-c", statement], env)
@@ -74,7 +72,7 @@ def cli_import(
             continue
         own, cumulative, name = int(match[1]), int(match[2]), match[4]
         packages[name.split(".")[0]] = packages.get(name.split(".")[0], 0) + own
-        if name in modules and len(match[3]) == 1:  # imported by the statement itself
+        if name in RUN_IMPORTS and len(match[3]) == 1:  # imported by the statement itself
             total += cumulative
     top = sorted(packages.items(), key=lambda kv: -kv[1])[:6]
     return wall - bare, total / 1e6, [(name, us / 1e6) for name, us in top]

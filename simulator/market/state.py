@@ -153,16 +153,10 @@ class MarketState:
         self._mirror_columns()
 
     def _mirror_columns(self) -> None:
-        """Put each column in the instance's ``__dict__`` too, so that reading ``state.price``
-        is a plain attribute lookup (a phase reads ~80 a step; ``__getattr__`` is the slow
-        path). Called whenever ``columns`` gets new arrays (firms enter or leave)."""
+        """Make each column an attribute too (``state.price`` is ``state.columns["price"]``,
+        read as a plain attribute: a phase reads ~80 a step). Called whenever ``columns``
+        gets new arrays (firms enter or leave); writes go into the arrays (``__setattr__``)."""
         self.__dict__.update(self.columns)
-
-    def __getattr__(self, name: str) -> Array:
-        columns = self.__dict__.get("columns")
-        if columns is not None and name in columns:
-            return columns[name]
-        raise AttributeError(name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         columns = self.__dict__.get("columns")

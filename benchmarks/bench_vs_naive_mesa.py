@@ -8,9 +8,14 @@ rivals, a DataCollector with model and agent reporters. The project runs the sam
     python benchmarks/bench_vs_naive_mesa.py [--steps 120] [--quick]
 
 Prints seconds per run, the ratios, per-firm-step cost from 100 to 10,000 firms (the steps'
-time alone; building the model, mostly validating each firm's spec, is printed beside it) and
-the peak memory (RSS) of a 10,000-firm run. Timings on a shared machine are noisy: compare ratios
-measured side by side, not absolute numbers across runs.
+time alone, the fastest of three in a fresh process per size; building the model, mostly
+validating each firm's spec, is printed beside it) and the peak memory (RSS) of a 10,000-firm
+run. Timings on a shared machine are noisy: compare ratios measured side by side, not absolute
+numbers across runs.
+
+The processes keep freed memory for reuse as the ``llm-market`` command does
+(simulator.allocator); each size's steps are also timed with glibc's default allocator, in
+another fresh process, to show what that saves.
 """
 
 from __future__ import annotations
@@ -26,9 +31,13 @@ import numpy as np
 from peak_memory import peak_rss_mb
 from scipy.optimize import minimize_scalar
 
+from simulator.allocator import keep_freed_memory
+
 HERE = Path(__file__).resolve().parent
 
 SEGMENTS = 4
+REPEATS = 3
+"""Models of each size timed (in one fresh process); the fastest one's steps are printed."""
 TEMPERATURE = 0.25
 
 
@@ -170,17 +179,33 @@ def build_and_step_seconds(n_firms: int, steps: int) -> tuple[float, float]:
     return built - start, time.perf_counter() - built
 
 
-def run_peak_rss_mb(n_firms: int, steps: int) -> float:
-    """Peak RSS of a fresh process simulating ``n_firms`` for ``steps`` steps: its own peak,
-    not this process's (peak_memory.py says why)."""
-    code = (
-        f"import sys; sys.path.insert(0, {str(HERE)!r}); "
-        "from bench_vs_naive_mesa import scenario; from peak_memory import peak_rss_mb; "
-        "from simulator import simulate; "
-        f"simulate(scenario({n_firms}, {steps})); print(peak_rss_mb())"
+FRESH_PROCESS = """
+import sys
+sys.path.insert(0, {here!r})
+from bench_vs_naive_mesa import build_and_step_seconds, project_seconds
+from peak_memory import peak_rss_mb
+from simulator.allocator import keep_freed_memory
+if {keep_freed}:
+    keep_freed_memory()
+project_seconds(10, 2)
+timings = [build_and_step_seconds({n_firms}, {steps}) for _ in range({repeats})]
+build, stepping = min(timings, key=lambda t: t[1])
+print(build, stepping, peak_rss_mb())
+"""
+
+
+def fresh_process(n_firms: int, steps: int, repeats: int, keep_freed: bool):
+    """(seconds to build, seconds of ``steps`` steps, peak RSS in MB) of the fastest of
+    ``repeats`` models of ``n_firms`` in a fresh process: as a `llm-market run` process has
+    them, whatever this process allocated before (which moved a 100-firm step's time by half),
+    and its own memory peak, not this one's (peak_memory.py says why). ``keep_freed``: with
+    the allocator as the ``llm-market`` command sets it (simulator.allocator)."""
+    code = FRESH_PROCESS.format(
+        here=str(HERE), keep_freed=keep_freed, n_firms=n_firms, steps=steps, repeats=repeats
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    build, stepping, peak = map(float, out.stdout.split()[-3:])
+    return build, stepping, peak
 
 
 def main() -> None:
@@ -189,6 +214,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="10 and 100 firms only, 24 steps")
     args = parser.parse_args()
     steps = 24 if args.quick else args.steps
+    keep_freed_memory()  # as the `llm-market` command does
     project_seconds(10, 2)  # imports and caches warm
     rows = []
     for n in (10, 100):
@@ -206,19 +232,22 @@ def main() -> None:
         f"  1000 firms x {steps} steps: project {ours_1000:.2f} s = "
         f"{ours_1000 / naive_100:.2f}x the naive model's 100-firm time (target < 0.6x)"
     )
-    per_firm_step = {}
+    per_firm_step, system = {}, {}
     few = 30  # the same steps at every size: the first step (from the initial prices) costs more
     for n in (100, 1000, 10_000):
-        build, stepping = build_and_step_seconds(n, few)
+        build, stepping, _ = fresh_process(n, few, REPEATS, keep_freed=True)
+        system[n] = fresh_process(n, few, REPEATS, keep_freed=False)[1] / (n * few)
         per_firm_step[n] = stepping / (n * few)
         print(
             f"{n:>6} firms: {per_firm_step[n] * 1e6:8.2f} us per firm-step "
-            f"({few} steps {stepping:.2f} s; building the model {build:.2f} s)"
+            f"(a fresh process, fastest of {REPEATS}: {few} steps {stepping:.2f} s; "
+            f"building the model {build:.2f} s); glibc's default allocator "
+            f"{system[n] * 1e6:.2f} us ({system[n] / per_firm_step[n]:.2f}x)"
         )
     print(
         f"per-firm-step cost 10,000 vs 100 firms: {per_firm_step[10_000] / per_firm_step[100]:.2f}x"
     )
-    peak = run_peak_rss_mb(10_000, 10)
+    peak = fresh_process(10_000, 10, 1, keep_freed=True)[2]
     print(f"peak RSS of a fresh process, 10,000 firms x 10 steps: {peak:.0f} MB (target < 2,048)")
     print(f"this process (every run above): {peak_rss_mb():.0f} MB")
 

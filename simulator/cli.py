@@ -26,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from simulator.allocator import keep_freed_memory
 from simulator.config import ScenarioError, json_schema, load_scenario, parse_scenario
 from simulator.config.loading import check_seed
 from simulator.folders import RunFolderError, safe_folder_name
@@ -461,7 +462,10 @@ def console_main() -> int:
     documentation's use for long-lived start-up objects). Objects are still freed by reference
     counting, and exit handlers and finalizers still run. Only the command-line entry point
     does this: `main` called in-process (the tests, notebooks) leaves the collector alone.
+    For the same reason only this entry point keeps freed memory for reuse
+    (simulator.allocator: large markets' numpy temporaries are not page-faulted in anew).
     """
+    keep_freed_memory()
     args = build_parser().parse_args()
     thresholds = gc.get_threshold()
     if args.command in BOUNDED_COMMANDS:

@@ -77,6 +77,15 @@ def run_serial(tasks: Iterable[RunTask]) -> Iterator[RunRecord]:
         yield run_one(task)
 
 
+def process_worker_setup() -> None:
+    """A pool process's start: keep freed memory for reuse (simulator.allocator; a forked
+    worker of the ``llm-market`` command already does), then ``worker_setup``."""
+    from simulator.allocator import keep_freed_memory
+
+    keep_freed_memory()
+    worker_setup()
+
+
 def _process_context():
     """fork where it is safe (no other Python thread: the workers start at once with what
     this process has imported), else a fork server that has imported the simulator (forking
@@ -108,7 +117,7 @@ class ProcessRuns:
         workers = workers or available_cores()
         self.runner = run_chunk_to_files if files else run_chunk
         self.pool = ProcessPoolExecutor(
-            max_workers=workers, mp_context=_process_context(), initializer=worker_setup
+            max_workers=workers, mp_context=_process_context(), initializer=process_worker_setup
         )
         self.queue = chunks(tasks, chunk)
         self.pending: set = set()

@@ -17,50 +17,22 @@ from tests.reference_outputs import REFERENCE, frame_digest
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not allocator._glibc(), reason="glibc's malloc only")
 
-SEGMENTS = ("s0", "s1", "s2", "s3")
+BENCHMARKS = ROOT / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+from bench_vs_naive_mesa import scenario as many_firms  # noqa: E402
 
-
-def many_firms(n_firms: int, steps: int) -> dict:
-    """Firms of unequal costs and qualities best-responding in four unequal segments: big
-    enough that the best response's temporaries pass glibc's default 128 KiB mmap limit."""
-    return {
-        "name": f"many-{n_firms}",
-        "steps": steps,
-        "market": {
-            "quality_model": "placeholder",
-            "entry": {"max_firms": n_firms},
-            "segments": [
-                {
-                    "name": name,
-                    "size": 50.0 + 30 * s,
-                    "price_sensitivity": 0.5 + 0.4 * s,
-                    "quality_sensitivity": 2.0,
-                    "temperature": 0.25,
-                }
-                for s, name in enumerate(SEGMENTS)
-            ],
-        },
-        "companies": [
-            {
-                "name": f"f{i}",
-                "unit_cost": 0.2 + 0.6 * ((i * 37) % 101) / 100,
-                "quality": {
-                    name: 0.3 + 0.6 * ((i * (s + 3) * 13) % 97) / 96
-                    for s, name in enumerate(SEGMENTS)
-                },
-                "strategy": {"pricing": "best_response", "link_rule": "none"},
-            }
-            for i in range(n_firms)
-        ],
-    }
+# many_firms(n, steps): n firms of unequal costs and qualities best-responding in four unequal
+# segments, the performance benchmark's market: from ~100 firms on, the best response's
+# temporaries pass glibc's default 128 KiB mmap limit.
 
 
 CHILD = """
 import json, resource, sys
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {benchmarks!r})
 from simulator.allocator import keep_freed_memory
 from simulator import simulate
-from tests.test_allocator import many_firms
+from bench_vs_naive_mesa import scenario as many_firms
 from tests.reference_outputs import fingerprint, frame_digest, SCENARIOS
 kept = keep_freed_memory() if {keep!r} else False
 simulate(many_firms(20, 2))  # imports and first-use caches, outside the count
@@ -77,7 +49,14 @@ print(json.dumps(out))
 
 def child(keep: bool, n_firms: int, steps: int, baseline: bool = False, env=None) -> dict:
     """What a fresh process reports after simulating ``many_firms(n_firms, steps)``."""
-    code = CHILD.format(root=str(ROOT), keep=keep, n_firms=n_firms, steps=steps, baseline=baseline)
+    code = CHILD.format(
+        root=str(ROOT),
+        benchmarks=str(BENCHMARKS),
+        keep=keep,
+        n_firms=n_firms,
+        steps=steps,
+        baseline=baseline,
+    )
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )

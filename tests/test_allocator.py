@@ -47,7 +47,15 @@ print(json.dumps(out))
 """
 
 
-def child(keep: bool, n_firms: int, steps: int, baseline: bool = False, env=None) -> dict:
+def python(code: str, env: dict[str, str] | None = None) -> str:
+    """The last line a fresh interpreter running ``code`` prints."""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    return done.stdout.strip().splitlines()[-1]
+
+
+def child(keep: bool, n_firms: int, steps: int, baseline: bool = False) -> dict:
     """What a fresh process reports after simulating ``many_firms(n_firms, steps)``."""
     code = CHILD.format(
         root=str(ROOT),
@@ -57,10 +65,7 @@ def child(keep: bool, n_firms: int, steps: int, baseline: bool = False, env=None
         steps=steps,
         baseline=baseline,
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(python(code))
 
 
 def test_kept_memory_computes_the_same_outputs_bit_for_bit():
@@ -91,19 +96,12 @@ def test_glibc_settings_in_the_environment_are_left_alone():
     """A user who set glibc's own MALLOC_*_THRESHOLD_ variables has chosen: nothing changes."""
     code = "from simulator.allocator import keep_freed_memory; print(keep_freed_memory())"
     for name in allocator.GLIBC_VARIABLES:
-        env = {**os.environ, name: "131072"}
-        done = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
-        )
-        assert done.stdout.strip() == "False"
+        assert python(code, {**os.environ, name: "131072"}) == "False"
     clean = {k: v for k, v in os.environ.items() if k not in allocator.GLIBC_VARIABLES}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=clean
-    )
-    assert done.stdout.strip() == "True"
+    assert python(code, clean) == "True"
 
 
-def test_the_command_and_the_pool_workers_keep_freed_memory(monkeypatch, tmp_path):
+def test_the_command_and_the_pool_workers_keep_freed_memory(monkeypatch):
     """Both entry points the project starts processes through call it; `main` in-process
     (tests, notebooks) does not."""
     from simulator import cli
